@@ -1,0 +1,1 @@
+"""The streaming core: the processor, the extension protocols and the configuration."""

@@ -1,0 +1,234 @@
+//! LocalAgreement-n: text is committed once `n` consecutive hypotheses agree on it.
+
+use std::collections::VecDeque;
+
+/// A word with its start and end in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+}
+
+impl Word {
+    pub fn new(start: f64, end: f64, text: impl Into<String>) -> Self {
+        Self {
+            start,
+            end,
+            text: text.into(),
+        }
+    }
+}
+
+/// How far before the last commit a new word may start and still count as new.
+const OVERLAP_TOLERANCE: f64 = 0.1;
+/// A new hypothesis starting this close to the last commit may repeat its tail.
+const REPEAT_WINDOW: f64 = 1.0;
+/// Longest committed tail that a new hypothesis is checked for repeating.
+const MAX_REPEAT_WORDS: usize = 5;
+
+/// The hypothesis buffer of whisper_streaming, generalised to `n` agreeing hypotheses.
+#[derive(Debug, Clone)]
+pub struct LocalAgreement {
+    n: usize,
+    /// Committed words whose audio is still in the window, for repeat detection.
+    committed_in_window: VecDeque<Word>,
+    /// The `n - 1` latest hypotheses after their committed prefix, oldest first.
+    previous: VecDeque<Vec<Word>>,
+    /// The hypothesis inserted and not yet flushed.
+    new: Vec<Word>,
+    last_committed_time: f64,
+    last_committed_word: Option<String>,
+}
+
+impl LocalAgreement {
+    /// A buffer committing what `n >= 2` consecutive hypotheses agree on.
+    pub fn new(n: usize, start_time: f64) -> Self {
+        assert!(n >= 2, "LocalAgreement needs n >= 2");
+        Self {
+            n,
+            committed_in_window: VecDeque::new(),
+            previous: VecDeque::with_capacity(n - 1),
+            new: Vec::new(),
+            last_committed_time: start_time,
+            last_committed_word: None,
+        }
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    pub fn last_committed_time(&self) -> f64 {
+        self.last_committed_time
+    }
+
+    pub fn last_committed_word(&self) -> Option<&str> {
+        self.last_committed_word.as_deref()
+    }
+
+    pub fn committed_in_window(&self) -> impl ExactSizeIterator<Item = &Word> {
+        self.committed_in_window.iter()
+    }
+
+    /// Takes a hypothesis whose times are relative to `offset`.
+    ///
+    /// Words starting before the last commit are dropped, and so is a head that merely
+    /// repeats the committed tail (Whisper often re-emits the words just before the window).
+    pub fn insert(&mut self, words: impl IntoIterator<Item = Word>, offset: f64) {
+        let threshold = self.last_committed_time - OVERLAP_TOLERANCE;
+        self.new = words
+            .into_iter()
+            .map(|w| Word::new(w.start + offset, w.end + offset, w.text))
+            .filter(|w| w.start > threshold)
+            .collect();
+        let Some(first) = self.new.first() else {
+            return;
+        };
+        if (first.start - self.last_committed_time).abs() >= REPEAT_WINDOW {
+            return;
+        }
+        let longest = self
+            .committed_in_window
+            .len()
+            .min(self.new.len())
+            .min(MAX_REPEAT_WORDS);
+        let repeated = (1..=longest).find(|&i| {
+            let tail = self
+                .committed_in_window
+                .range(self.committed_in_window.len() - i..);
+            joined(tail) == joined(self.new[..i].iter())
+        });
+        if let Some(i) = repeated {
+            self.new.drain(..i);
+        }
+    }
+
+    /// Commits the prefix on which the new hypothesis agrees with the `n - 1` before it.
+    pub fn flush(&mut self) -> Vec<Word> {
+        let agreed = if self.previous.len() + 1 < self.n {
+            0
+        } else {
+            self.new
+                .iter()
+                .enumerate()
+                .take_while(|(i, w)| {
+                    self.previous
+                        .iter()
+                        .all(|h| h.get(*i).is_some_and(|p| p.text == w.text))
+                })
+                .count()
+        };
+        let mut remainder = std::mem::take(&mut self.new);
+        let committed: Vec<Word> = remainder.drain(..agreed).collect();
+        for hypothesis in &mut self.previous {
+            hypothesis.drain(..agreed.min(hypothesis.len()));
+        }
+        if self.previous.len() == self.n - 1 {
+            self.previous.pop_front();
+        }
+        self.previous.push_back(remainder);
+        if let Some(last) = committed.last() {
+            self.last_committed_time = last.end;
+            self.last_committed_word = Some(last.text.clone());
+        }
+        self.committed_in_window.extend(committed.iter().cloned());
+        committed
+    }
+
+    /// Forgets committed words that end at or before `time` (their audio was trimmed).
+    pub fn pop_committed(&mut self, time: f64) {
+        while self
+            .committed_in_window
+            .front()
+            .is_some_and(|w| w.end <= time)
+        {
+            self.committed_in_window.pop_front();
+        }
+    }
+
+    /// The newest hypothesis beyond what is committed: the unconfirmed text.
+    pub fn unconfirmed(&self) -> &[Word] {
+        self.previous.back().map_or(&[], Vec::as_slice)
+    }
+}
+
+fn joined<'a>(words: impl Iterator<Item = &'a Word>) -> String {
+    let mut text = String::new();
+    for (i, w) in words.enumerate() {
+        if i > 0 {
+            text.push(' ');
+        }
+        text.push_str(&w.text);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(spec: &[(f64, f64, &str)]) -> Vec<Word> {
+        spec.iter().map(|&(s, e, t)| Word::new(s, e, t)).collect()
+    }
+
+    fn texts(words: &[Word]) -> Vec<&str> {
+        words.iter().map(|w| w.text.as_str()).collect()
+    }
+
+    #[test]
+    fn commits_the_prefix_two_hypotheses_share() {
+        let mut la = LocalAgreement::new(2, 0.0);
+        la.insert(words(&[(0.0, 0.5, "a"), (0.5, 1.0, "b")]), 0.0);
+        assert!(la.flush().is_empty());
+        la.insert(
+            words(&[(0.0, 0.5, "a"), (0.5, 1.0, "b"), (1.0, 1.5, "c")]),
+            0.0,
+        );
+        assert_eq!(texts(&la.flush()), ["a", "b"]);
+        assert_eq!(texts(la.unconfirmed()), ["c"]);
+        assert_eq!(la.last_committed_time(), 1.0);
+        assert_eq!(la.last_committed_word(), Some("b"));
+    }
+
+    #[test]
+    fn three_way_agreement_waits_for_a_third_hypothesis() {
+        let mut la = LocalAgreement::new(3, 0.0);
+        for _ in 0..2 {
+            la.insert(words(&[(0.0, 0.5, "a")]), 0.0);
+            assert!(la.flush().is_empty());
+        }
+        la.insert(words(&[(0.0, 0.5, "a"), (0.5, 1.0, "b")]), 0.0);
+        assert_eq!(texts(&la.flush()), ["a"]);
+    }
+
+    #[test]
+    fn shifts_by_offset_and_drops_words_before_the_last_commit() {
+        let mut la = LocalAgreement::new(2, 10.0);
+        la.insert(words(&[(-0.5, -0.2, "old"), (0.0, 0.4, "x")]), 10.0);
+        assert_eq!(texts(&la.new), ["x"]);
+        assert_eq!(la.new[0].start, 10.0);
+    }
+
+    #[test]
+    fn drops_a_head_that_repeats_the_committed_tail() {
+        let mut la = LocalAgreement::new(2, 0.0);
+        la.insert(words(&[(0.0, 0.5, "hello"), (0.5, 1.0, "world")]), 0.0);
+        la.flush();
+        la.insert(words(&[(0.0, 0.5, "hello"), (0.5, 1.0, "world")]), 0.0);
+        assert_eq!(texts(&la.flush()), ["hello", "world"]);
+        la.insert(words(&[(0.95, 1.2, "world"), (1.2, 1.5, "again")]), 0.0);
+        assert_eq!(texts(&la.new), ["again"]);
+    }
+
+    #[test]
+    fn pop_committed_forgets_trimmed_words() {
+        let mut la = LocalAgreement::new(2, 0.0);
+        for _ in 0..2 {
+            la.insert(words(&[(0.0, 0.5, "a"), (0.5, 1.0, "b")]), 0.0);
+            la.flush();
+        }
+        la.pop_committed(0.5);
+        assert_eq!(la.committed_in_window().len(), 1);
+    }
+}

@@ -1,0 +1,268 @@
+//! The audio window: an append-only sample store with cheap trimming and shared views.
+//!
+//! whisper_streaming keeps its window in a numpy array and re-allocates the whole window
+//! on every insert. Here samples go into a block that is only ever appended to; the window
+//! is a range of that block. A [`WindowView`] shares the block, so the model can keep
+//! reading a window while new audio is appended behind it or the window is trimmed.
+
+use std::cell::UnsafeCell;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+/// Samples per second of every window.
+pub const SAMPLE_RATE: u32 = 16_000;
+
+/// Why a chunk of audio was refused.
+#[derive(Debug, Error, PartialEq)]
+pub enum AudioError {
+    #[error("audio sample {index} is {value}: samples must be finite (no NaN or Inf)")]
+    NonFinite { index: usize, value: f32 },
+}
+
+/// A fixed-capacity block of samples that is only appended to.
+///
+/// Invariant: the samples below `filled` (tracked by the owning [`AudioWindow`]) are never
+/// written again while the block is shared, so views of them stay valid and unchanged.
+struct Block {
+    samples: Box<[UnsafeCell<f32>]>,
+}
+
+// SAFETY: writes happen only through `AudioWindow`, which owns the block's single writable
+// end and writes only above every range a view can read (see `AudioWindow::append`).
+unsafe impl Sync for Block {}
+unsafe impl Send for Block {}
+
+impl Block {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            samples: (0..capacity).map(|_| UnsafeCell::new(0.0)).collect(),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// The samples in `range`, which must lie below the block's written end.
+    fn slice(&self, start: usize, end: usize) -> &[f32] {
+        let cells = &self.samples[start..end];
+        // SAFETY: `UnsafeCell<f32>` has the layout of `f32`, and no writer touches a range
+        // that has been written once (the block is append-only).
+        unsafe { std::slice::from_raw_parts(cells.as_ptr().cast::<f32>(), cells.len()) }
+    }
+
+    /// Writes `samples` at `at`. Callers guarantee no view covers `at..at + len`.
+    fn write(&self, at: usize, samples: impl ExactSizeIterator<Item = f32>) {
+        for (cell, sample) in self.samples[at..at + samples.len()].iter().zip(samples) {
+            // SAFETY: the range is above the written end, which no view can cover.
+            unsafe { *cell.get() = sample };
+        }
+    }
+}
+
+/// A read-only window of audio that stays valid however the stream goes on.
+#[derive(Clone)]
+pub struct WindowView {
+    block: Arc<Block>,
+    start: usize,
+    end: usize,
+}
+
+impl WindowView {
+    pub fn samples(&self) -> &[f32] {
+        self.block.slice(self.start, self.end)
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// The audio not yet trimmed away, with the stream time of its first sample.
+pub struct AudioWindow {
+    block: Arc<Block>,
+    /// Index in `block` of the window's first sample.
+    start: usize,
+    /// Index in `block` one past the last written sample.
+    end: usize,
+}
+
+/// Smallest block allocated: ten seconds of audio.
+const MIN_BLOCK: usize = 10 * SAMPLE_RATE as usize;
+
+impl Default for AudioWindow {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AudioWindow {
+    pub fn new() -> Self {
+        Self {
+            block: Arc::new(Block::with_capacity(0)),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Number of samples in the window.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Length of the window in seconds.
+    pub fn seconds(&self) -> f64 {
+        self.len() as f64 / f64::from(SAMPLE_RATE)
+    }
+
+    /// Appends float samples; refuses the whole chunk if any sample is NaN or infinite.
+    pub fn append_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
+        if let Some((index, &value)) = samples.iter().enumerate().find(|(_, s)| !s.is_finite()) {
+            return Err(AudioError::NonFinite { index, value });
+        }
+        self.append(samples.iter().copied());
+        Ok(())
+    }
+
+    /// Appends 16-bit PCM samples scaled into [-1, 1).
+    pub fn append_i16(&mut self, samples: &[i16]) {
+        self.append(samples.iter().map(|&s| f32::from(s) / 32768.0));
+    }
+
+    fn append(&mut self, samples: impl ExactSizeIterator<Item = f32>) {
+        let needed = samples.len();
+        if needed == 0 {
+            return;
+        }
+        if self.end + needed > self.block.capacity() {
+            self.make_room(needed);
+        }
+        // Only `end..end + needed` is written: every view ends at or below `end`.
+        self.block.write(self.end, samples);
+        self.end += needed;
+    }
+
+    /// Moves the window into a block with room for `needed` more samples.
+    ///
+    /// The new block holds at least twice the grown window, so each sample is copied
+    /// O(1) times on average however long the stream runs.
+    fn make_room(&mut self, needed: usize) {
+        let live = self.len();
+        let capacity = (2 * (live + needed)).max(MIN_BLOCK);
+        let block = Block::with_capacity(capacity);
+        block.write(0, self.samples().iter().copied());
+        self.block = Arc::new(block);
+        self.start = 0;
+        self.end = live;
+    }
+
+    /// The window's samples.
+    pub fn samples(&self) -> &[f32] {
+        self.block.slice(self.start, self.end)
+    }
+
+    /// A view of the current window that outlives later appends and trims.
+    pub fn view(&self) -> WindowView {
+        WindowView {
+            block: Arc::clone(&self.block),
+            start: self.start,
+            end: self.end,
+        }
+    }
+
+    /// Drops the first `count` samples (all of them if there are fewer).
+    pub fn drop_front(&mut self, count: usize) {
+        self.start += count.min(self.len());
+    }
+
+    /// Empties the window; the next append starts a fresh block when views are alive.
+    pub fn clear(&mut self) {
+        self.start = self.end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_and_reads_back() {
+        let mut window = AudioWindow::new();
+        window.append_f32(&[0.1, 0.2]).unwrap();
+        window.append_f32(&[0.3]).unwrap();
+        assert_eq!(window.samples(), &[0.1, 0.2, 0.3]);
+        assert_eq!(window.len(), 3);
+    }
+
+    #[test]
+    fn scales_pcm16_into_unit_range() {
+        let mut window = AudioWindow::new();
+        window.append_i16(&[i16::MIN, 0, i16::MAX]);
+        assert_eq!(window.samples(), &[-1.0, 0.0, 32767.0 / 32768.0]);
+    }
+
+    #[test]
+    fn refuses_non_finite_samples_whole() {
+        let mut window = AudioWindow::new();
+        window.append_f32(&[0.5]).unwrap();
+        let err = window.append_f32(&[0.1, f32::NAN]).unwrap_err();
+        assert!(matches!(err, AudioError::NonFinite { index: 1, .. }));
+        assert_eq!(
+            window
+                .append_f32(&[f32::INFINITY])
+                .unwrap_err()
+                .to_string()
+                .contains("inf"),
+            true
+        );
+        assert_eq!(window.samples(), &[0.5]);
+    }
+
+    #[test]
+    fn trims_from_the_front() {
+        let mut window = AudioWindow::new();
+        window.append_f32(&[1.0, 2.0, 3.0]).unwrap();
+        window.drop_front(2);
+        assert_eq!(window.samples(), &[3.0]);
+        window.drop_front(10);
+        assert!(window.is_empty());
+    }
+
+    #[test]
+    fn views_survive_appends_trims_and_reallocation() {
+        let mut window = AudioWindow::new();
+        let first: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        window.append_f32(&first).unwrap();
+        let view = window.view();
+        window.drop_front(500);
+        for _ in 0..100 {
+            window.append_f32(&vec![7.0; MIN_BLOCK / 10]).unwrap();
+        }
+        window.clear();
+        window.append_f32(&[9.0]).unwrap();
+        assert_eq!(view.samples(), first.as_slice());
+        assert_eq!(window.samples(), &[9.0]);
+    }
+
+    #[test]
+    fn block_stays_proportional_to_the_window() {
+        let mut window = AudioWindow::new();
+        let chunk = vec![0.0; SAMPLE_RATE as usize];
+        for _ in 0..3600 {
+            window.append_f32(&chunk).unwrap();
+            if window.seconds() > 30.0 {
+                window.drop_front(window.len() - 30 * SAMPLE_RATE as usize);
+            }
+        }
+        assert!(window.block.capacity() <= 2 * 31 * SAMPLE_RATE as usize);
+    }
+}

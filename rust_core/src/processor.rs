@@ -1,0 +1,466 @@
+//! The streaming processor: one state machine per stream, with the model call left outside.
+//!
+//! A caller alternates [`StreamingProcessor::prepare`] (the window and prompt to transcribe)
+//! and [`StreamingProcessor::commit`] (the model's words in, newly committed words out), so
+//! the model can run on another thread or in a batch with other streams.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+
+use thiserror::Error;
+
+use crate::agreement::{LocalAgreement, Word};
+use crate::audio::{AudioError, AudioWindow, WindowView, SAMPLE_RATE};
+use crate::sentences::{sentences_by_punctuation, SentenceSpan};
+
+/// How the window is shortened once text in it is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trimming {
+    /// Cut at the end of a Whisper segment inside the committed text.
+    Segment,
+    /// Cut at the end of the second-to-last committed sentence.
+    Sentence,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessorConfig {
+    pub trimming: Trimming,
+    /// Window length in seconds past which trimming starts.
+    pub trimming_sec: f64,
+    /// Hard cap on the window in seconds: memory per stream never grows past it.
+    pub max_window_sec: f64,
+    /// How many consecutive hypotheses must agree before text is committed.
+    pub agreement_n: usize,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        Self {
+            trimming: Trimming::Segment,
+            trimming_sec: 15.0,
+            max_window_sec: 30.0,
+            agreement_n: 2,
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    #[error("buffer_trimming_sec must be a positive number of seconds, got {0}")]
+    TrimmingSec(f64),
+    #[error("max_window_sec must be a positive number of seconds, got {0}")]
+    MaxWindowSec(f64),
+    #[error("agreement_n must be at least 2 (hypotheses that must agree), got {0}")]
+    AgreementN(usize),
+}
+
+impl ProcessorConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.trimming_sec > 0.0 && self.trimming_sec.is_finite()) {
+            return Err(ConfigError::TrimmingSec(self.trimming_sec));
+        }
+        if !(self.max_window_sec > 0.0 && self.max_window_sec.is_finite()) {
+            return Err(ConfigError::MaxWindowSec(self.max_window_sec));
+        }
+        if self.agreement_n < 2 {
+            return Err(ConfigError::AgreementN(self.agreement_n));
+        }
+        Ok(())
+    }
+}
+
+/// Finds sentence spans in committed words, for `sentence` trimming.
+pub trait SentenceBoundaries {
+    type Error;
+
+    fn sentences(&self, words: &[Word]) -> Result<Vec<SentenceSpan>, Self::Error>;
+}
+
+/// Sentence ends read from the words' punctuation.
+pub struct Punctuation;
+
+impl SentenceBoundaries for Punctuation {
+    type Error = Infallible;
+
+    fn sentences(&self, words: &[Word]) -> Result<Vec<SentenceSpan>, Infallible> {
+        Ok(sentences_by_punctuation(words))
+    }
+}
+
+/// Longest prompt, in characters, taken from the committed text before the window.
+const PROMPT_CHARS: usize = 200;
+
+pub struct StreamingProcessor {
+    config: ProcessorConfig,
+    audio: AudioWindow,
+    /// Stream time of the window's first sample.
+    offset: f64,
+    agreement: LocalAgreement,
+    /// The committed words the prompt and sentence trimming can still read.
+    committed: VecDeque<Word>,
+    /// Samples appended since the last `prepare`.
+    pending: usize,
+}
+
+impl StreamingProcessor {
+    pub fn new(config: ProcessorConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let agreement = LocalAgreement::new(config.agreement_n, 0.0);
+        Ok(Self {
+            config,
+            audio: AudioWindow::new(),
+            offset: 0.0,
+            agreement,
+            committed: VecDeque::new(),
+            pending: 0,
+        })
+    }
+
+    /// Starts a new stream whose first sample is at `offset` seconds.
+    pub fn init(&mut self, offset: f64) {
+        self.audio = AudioWindow::new();
+        self.offset = offset;
+        self.agreement = LocalAgreement::new(self.config.agreement_n, offset);
+        self.committed.clear();
+        self.pending = 0;
+    }
+
+    pub fn config(&self) -> &ProcessorConfig {
+        &self.config
+    }
+
+    pub fn offset(&self) -> f64 {
+        self.offset
+    }
+
+    pub fn window(&self) -> &AudioWindow {
+        &self.audio
+    }
+
+    pub fn agreement(&self) -> &LocalAgreement {
+        &self.agreement
+    }
+
+    /// Seconds of audio appended since the last `prepare`.
+    pub fn pending_seconds(&self) -> f64 {
+        self.pending as f64 / f64::from(SAMPLE_RATE)
+    }
+
+    pub fn insert_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
+        self.audio.append_f32(samples)?;
+        self.appended(samples.len());
+        Ok(())
+    }
+
+    pub fn insert_i16(&mut self, samples: &[i16]) {
+        self.audio.append_i16(samples);
+        self.appended(samples.len());
+    }
+
+    fn appended(&mut self, count: usize) {
+        self.pending += count;
+        self.enforce_cap();
+    }
+
+    /// The window to transcribe next; the audio counted as pending starts again from zero.
+    pub fn prepare(&mut self) -> WindowView {
+        self.pending = 0;
+        self.audio.view()
+    }
+
+    /// The committed words before the window (the prompt) and inside it (the context).
+    pub fn prompt(&self, sep: &str) -> (String, String) {
+        let split = self.prompt_split();
+        let mut used = 0;
+        let prompt_start = self.committed.range(..split).rev().take_while(|w| {
+            let fits = used < PROMPT_CHARS;
+            used += w.text.chars().count() + 1;
+            fits
+        });
+        let prompt_start = split - prompt_start.count();
+        (
+            join(self.committed.range(prompt_start..split), sep),
+            join(self.committed.range(split..), sep),
+        )
+    }
+
+    /// Index of the first committed word that belongs to the window rather than the prompt.
+    ///
+    /// The newest committed word never goes into the prompt, as in whisper_streaming.
+    fn prompt_split(&self) -> usize {
+        let mut k = self.committed.len().saturating_sub(1);
+        while k > 0 && self.committed[k - 1].end > self.offset {
+            k -= 1;
+        }
+        k
+    }
+
+    /// Takes the model's words and segment ends (relative to the window start) and
+    /// returns the words newly committed, in stream time.
+    pub fn commit<B: SentenceBoundaries>(
+        &mut self,
+        words: Vec<Word>,
+        segment_ends: &[f64],
+        boundaries: &B,
+    ) -> Result<Vec<Word>, B::Error> {
+        self.agreement.insert(words, self.offset);
+        let new = self.agreement.flush();
+        self.committed.extend(new.iter().cloned());
+        if !new.is_empty()
+            && self.config.trimming == Trimming::Sentence
+            && self.audio.seconds() > self.config.trimming_sec
+        {
+            self.trim_at_sentence(boundaries)?;
+        }
+        let segment_limit = match self.config.trimming {
+            Trimming::Segment => self.config.trimming_sec,
+            Trimming::Sentence => self.config.max_window_sec,
+        };
+        if self.audio.seconds() > segment_limit {
+            self.trim_at_segment(segment_ends);
+        }
+        self.enforce_cap();
+        self.forget_unreadable_words();
+        Ok(new)
+    }
+
+    /// Commits the unconfirmed words and empties the window, ready for a new utterance.
+    pub fn finish(&mut self) -> Vec<Word> {
+        let tail = self.agreement.unconfirmed().to_vec();
+        self.committed.extend(tail.iter().cloned());
+        self.offset += self.audio.seconds();
+        self.audio.clear();
+        self.agreement = LocalAgreement::new(self.config.agreement_n, self.offset);
+        self.pending = 0;
+        self.forget_unreadable_words();
+        tail
+    }
+
+    pub fn unconfirmed(&self) -> &[Word] {
+        self.agreement.unconfirmed()
+    }
+
+    /// The committed words still kept: those in the window and the prompt's.
+    pub fn committed(&self) -> impl ExactSizeIterator<Item = &Word> {
+        self.committed.iter()
+    }
+
+    fn trim_at_sentence<B: SentenceBoundaries>(&mut self, boundaries: &B) -> Result<(), B::Error> {
+        let split = self.prompt_split();
+        let in_window: Vec<Word> = self.committed.range(split..).cloned().collect();
+        let sentences = boundaries.sentences(&in_window)?;
+        if sentences.len() >= 2 {
+            self.cut_at(sentences[sentences.len() - 2].end);
+        }
+        Ok(())
+    }
+
+    /// Cuts at the latest segment end, except the last, that is inside the committed text.
+    fn trim_at_segment(&mut self, segment_ends: &[f64]) {
+        let Some(last_committed_end) = self.committed.back().map(|w| w.end) else {
+            return;
+        };
+        if segment_ends.len() < 2 {
+            return;
+        }
+        let mut index = segment_ends.len() - 2;
+        while index > 0 && segment_ends[index] + self.offset > last_committed_end {
+            index -= 1;
+        }
+        let cut = segment_ends[index] + self.offset;
+        if cut <= last_committed_end {
+            self.cut_at(cut);
+        }
+    }
+
+    /// Keeps the window within the cap, at the last committed word if that is enough.
+    fn enforce_cap(&mut self) {
+        let cap = self.config.max_window_sec;
+        let window = self.audio.seconds();
+        if window <= cap {
+            return;
+        }
+        let end = self.offset + window;
+        let at_commit = self
+            .committed
+            .back()
+            .map(|w| w.end)
+            .filter(|&t| t > self.offset && end - t <= cap);
+        self.cut_at(at_commit.unwrap_or(end - cap));
+    }
+
+    /// Drops the audio before stream time `time`; never moves the window backwards.
+    fn cut_at(&mut self, time: f64) {
+        if time <= self.offset {
+            return;
+        }
+        self.agreement.pop_committed(time);
+        let samples = ((time - self.offset) * f64::from(SAMPLE_RATE)) as usize;
+        self.audio.drop_front(samples);
+        self.offset = time;
+    }
+
+    /// Forgets committed words that neither the prompt nor the sentence split will read.
+    fn forget_unreadable_words(&mut self) {
+        let split = self.prompt_split();
+        let mut used = 0;
+        let kept = self
+            .committed
+            .range(..split)
+            .rev()
+            .take_while(|w| {
+                let needed = used < PROMPT_CHARS;
+                used += w.text.chars().count() + 1;
+                needed
+            })
+            .count();
+        self.committed.drain(..split - kept);
+    }
+}
+
+fn join<'a>(words: impl Iterator<Item = &'a Word>, sep: &str) -> String {
+    let mut text = String::new();
+    for (i, w) in words.enumerate() {
+        if i > 0 {
+            text.push_str(sep);
+        }
+        text.push_str(&w.text);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: usize = SAMPLE_RATE as usize;
+
+    fn processor(config: ProcessorConfig) -> StreamingProcessor {
+        StreamingProcessor::new(config).unwrap()
+    }
+
+    fn hypothesis(spec: &[(f64, f64, &str)]) -> Vec<Word> {
+        spec.iter().map(|&(s, e, t)| Word::new(s, e, t)).collect()
+    }
+
+    fn commit(p: &mut StreamingProcessor, spec: &[(f64, f64, &str)], ends: &[f64]) -> Vec<String> {
+        p.commit(hypothesis(spec), ends, &Punctuation)
+            .unwrap()
+            .into_iter()
+            .map(|w| w.text)
+            .collect()
+    }
+
+    #[test]
+    fn rejects_invalid_config() {
+        let bad = ProcessorConfig {
+            agreement_n: 1,
+            ..ProcessorConfig::default()
+        };
+        assert_eq!(
+            StreamingProcessor::new(bad).err(),
+            Some(ConfigError::AgreementN(1))
+        );
+        let bad = ProcessorConfig {
+            max_window_sec: 0.0,
+            ..ProcessorConfig::default()
+        };
+        assert!(StreamingProcessor::new(bad).is_err());
+    }
+
+    #[test]
+    fn commits_after_two_agreeing_iterations() {
+        let mut p = processor(ProcessorConfig::default());
+        p.insert_f32(&vec![0.0; SECOND]).unwrap();
+        let words = [(0.0, 0.4, " Hello"), (0.4, 0.8, " world")];
+        assert!(commit(&mut p, &words, &[0.8]).is_empty());
+        assert_eq!(commit(&mut p, &words, &[0.8]), [" Hello", " world"]);
+        assert_eq!(p.prompt(""), (String::new(), " Hello world".to_owned()));
+    }
+
+    #[test]
+    fn segment_trimming_cuts_inside_committed_text() {
+        let mut p = processor(ProcessorConfig {
+            trimming_sec: 2.0,
+            ..ProcessorConfig::default()
+        });
+        p.insert_f32(&vec![0.0; 3 * SECOND]).unwrap();
+        let words = [(0.0, 1.0, "a."), (1.0, 2.0, "b."), (2.0, 2.9, "c")];
+        commit(&mut p, &words, &[1.0, 2.0, 2.9]);
+        commit(&mut p, &words, &[1.0, 2.0, 2.9]);
+        assert_eq!(p.offset(), 2.0);
+        assert_eq!(p.window().len(), SECOND);
+        assert_eq!(p.prompt(" ").0, "a. b.");
+    }
+
+    #[test]
+    fn sentence_trimming_cuts_after_the_second_to_last_sentence() {
+        let mut p = processor(ProcessorConfig {
+            trimming: Trimming::Sentence,
+            trimming_sec: 2.0,
+            ..ProcessorConfig::default()
+        });
+        p.insert_f32(&vec![0.0; 3 * SECOND]).unwrap();
+        let words = [
+            (0.0, 1.0, "a."),
+            (1.0, 2.0, "b."),
+            (2.0, 2.5, "c"),
+            (2.5, 2.9, "d"),
+        ];
+        commit(&mut p, &words, &[]);
+        assert_eq!(commit(&mut p, &words, &[]), ["a.", "b.", "c", "d"]);
+        // The sentences are "a.", "b." and the open "c d": cut after "b.".
+        assert_eq!(p.offset(), 2.0);
+    }
+
+    #[test]
+    fn the_cap_bounds_the_window_without_commits() {
+        let mut p = processor(ProcessorConfig {
+            max_window_sec: 5.0,
+            ..ProcessorConfig::default()
+        });
+        for _ in 0..3600 {
+            p.insert_i16(&vec![0; SECOND]);
+        }
+        assert_eq!(p.window().len(), 5 * SECOND);
+        assert_eq!(p.offset(), 3595.0);
+        assert_eq!(p.pending_seconds(), 3600.0);
+    }
+
+    #[test]
+    fn finish_commits_the_tail_and_starts_a_new_utterance() {
+        let mut p = processor(ProcessorConfig::default());
+        p.insert_f32(&vec![0.0; 2 * SECOND]).unwrap();
+        commit(&mut p, &[(0.0, 0.5, "one"), (0.5, 1.0, "two")], &[]);
+        let tail: Vec<String> = p.finish().into_iter().map(|w| w.text).collect();
+        assert_eq!(tail, ["one", "two"]);
+        assert_eq!(p.offset(), 2.0);
+        assert!(p.window().is_empty());
+        assert_eq!(p.agreement().last_committed_time(), 2.0);
+        // The finished words are now prompt for the next utterance (all but the newest).
+        assert_eq!(p.prompt(" ").0, "one");
+    }
+
+    #[test]
+    fn memory_of_committed_words_stays_bounded() {
+        let mut p = processor(ProcessorConfig::default());
+        let mut t = 0.0;
+        for _ in 0..2000 {
+            p.insert_f32(&vec![0.0; SECOND]).unwrap();
+            let offset = p.offset();
+            let words = [
+                (t - offset, t + 0.5 - offset, " word."),
+                (t + 0.5 - offset, t + 1.0 - offset, " more."),
+            ];
+            commit(&mut p, &words, &[t + 0.5 - offset, t + 1.0 - offset]);
+            commit(&mut p, &words, &[t + 0.5 - offset, t + 1.0 - offset]);
+            t += 1.0;
+        }
+        assert!(
+            p.committed().len() < 100,
+            "kept {} words",
+            p.committed().len()
+        );
+        assert!(p.window().seconds() <= 30.0);
+    }
+}

@@ -1,0 +1,17 @@
+//! The `asr_interface._core` extension: a thin pyo3 layer over `asr-core`.
+//!
+//! No algorithm lives here; every method converts arguments, delegates to
+//! [`asr_core::StreamingProcessor`] and converts the result back.
+
+mod errors;
+mod streaming;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<streaming::StreamingCore>()?;
+    m.add_class::<streaming::WindowOwner>()?;
+    m.add("SAMPLE_RATE", asr_core::SAMPLE_RATE)?;
+    Ok(())
+}
