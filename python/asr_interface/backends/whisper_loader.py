@@ -1,0 +1,171 @@
+"""The faster-whisper backend: Whisper on CTranslate2 with word timestamps, streamed by
+the standard `OnlineASRProcessor`."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+from asr_interface.backends.model_resolution import resolve_model_path
+from asr_interface.backends.shared_models import shared_whisper_model
+from asr_interface.core.processor import OnlineASRProcessor
+from asr_interface.core.protocols import ASRBase, TimedWord
+from asr_interface.errors import ConfigError
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+    from faster_whisper.transcribe import Segment
+
+    from asr_interface.core.config import ASRConfig
+
+__all__ = ["FasterWhisperASR", "FasterWhisperLoader", "OnlineASRProcessor"]
+
+NO_SPEECH_SKIP_PROBABILITY = 0.9
+"""Segments Whisper itself deems this likely to be silence yield no words (whisper_streaming)."""
+
+
+class FasterWhisperASR(ASRBase):
+    """Whisper through faster-whisper, returning every word with its own times.
+
+    Constructed like whisper_streaming's class, `FasterWhisperASR(lan, modelsize, cache_dir,
+    model_dir)`, plus keyword-only decoding options. The loaded model is shared by every
+    instance with the same weights and settings. English-only models accept only `lan="en"`
+    and no translation; anything else raises `ConfigError`.
+    """
+
+    sep = ""  # faster-whisper words carry their leading space
+
+    def __init__(
+        self,
+        lan: str,
+        modelsize: str | None = None,
+        cache_dir: str | None = None,
+        model_dir: str | None = None,
+        logfile: TextIO = sys.stderr,
+        *,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        cpu_threads: int = 0,
+        beam_size: int = 5,
+    ) -> None:
+        # Set before the base constructor, which calls `load_model`.
+        self.device = device
+        self.compute_type = compute_type
+        self.cpu_threads = cpu_threads
+        self.beam_size = beam_size
+        self.vad = False
+        self.model: WhisperModel
+        super().__init__(lan, modelsize, cache_dir, model_dir, logfile)
+        if self.original_language != "en" and not self.multilingual:
+            raise ConfigError(
+                f"model {self.model_name!r} is English-only, so lan must be 'en', got {lan!r}; "
+                "use a multilingual model such as 'base' for other languages or detection"
+            )
+
+    def load_model(
+        self,
+        modelsize: str | None = None,
+        cache_dir: str | None = None,
+        model_dir: str | None = None,
+    ) -> WhisperModel:
+        """Resolves the model to a local directory and returns the shared loaded model."""
+        self.model_name = model_dir if model_dir is not None else modelsize
+        self.model_path = resolve_model_path(modelsize, model_dir=model_dir, cache_dir=cache_dir)
+        return shared_whisper_model(
+            self.model_path,
+            device=self.device,
+            compute_type=self.compute_type,
+            cpu_threads=self.cpu_threads,
+        )
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model knows languages other than English (and can translate)."""
+        return bool(self.model.model.is_multilingual)
+
+    def transcribe(self, audio: npt.NDArray[np.float32], init_prompt: str = "") -> list[Segment]:
+        """Decodes the audio into segments with word timestamps."""
+        segments, _info = self.model.transcribe(
+            audio,
+            language=self.original_language,
+            # An empty string would still prompt the decoder with a lone space.
+            initial_prompt=init_prompt or None,
+            beam_size=self.beam_size,
+            word_timestamps=True,
+            condition_on_previous_text=True,
+            task=self.task,
+            vad_filter=self.vad,
+        )
+        return list(segments)
+
+    def ts_words(self, result: list[Segment]) -> list[TimedWord]:
+        """Every word of the segments that are likely speech."""
+        return [
+            (word.start, word.end, word.word)
+            for segment in result
+            if segment.no_speech_prob <= NO_SPEECH_SKIP_PROBABILITY
+            for word in segment.words or ()
+        ]
+
+    def segments_end_ts(self, result: list[Segment]) -> list[float]:
+        """The end time of every segment."""
+        return [segment.end for segment in result]
+
+    def use_vad(self) -> None:
+        """Lets faster-whisper's Silero VAD drop non-speech before decoding."""
+        self.vad = True
+
+    def set_translate_task(self) -> None:
+        """Translates into English; English-only models cannot, and raise `ConfigError`."""
+        if not self.multilingual:
+            raise ConfigError(
+                f"model {self.model_name!r} is English-only and cannot translate; "
+                "use task='transcribe' or a multilingual model such as 'base'"
+            )
+        super().set_translate_task()
+
+    def describe(self) -> dict[str, Any]:
+        """What was loaded and where it runs, as reported to clients and logs."""
+        return {
+            "model": self.model_name,
+            "path": str(self.model_path),
+            "device": self.model.model.device,
+            "compute_type": self.model.model.compute_type,
+            "separator": self.sep,
+            "languages": list(self.model.supported_languages),
+            "multilingual": self.multilingual,
+        }
+
+
+class FasterWhisperLoader:
+    """Builds one `OnlineASRProcessor` per stream over a shared faster-whisper model."""
+
+    def load(self, config: ASRConfig) -> tuple[OnlineASRProcessor, dict[str, Any]]:
+        """Returns a fresh processor for `config` and the model's metadata.
+
+        Raises `ModelLoadError` when the model cannot be found or loaded and `ConfigError`
+        when it cannot serve the configured language or task.
+        """
+        asr = FasterWhisperASR(
+            config.lan,
+            config.model,
+            cache_dir=config.model_cache_dir,
+            model_dir=config.model_dir,
+            device=config.device,
+            compute_type=config.compute_type,
+            cpu_threads=config.cpu_threads,
+            beam_size=config.beam_size,
+        )
+        if config.task == "translate":
+            asr.set_translate_task()
+        if config.vad:
+            asr.use_vad()
+        processor = OnlineASRProcessor(
+            asr,
+            buffer_trimming=(config.buffer_trimming, config.buffer_trimming_sec),
+            min_chunk_sec=config.min_chunk_size,
+        )
+        return processor, {**asr.describe(), "backend": config.backend}

@@ -1,0 +1,126 @@
+"""`ASRConfig`: every choice that decides how a stream is recognised, validated up front."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ComputeType = Literal[
+    "default",
+    "auto",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+]
+"""The compute types CTranslate2 knows (its quantization documentation); the device decides
+which of them run natively, and CTranslate2 converts the rest to the nearest supported one."""
+
+
+class ModelKey(NamedTuple):
+    """The settings that decide which model weights are loaded, and how."""
+
+    model: str
+    model_dir: str | None
+    model_cache_dir: str | None
+    device: str
+    compute_type: str
+    cpu_threads: int
+
+
+@cache
+def whisper_language_codes() -> tuple[str, ...]:
+    """The language codes Whisper knows, as faster-whisper's tokenizer lists them."""
+    # Imported here because faster-whisper pulls in CTranslate2 and PyAV, which
+    # `import asr_interface` should not pay for.
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return tuple(_LANGUAGE_CODES)
+
+
+class ASRConfig(BaseModel):
+    """How to recognise a stream: model, language, streaming policy and decoding options.
+
+    Frozen, so equal configurations hash equally; unknown keys are rejected. Backends that
+    need more options subclass it and add fields. Which backend names exist is checked when
+    the configuration is loaded, so backends registered later work too.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(
+        "tiny.en",
+        min_length=1,
+        description="Whisper model name (tiny.en, base, small, ...) or a model directory",
+    )
+    lan: str = Field(
+        "en", description="Whisper language code of the speech, or 'auto' to detect it"
+    )
+    task: Literal["transcribe", "translate"] = Field(
+        "transcribe", description="'translate' turns speech in any language into English text"
+    )
+    backend: str = Field(
+        "faster-whisper", min_length=1, description="name of a registered model loader"
+    )
+    min_chunk_size: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="seconds of new audio per model call"
+    )
+    buffer_trimming: Literal["segment", "sentence"] = Field(
+        "segment", description="where the audio window is cut once it is long enough"
+    )
+    buffer_trimming_sec: float = Field(
+        15.0, gt=0, allow_inf_nan=False, description="window length in seconds that starts trimming"
+    )
+    model_dir: str | None = Field(
+        None, min_length=1, description="directory of a CTranslate2 Whisper model; wins over model"
+    )
+    model_cache_dir: str | None = Field(
+        None, min_length=1, description="directory where assembled or downloaded models are kept"
+    )
+    vac: bool = Field(False, description="voice activity controller in front of the processor")
+    vad: bool = Field(False, description="let the model skip non-speech inside each window")
+    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="where the model runs")
+    compute_type: ComputeType = Field("int8", description="CTranslate2 compute type")
+    beam_size: int = Field(5, ge=1, description="beam search width")
+    cpu_threads: int = Field(0, ge=0, description="CPU threads per model; 0 = library default")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        """Names every unknown key and lists the accepted ones, which catches typos early."""
+        if not isinstance(data, dict) or cls.model_config.get("extra") != "forbid":
+            return data
+        unknown = sorted(str(key) for key in data if key not in cls.model_fields)
+        if unknown:
+            raise ValueError(
+                f"unknown option(s) {', '.join(map(repr, unknown))}; "
+                f"{cls.__name__} accepts: {', '.join(cls.model_fields)}"
+            )
+        return data
+
+    @field_validator("lan")
+    @classmethod
+    def _check_language(cls, lan: str) -> str:
+        codes = whisper_language_codes()
+        if lan != "auto" and lan not in codes:
+            raise ValueError(
+                f"lan must be 'auto' or a Whisper language code ({', '.join(codes)}), got {lan!r}"
+            )
+        return lan
+
+    def model_key(self) -> ModelKey:
+        """The fields that decide which weights are loaded: equal keys can share one model."""
+        return ModelKey(
+            model=self.model,
+            model_dir=self.model_dir,
+            model_cache_dir=self.model_cache_dir,
+            device=self.device,
+            compute_type=self.compute_type,
+            cpu_threads=self.cpu_threads,
+        )
