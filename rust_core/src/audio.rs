@@ -54,9 +54,12 @@ impl Block {
 
     /// Writes `samples` at `at`. Callers guarantee no view covers `at..at + len`.
     fn write(&self, at: usize, samples: impl ExactSizeIterator<Item = f32>) {
-        for (cell, sample) in self.samples[at..at + samples.len()].iter().zip(samples) {
-            // SAFETY: the range is above the written end, which no view can cover.
-            unsafe { *cell.get() = sample };
+        let cells = &self.samples[at..at + samples.len()];
+        let target = UnsafeCell::raw_get(cells.as_ptr());
+        for (i, sample) in samples.enumerate() {
+            // SAFETY: `i < cells.len()`, and the range is above the written end, which no
+            // view can cover.
+            unsafe { target.add(i).write(sample) };
         }
     }
 }
