@@ -24,6 +24,10 @@ def register_loader(name: str, loader: ModelLoader, *, replace: bool = False) ->
     """
     if not isinstance(name, str) or not name:
         raise ConfigError(f"a backend name must be a non-empty string, got {name!r}")
+    if isinstance(loader, type):
+        raise TypeError(
+            f"register an instance of {loader.__name__}, not the class: load is a method"
+        )
     if not isinstance(loader, ModelLoader):
         raise TypeError(f"a model loader needs a load(config) method, got {loader!r}")
     with _lock:

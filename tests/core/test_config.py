@@ -1,0 +1,192 @@
+"""ASRConfig accepts what the backends can run and rejects the rest, naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from asr_interface.core.config import ASRConfig, ModelKey, whisper_language_codes
+from pydantic import ValidationError
+
+
+class ExtendedASRConfig(ASRConfig):
+    """A backend's own configuration, as the integration guide shows it."""
+
+    custom_param: str = "default"
+
+
+DEFAULTS = {
+    "model": "tiny.en",
+    "lan": "en",
+    "task": "transcribe",
+    "backend": "faster-whisper",
+    "min_chunk_size": 1.0,
+    "buffer_trimming": "segment",
+    "buffer_trimming_sec": 15.0,
+    "model_dir": None,
+    "model_cache_dir": None,
+    "vac": False,
+    "vad": False,
+    "device": "cpu",
+    "compute_type": "int8",
+    "beam_size": 5,
+    "cpu_threads": 0,
+}
+
+VALID = [
+    ("model", "base"),
+    ("model", "/models/whisper-small-ct2"),
+    ("lan", "auto"),
+    ("lan", "de"),
+    ("lan", "yue"),
+    ("lan", "haw"),
+    ("task", "translate"),
+    ("backend", "my-custom-engine"),
+    ("min_chunk_size", 0.25),
+    ("buffer_trimming", "sentence"),
+    ("buffer_trimming_sec", 30.0),
+    ("model_dir", "/models/tiny"),
+    ("model_cache_dir", "/var/cache/models"),
+    ("vac", True),
+    ("vad", True),
+    ("device", "cuda"),
+    ("device", "auto"),
+    ("compute_type", "float16"),
+    ("compute_type", "int8_float32"),
+    ("compute_type", "default"),
+    ("beam_size", 1),
+    ("cpu_threads", 4),
+]
+
+INVALID = [
+    ("model", "", ["at least 1 character"]),
+    ("lan", "english", ["lan must be 'auto' or a Whisper language code", "'english'", "en, es"]),
+    ("lan", "EN", ["lan must be 'auto'"]),
+    ("task", "summarise", ["'transcribe' or 'translate'"]),
+    ("backend", "", ["at least 1 character"]),
+    ("min_chunk_size", 0, ["greater than 0"]),
+    ("min_chunk_size", -1.0, ["greater than 0"]),
+    ("min_chunk_size", float("nan"), ["finite number"]),
+    ("buffer_trimming", "word", ["'segment' or 'sentence'"]),
+    ("buffer_trimming_sec", 0, ["greater than 0"]),
+    ("buffer_trimming_sec", float("inf"), ["finite number"]),
+    ("model_dir", "", ["at least 1 character"]),
+    ("model_cache_dir", "", ["at least 1 character"]),
+    ("vac", "sometimes", ["valid boolean"]),
+    ("vad", "sometimes", ["valid boolean"]),
+    ("device", "tpu", ["'cpu', 'cuda' or 'auto'"]),
+    ("compute_type", "int4", ["'int8'", "'float16'", "'float32'"]),
+    ("beam_size", 0, ["greater than or equal to 1"]),
+    ("beam_size", 2.5, ["valid integer"]),
+    ("cpu_threads", -1, ["greater than or equal to 0"]),
+]
+
+
+def test_defaults() -> None:
+    """An empty configuration is tiny.en in English on the CPU with whisper_streaming's policy."""
+    assert ASRConfig().model_dump() == DEFAULTS
+
+
+@pytest.mark.parametrize(("field", "value"), VALID)
+def test_valid_value_is_kept(field: str, value: Any) -> None:
+    """Each accepted value is stored unchanged."""
+    assert getattr(ASRConfig(**{field: value}), field) == value
+
+
+@pytest.mark.parametrize(("field", "value", "fragments"), INVALID)
+def test_invalid_value_names_field_and_allowed_values(
+    field: str, value: Any, fragments: list[str]
+) -> None:
+    """A rejected value's message names the field and says what it accepts."""
+    with pytest.raises(ValidationError) as caught:
+        ASRConfig(**{field: value})
+    [error] = caught.value.errors()
+    assert error["loc"] == (field,)
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_every_whisper_language_is_accepted() -> None:
+    """All of Whisper's language codes pass, so the list is the tokenizer's, not a copy."""
+    codes = whisper_language_codes()
+    assert len(codes) >= 99
+    assert [ASRConfig(lan=code).lan for code in codes] == list(codes)
+
+
+def test_unknown_key_is_rejected_with_the_accepted_keys() -> None:
+    """A misspelt key is named, and the message lists every key the configuration accepts."""
+    with pytest.raises(ValidationError) as caught:
+        ASRConfig(modle="base", beam=3)
+    message = str(caught.value)
+    assert "unknown option(s) 'beam', 'modle'" in message
+    assert all(name in message for name in DEFAULTS)
+
+
+def test_subclass_adds_fields() -> None:
+    """A subclass keeps every base field and validation and adds its own fields."""
+    config = ExtendedASRConfig(custom_param="fast", model="base")
+    assert (config.custom_param, config.model) == ("fast", "base")
+    assert ExtendedASRConfig().custom_param == "default"
+    with pytest.raises(ValidationError, match="greater than 0"):
+        ExtendedASRConfig(min_chunk_size=0)
+
+
+def test_subclass_rejects_unknown_keys_and_lists_its_own() -> None:
+    """The unknown-key message of a subclass names its class and includes its extra fields."""
+    with pytest.raises(ValidationError) as caught:
+        ExtendedASRConfig(custom_parm="x")
+    assert "ExtendedASRConfig accepts:" in str(caught.value)
+    assert "custom_param" in str(caught.value)
+
+
+def test_config_is_frozen() -> None:
+    """A loaded configuration cannot change under a running stream; copies are made instead."""
+    config = ASRConfig()
+    with pytest.raises(ValidationError, match="frozen"):
+        config.model = "base"  # type: ignore[misc]
+    assert config.model_copy(update={"model": "base"}).model == "base"
+
+
+def test_equal_configs_are_equal_and_hash_equally() -> None:
+    """Configurations built separately with the same values collapse to one in a set."""
+    configs = {
+        ASRConfig(model="base", lan="auto"),
+        ASRConfig(lan="auto", model="base"),
+        ASRConfig(),
+    }
+    assert len(configs) == 2
+    assert ASRConfig(beam_size=1) != ASRConfig(beam_size=2)
+
+
+@pytest.mark.parametrize(
+    ("change", "same_weights"),
+    [
+        ({"lan": "auto"}, True),
+        ({"task": "translate"}, True),
+        ({"beam_size": 1}, True),
+        ({"min_chunk_size": 0.5}, True),
+        ({"buffer_trimming": "sentence"}, True),
+        ({"vad": True}, True),
+        ({"backend": "other"}, True),
+        ({"model": "base"}, False),
+        ({"model_dir": "/models/tiny"}, False),
+        ({"model_cache_dir": "/tmp/models"}, False),
+        ({"device": "cuda"}, False),
+        ({"compute_type": "float32"}, False),
+        ({"cpu_threads": 2}, False),
+    ],
+)
+def test_model_key_tracks_only_what_selects_the_weights(
+    change: dict[str, Any], same_weights: bool
+) -> None:
+    """Decoding and streaming options keep the model key; model, place and precision change it."""
+    base = ASRConfig()
+    assert (ASRConfig(**change).model_key() == base.model_key()) is same_weights
+
+
+def test_model_key_is_hashable_and_named() -> None:
+    """The model key can index a cache and reads as named fields."""
+    key = ASRConfig().model_key()
+    assert {key: 1}[ASRConfig().model_key()] == 1
+    assert key == ModelKey("tiny.en", None, None, "cpu", "int8", 0)

@@ -1,0 +1,35 @@
+"""The shared speech corpus the model tests run on: `../shared/speech` beside the repository."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from asr_interface.audio import load_audio
+from asr_interface.evaluation import read_manifest
+
+SPEECH_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "speech"
+JFK = "misc/jfk.wav"
+SHORT = "ljspeech/LJ001-0002.wav"  # 1.9 s: "in being comparatively modern."
+
+
+def speech_path(name: str) -> Path:
+    """The file `name` of the corpus (relative to its folder, as in the manifest)."""
+    return SPEECH_DIR / name
+
+
+@cache
+def speech_audio(name: str) -> npt.NDArray[np.float32]:
+    """The decoded 16 kHz samples of `name`, read-only because tests share them."""
+    audio = load_audio(speech_path(name))
+    audio.setflags(write=False)
+    return audio
+
+
+@cache
+def transcript(name: str) -> str:
+    """The published transcript of `name` from the corpus manifest."""
+    entries = read_manifest(SPEECH_DIR / "manifest.tsv")
+    return next(entry.transcript for entry in entries if entry.audio_path == speech_path(name))
