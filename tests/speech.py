@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
 from asr_interface.audio import load_audio
 from asr_interface.evaluation import read_manifest
 

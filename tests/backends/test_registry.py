@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from asr_interface.backends import registry
 from asr_interface.backends.registry import get_loader, list_loaders, register_loader
 from asr_interface.backends.whisper_loader import FasterWhisperLoader

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from asr_interface.core.config import ASRConfig, ModelKey, whisper_language_codes
 from pydantic import ValidationError
+
+from asr_interface.core.config import ASRConfig, ModelKey, whisper_language_codes
 
 
 class ExtendedASRConfig(ASRConfig):

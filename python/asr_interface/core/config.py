@@ -55,40 +55,54 @@ class ASRConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str = Field(
-        "tiny.en",
+        default="tiny.en",
         min_length=1,
         description="Whisper model name (tiny.en, base, small, ...) or a model directory",
     )
     lan: str = Field(
-        "en", description="Whisper language code of the speech, or 'auto' to detect it"
+        default="en", description="Whisper language code of the speech, or 'auto' to detect it"
     )
     task: Literal["transcribe", "translate"] = Field(
-        "transcribe", description="'translate' turns speech in any language into English text"
+        default="transcribe",
+        description="'translate' turns speech in any language into English text",
     )
     backend: str = Field(
-        "faster-whisper", min_length=1, description="name of a registered model loader"
+        default="faster-whisper", min_length=1, description="name of a registered model loader"
     )
     min_chunk_size: float = Field(
-        1.0, gt=0, allow_inf_nan=False, description="seconds of new audio per model call"
+        default=1.0, gt=0, allow_inf_nan=False, description="seconds of new audio per model call"
     )
     buffer_trimming: Literal["segment", "sentence"] = Field(
-        "segment", description="where the audio window is cut once it is long enough"
+        default="segment", description="where the audio window is cut once it is long enough"
     )
     buffer_trimming_sec: float = Field(
-        15.0, gt=0, allow_inf_nan=False, description="window length in seconds that starts trimming"
+        default=15.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="window length in seconds that starts trimming",
     )
     model_dir: str | None = Field(
-        None, min_length=1, description="directory of a CTranslate2 Whisper model; wins over model"
+        default=None,
+        min_length=1,
+        description="directory of a CTranslate2 Whisper model; wins over model",
     )
     model_cache_dir: str | None = Field(
-        None, min_length=1, description="directory where assembled or downloaded models are kept"
+        default=None,
+        min_length=1,
+        description="directory where assembled or downloaded models are kept",
     )
-    vac: bool = Field(False, description="voice activity controller in front of the processor")
-    vad: bool = Field(False, description="let the model skip non-speech inside each window")
-    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="where the model runs")
-    compute_type: ComputeType = Field("int8", description="CTranslate2 compute type")
-    beam_size: int = Field(5, ge=1, description="beam search width")
-    cpu_threads: int = Field(0, ge=0, description="CPU threads per model; 0 = library default")
+    vac: bool = Field(
+        default=False, description="voice activity controller in front of the processor"
+    )
+    vad: bool = Field(default=False, description="let the model skip non-speech inside each window")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        default="cpu", description="where the model runs"
+    )
+    compute_type: ComputeType = Field(default="int8", description="CTranslate2 compute type")
+    beam_size: int = Field(default=5, ge=1, description="beam search width")
+    cpu_threads: int = Field(
+        default=0, ge=0, description="CPU threads per model; 0 = library default"
+    )
 
     @model_validator(mode="before")
     @classmethod

