@@ -71,6 +71,8 @@ class OnlineASRProcessor:
         self.tokenizer = tokenizer
         self.logfile = logfile
         self.min_chunk_sec = min_chunk_sec
+        self.max_window_sec = max_window_sec
+        self.agreement_n = agreement_n
         self.buffer_trimming_way, self.buffer_trimming_sec = buffer_trimming
         self._core = StreamingCore(
             asr.sep,
@@ -81,6 +83,19 @@ class OnlineASRProcessor:
             tokenizer=tokenizer,
         )
         self.transcript_buffer = HypothesisView(self._core)
+
+    def fresh_copy(self) -> OnlineASRProcessor:
+        """A processor with the same ASR object and settings and an empty stream, so many
+        streams can share one loaded model."""
+        return OnlineASRProcessor(
+            self.asr,
+            self.tokenizer,
+            (self.buffer_trimming_way, self.buffer_trimming_sec),
+            self.min_chunk_sec,
+            self.logfile,
+            max_window_sec=self.max_window_sec,
+            agreement_n=self.agreement_n,
+        )
 
     def init(self, offset: float | None = None) -> None:
         """Starts a new stream whose first sample is at `offset` seconds (default 0)."""
@@ -108,9 +123,7 @@ class OnlineASRProcessor:
         """The window to transcribe and its prompt; the window stays valid as audio arrives."""
         return self._core.prepare()
 
-    def commit(
-        self, words: Sequence[TimedWord], segment_ends: Sequence[float]
-    ) -> list[TimedWord]:
+    def commit(self, words: Sequence[TimedWord], segment_ends: Sequence[float]) -> list[TimedWord]:
         """Takes the model's words and segment ends (relative to the window start) and
         returns the newly committed words in stream time."""
         return self._core.commit(list(words), list(segment_ends))
@@ -124,7 +137,11 @@ class OnlineASRProcessor:
 
     def finish(self) -> Flushed:
         """Commits and returns the unconfirmed tail; the processor is ready for more audio."""
-        return self.to_flush(self._core.finish())
+        return self.to_flush(self.finish_words())
+
+    def finish_words(self) -> list[TimedWord]:
+        """`finish`, returning the tail's words rather than their joined text."""
+        return self._core.finish()
 
     def unconfirmed(self) -> list[TimedWord]:
         """The current guess beyond the committed text; it may still change."""

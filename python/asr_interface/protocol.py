@@ -1,0 +1,212 @@
+"""The WebSocket protocol on `/asr`: every message both ways, as typed models.
+
+The server parses client messages and builds its replies with these models, and the
+Python client parses the replies with the same ones, so the two cannot drift apart.
+docs/protocol.md shows an example of each message.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+SUPPORTED_ENCODINGS = ("pcm_s16le", "pcm_f32le")
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 48000
+
+
+class ErrorCode(StrEnum):
+    """Stable, machine-readable reasons carried by `error` messages."""
+
+    INVALID_JSON = "invalid_json"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_MESSAGE = "invalid_message"
+    INVALID_CONFIG = "invalid_config"
+    UNKNOWN_BACKEND = "unknown_backend"
+    MODEL_NOT_ALLOWED = "model_not_allowed"
+    MODEL_LOAD_FAILED = "model_load_failed"
+    MODEL_LOADING = "model_loading"
+    UNSUPPORTED_ENCODING = "unsupported_encoding"
+    UNSUPPORTED_SAMPLE_RATE = "unsupported_sample_rate"
+    FRAME_TOO_LARGE = "frame_too_large"
+    INVALID_AUDIO = "invalid_audio"
+    AUDIO_AFTER_END = "audio_after_end"
+    STREAM_IN_PROGRESS = "stream_in_progress"
+    STREAM_FAILED = "stream_failed"
+    BACKEND_ERROR = "backend_error"
+    TOO_MANY_SESSIONS = "too_many_sessions"
+    IDLE_TIMEOUT = "idle_timeout"
+    SHUTTING_DOWN = "shutting_down"
+
+
+class ProtocolError(Exception):
+    """A client message the server refuses; it becomes an `error` reply, never a crash."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Client to server.
+
+
+class LoadModel(BaseModel):
+    """Selects the model for this session; every other key is an `ASRConfig` field."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: Literal["load_model"] = "load_model"
+
+    def config_fields(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Start(_Message):
+    """Declares the audio format of the binary frames that follow."""
+
+    type: Literal["start"] = "start"
+    sample_rate: int = 16000
+    encoding: str = "pcm_s16le"
+
+
+class End(_Message):
+    """Ends the stream: the server commits everything and replies `done`."""
+
+    type: Literal["end"] = "end"
+
+
+class Reset(_Message):
+    """Drops the stream without finishing it."""
+
+    type: Literal["reset"] = "reset"
+
+
+ClientMessage = Annotated[LoadModel | Start | End | Reset, Field(discriminator="type")]
+_client_messages: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+def parse_client_message(text: str) -> LoadModel | Start | End | Reset:
+    """Parses one text frame, raising `ProtocolError` with the code a client can act on."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"text frames must be JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object")
+    kind = data.get("type")
+    if kind not in ("load_model", "start", "end", "reset"):
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_TYPE,
+            f"unknown message type {kind!r}; expected load_model, start, end or reset",
+        )
+    try:
+        message = _client_messages.validate_python(data)
+    except ValidationError as error:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, _describe(error)) from None
+    if isinstance(message, Start):
+        _check_format(message)
+    return message
+
+
+def _check_format(start: Start) -> None:
+    if start.encoding not in SUPPORTED_ENCODINGS:
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED_ENCODING,
+            f"encoding must be one of {', '.join(SUPPORTED_ENCODINGS)}, got {start.encoding!r}",
+        )
+    if not MIN_SAMPLE_RATE <= start.sample_rate <= MAX_SAMPLE_RATE:
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED_SAMPLE_RATE,
+            f"sample_rate must be {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, "
+            f"got {start.sample_rate}",
+        )
+
+
+def _describe(error: ValidationError) -> str:
+    """One line naming each offending field, for `error` replies."""
+    parts = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"][1:]) or "message"
+        parts.append(f"{location}: {problem['msg']}")
+    return "; ".join(parts)
+
+
+# Server to client.
+
+
+class Word(_Message):
+    start: float
+    end: float
+    word: str
+
+
+class Ready(_Message):
+    type: Literal["ready"] = "ready"
+    session: str
+    config: dict[str, Any]
+
+
+class ModelLoaded(_Message):
+    type: Literal["model_loaded"] = "model_loaded"
+    config: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+class Commit(_Message):
+    """Newly committed text: never repeated, never retracted. Concatenating the `text` of
+    every commit of a stream gives its transcript."""
+
+    type: Literal["commit"] = "commit"
+    start: float
+    end: float
+    text: str
+    words: list[Word]
+
+
+class Partial(_Message):
+    """The current unconfirmed text after the committed text; replaces the previous one."""
+
+    type: Literal["partial"] = "partial"
+    start: float | None
+    end: float | None
+    text: str
+
+
+class Done(_Message):
+    type: Literal["done"] = "done"
+    audio_seconds: float
+    processing_seconds: float
+
+
+class ResetDone(_Message):
+    type: Literal["reset_done"] = "reset_done"
+
+
+class Error(_Message):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+ServerMessage = Annotated[
+    Ready | ModelLoaded | Commit | Partial | Done | ResetDone | Error,
+    Field(discriminator="type"),
+]
+_server_messages: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+
+
+def parse_server_message(text: str) -> ServerMessage:
+    """Parses one server reply into its typed model."""
+    return _server_messages.validate_json(text)
+
+
+def encode(message: BaseModel) -> str:
+    """The JSON text of a message, as sent on the wire."""
+    return message.model_dump_json()

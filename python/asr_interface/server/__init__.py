@@ -1,0 +1,1 @@
+"""The streaming server: a sans-I/O session state machine under a thin asyncio layer."""

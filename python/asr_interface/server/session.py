@@ -1,0 +1,419 @@
+"""One client's session as a sans-I/O state machine.
+
+The asyncio layer feeds it what happened (a text or binary frame, a finished model step,
+a loaded model, a timeout) with the current time, and carries out the actions it returns:
+send a message, run a step on the worker pool, reset the engine, load a model, close.
+Nothing here touches a socket, a thread or a clock, so every rule of docs/protocol.md is
+tested by calling methods.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum, auto
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel
+
+from asr_interface.audio import SAMPLING_RATE
+from asr_interface.core.config import ASRConfig
+from asr_interface.core.processor import TimedWord
+from asr_interface.protocol import (
+    Commit,
+    Done,
+    End,
+    Error,
+    ErrorCode,
+    LoadModel,
+    ModelLoaded,
+    Partial,
+    ProtocolError,
+    Ready,
+    Reset,
+    ResetDone,
+    Start,
+    Word,
+    parse_client_message,
+)
+from asr_interface.server.engine import StepResult
+from asr_interface.server.pcm import PcmDecoder
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_NORMAL = 1000
+
+
+@dataclass(frozen=True)
+class Send:
+    message: BaseModel
+
+
+@dataclass(frozen=True)
+class RunStep:
+    """Run one engine step on `audio`; `final` commits the tail too."""
+
+    audio: npt.NDArray[np.float32]
+    final: bool
+
+
+@dataclass(frozen=True)
+class ResetStream:
+    """Reset the engine; no step is running when this is asked."""
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    config: ASRConfig
+
+
+@dataclass(frozen=True)
+class Close:
+    code: int
+    reason: str
+
+
+Action = Send | RunStep | ResetStream | LoadConfig | Close
+
+
+class Phase(Enum):
+    IDLE = auto()  # no stream yet: audio starts one with the default format
+    STREAMING = auto()
+    ENDING = auto()  # `end` received; the final step is pending or running
+    ENDED = auto()  # `done` sent; audio needs a new `start`
+    LOADING = auto()  # a model is loading for this session
+    FAILED = auto()  # the backend raised; only `reset` helps
+
+
+class SessionObserver(Protocol):
+    """Receives the figures the metrics endpoint exports."""
+
+    def audio_received(self, seconds: float) -> None: ...
+    def model_call(self, seconds: float) -> None: ...
+    def commit_latency(self, seconds: float) -> None: ...
+    def error(self, code: str) -> None: ...
+
+
+class _NoObserver:
+    def audio_received(self, seconds: float) -> None: ...
+    def model_call(self, seconds: float) -> None: ...
+    def commit_latency(self, seconds: float) -> None: ...
+    def error(self, code: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    max_frame_bytes: int = 1 << 20
+    """Largest binary frame accepted; larger ones get `frame_too_large` and are dropped."""
+
+
+ConfigValidator = Callable[[dict[str, Any]], ASRConfig]
+"""Turns `load_model` fields into a configuration or raises `ProtocolError`."""
+
+
+@dataclass
+class _Stream:
+    """Per-stream bookkeeping, replaced by every new stream."""
+
+    decoder: PcmDecoder = field(default_factory=PcmDecoder)
+    inbox: list[npt.NDArray[np.float32]] = field(default_factory=list)
+    inbox_samples: int = 0
+    received_samples: int = 0
+    # (stream seconds received so far, arrival time), to time commits against arrivals.
+    arrivals: deque[tuple[float, float]] = field(default_factory=deque)
+    model_seconds: float = 0.0
+    committed_any: bool = False
+    partial: str = ""
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.received_samples / SAMPLING_RATE
+
+
+class Session:
+    """The protocol rules of one WebSocket connection."""
+
+    def __init__(
+        self,
+        session_id: str,
+        config: ASRConfig,
+        *,
+        sep: str,
+        validate_config: ConfigValidator,
+        limits: SessionLimits | None = None,
+        observer: SessionObserver | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.config = config
+        self.sep = sep
+        self.phase = Phase.IDLE
+        self._validate_config = validate_config
+        self._limits = limits or SessionLimits()
+        self._observer = observer or _NoObserver()
+        self._stream = _Stream()
+        self._step_running = False
+        self._final_step_running = False
+        self._discard_step = False  # a reset arrived while a step ran
+        self._close_after_done = False
+
+    # Inputs.
+
+    def connected(self) -> list[Action]:
+        return [Send(Ready(session=self.session_id, config=self.config.model_dump()))]
+
+    def receive_text(self, text: str, now: float) -> list[Action]:
+        try:
+            message = parse_client_message(text)
+            if isinstance(message, LoadModel):
+                return self._load_model(message)
+            if isinstance(message, Start):
+                return self._start(message)
+            if isinstance(message, End):
+                return self._end(now)
+            assert isinstance(message, Reset)
+            return self._reset()
+        except ProtocolError as error:
+            return [self._error(error.code, error.message)]
+
+    def receive_bytes(self, frame: bytes, now: float) -> list[Action]:
+        try:
+            return self._audio(frame, now)
+        except ProtocolError as error:
+            return [self._error(error.code, error.message)]
+
+    def step_finished(self, result: StepResult, now: float) -> list[Action]:
+        self._step_running = False
+        if self._discard_step:
+            return self._finish_reset()
+        for _ in range(result.model_calls):
+            self._observer.model_call(result.model_seconds / result.model_calls)
+        stream = self._stream
+        stream.model_seconds += result.model_seconds
+        actions: list[Action] = []
+        if result.committed:
+            actions.append(Send(self._commit_message(result.committed, now)))
+        final = self._final_step_running
+        partial = [] if final else result.unconfirmed
+        if self._partial_text(partial) != stream.partial:
+            actions.append(Send(self._partial_message(partial)))
+        if final:
+            self.phase = Phase.ENDED
+            actions.append(
+                Send(
+                    Done(
+                        audio_seconds=round(stream.audio_seconds, 3),
+                        processing_seconds=round(stream.model_seconds, 3),
+                    )
+                )
+            )
+            if self._close_after_done:
+                actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
+            return actions
+        return actions + self._next_step()
+
+    def step_failed(self, reason: str) -> list[Action]:
+        self._step_running = False
+        if self._discard_step:
+            return self._finish_reset()
+        self.phase = Phase.FAILED
+        self._stream.inbox.clear()
+        self._stream.inbox_samples = 0
+        actions: list[Action] = [
+            self._error(
+                ErrorCode.BACKEND_ERROR,
+                f"the model failed on this stream ({reason}); send reset to start again",
+            )
+        ]
+        if self._close_after_done:
+            actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
+        return actions
+
+    def model_loaded(self, config: ASRConfig, metadata: dict[str, Any], sep: str) -> list[Action]:
+        self.config = config
+        self.sep = sep
+        self.phase = Phase.IDLE
+        self._stream = _Stream()
+        return [Send(ModelLoaded(config=config.model_dump(), metadata=metadata))]
+
+    def model_failed(self, code: ErrorCode, reason: str) -> list[Action]:
+        self.phase = Phase.IDLE
+        return [self._error(code, reason)]
+
+    def idle_timeout(self) -> list[Action]:
+        return [
+            self._error(ErrorCode.IDLE_TIMEOUT, "no message for too long; closing"),
+            Close(CLOSE_NORMAL, "idle timeout"),
+        ]
+
+    def shutdown(self, now: float) -> list[Action]:
+        """The server is stopping: finish a running stream, then close."""
+        self._close_after_done = True
+        if self.phase is Phase.STREAMING:
+            return self._end(now)
+        if self.phase is Phase.ENDING or self._step_running:
+            return []
+        return [Close(CLOSE_GOING_AWAY, "server shutting down")]
+
+    # Message handlers.
+
+    def _load_model(self, message: LoadModel) -> list[Action]:
+        self._require_not_busy()
+        config = self._validate_config(message.config_fields())
+        self.phase = Phase.LOADING
+        return [LoadConfig(config)]
+
+    def _start(self, message: Start) -> list[Action]:
+        self._require_not_busy()
+        if self.phase is Phase.FAILED:
+            raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
+        actions: list[Action] = [ResetStream()] if self.phase is Phase.ENDED else []
+        self._stream = _Stream(decoder=PcmDecoder(message.encoding, message.sample_rate))
+        self.phase = Phase.STREAMING
+        return actions
+
+    def _end(self, now: float) -> list[Action]:
+        if self.phase is Phase.LOADING:
+            raise ProtocolError(ErrorCode.MODEL_LOADING, "a model is loading for this session")
+        if self.phase is Phase.FAILED:
+            raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
+        if self.phase is Phase.ENDING:
+            raise ProtocolError(ErrorCode.STREAM_IN_PROGRESS, "the stream is already ending")
+        stream = self._stream
+        if self.phase in (Phase.IDLE, Phase.ENDED):
+            self.phase = Phase.ENDED
+            actions: list[Action] = [
+                Send(
+                    Done(
+                        audio_seconds=round(stream.audio_seconds, 3),
+                        processing_seconds=round(stream.model_seconds, 3),
+                    )
+                )
+            ]
+            if self._close_after_done:
+                actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
+            return actions
+        self._queue(stream.decoder.flush(), now)
+        self.phase = Phase.ENDING
+        return self._next_step()
+
+    def _reset(self) -> list[Action]:
+        if self._step_running:
+            self._discard_step = True
+            return []
+        if self.phase is Phase.LOADING:
+            return [Send(ResetDone())]
+        return self._finish_reset()
+
+    def _finish_reset(self) -> list[Action]:
+        self._discard_step = False
+        self._stream = _Stream()
+        if self.phase is not Phase.LOADING:
+            self.phase = Phase.IDLE
+        return [ResetStream(), Send(ResetDone())]
+
+    def _audio(self, frame: bytes, now: float) -> list[Action]:
+        if len(frame) > self._limits.max_frame_bytes:
+            raise ProtocolError(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"binary frames may hold at most {self._limits.max_frame_bytes} bytes, "
+                f"got {len(frame)}; the frame was dropped",
+            )
+        if self.phase is Phase.IDLE:
+            self.phase = Phase.STREAMING
+        elif self.phase in (Phase.ENDING, Phase.ENDED):
+            raise ProtocolError(
+                ErrorCode.AUDIO_AFTER_END, "audio after end: send start to begin a new stream"
+            )
+        elif self.phase is Phase.LOADING:
+            raise ProtocolError(ErrorCode.MODEL_LOADING, "a model is loading for this session")
+        elif self.phase is Phase.FAILED:
+            raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
+        self._queue(self._stream.decoder.decode(frame), now)
+        return self._next_step()
+
+    # Helpers.
+
+    def _require_not_busy(self) -> None:
+        if self.phase in (Phase.STREAMING, Phase.ENDING):
+            raise ProtocolError(
+                ErrorCode.STREAM_IN_PROGRESS, "a stream is in progress; send end or reset first"
+            )
+        if self.phase is Phase.LOADING:
+            raise ProtocolError(ErrorCode.MODEL_LOADING, "a model is loading for this session")
+
+    def _queue(self, samples: npt.NDArray[np.float32], now: float) -> None:
+        if samples.size == 0:
+            return
+        stream = self._stream
+        stream.inbox.append(samples)
+        stream.inbox_samples += samples.size
+        stream.received_samples += samples.size
+        stream.arrivals.append((stream.audio_seconds, now))
+        self._observer.audio_received(samples.size / SAMPLING_RATE)
+
+    def _next_step(self) -> list[Action]:
+        """Starts a step when none runs and enough audio waits (or the stream is ending).
+
+        Everything that arrived while the model was busy goes into the one next step, so a
+        slow model takes longer chunks instead of falling further behind.
+        """
+        stream = self._stream
+        if self._step_running:
+            return []
+        ending = self.phase is Phase.ENDING
+        ready = stream.inbox_samples >= self.config.min_chunk_size * SAMPLING_RATE
+        if not (ending or (self.phase is Phase.STREAMING and ready)):
+            return []
+        audio = np.concatenate(stream.inbox) if stream.inbox else np.zeros(0, dtype=np.float32)
+        stream.inbox.clear()
+        stream.inbox_samples = 0
+        self._step_running = True
+        self._final_step_running = ending
+        return [RunStep(audio, final=ending)]
+
+    def _commit_message(self, words: list[TimedWord], now: float) -> Commit:
+        stream = self._stream
+        text = self.sep.join(word for _, _, word in words)
+        if stream.committed_any and self.sep:
+            text = self.sep + text
+        stream.committed_any = True
+        end = words[-1][1]
+        self._observer.commit_latency(max(0.0, now - self._arrival_of(end, now)))
+        return Commit(
+            start=words[0][0],
+            end=end,
+            text=text,
+            words=[Word(start=b, end=e, word=w) for b, e, w in words],
+        )
+
+    def _arrival_of(self, stream_time: float, now: float) -> float:
+        """When the audio up to `stream_time` had arrived; older arrivals are forgotten."""
+        arrivals = self._stream.arrivals
+        if not arrivals:
+            return now
+        index = min(bisect_left(arrivals, (stream_time,)), len(arrivals) - 1)
+        arrived = arrivals[index][1]
+        for _ in range(index):
+            arrivals.popleft()
+        return arrived
+
+    def _partial_text(self, words: list[TimedWord]) -> str:
+        text = self.sep.join(word for _, _, word in words)
+        if text and self._stream.committed_any and self.sep:
+            return self.sep + text
+        return text
+
+    def _partial_message(self, words: list[TimedWord]) -> Partial:
+        text = self._partial_text(words)
+        self._stream.partial = text
+        if not words:
+            return Partial(start=None, end=None, text="")
+        return Partial(start=words[0][0], end=words[-1][1], text=text)
+
+    def _error(self, code: ErrorCode, message: str) -> Send:
+        self._observer.error(code.value)
+        return Send(Error(code=code.value, message=message))
