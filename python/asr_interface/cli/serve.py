@@ -1,0 +1,81 @@
+"""`asr-interface serve`: the streaming server's command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+
+from asr_interface.cli.options import add_config_arguments, config_from_arguments
+from asr_interface.server.app import ASRServer, ServerSettings
+
+_DEFAULTS = ServerSettings()
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's own flags, then one flag per `ASRConfig` field for the default model."""
+    network = parser.add_argument_group("network")
+    network.add_argument("--host", default=_DEFAULTS.host, help="address to listen on")
+    network.add_argument("--port", type=int, default=_DEFAULTS.port, help="0 picks a free port")
+    network.add_argument("--ssl-certfile", help="serve wss:// and https:// with this certificate")
+    network.add_argument("--ssl-keyfile", help="private key of --ssl-certfile")
+    limits = parser.add_argument_group("limits")
+    limits.add_argument(
+        "--token",
+        default=os.environ.get("ASR_INTERFACE_TOKEN"),
+        help="require this bearer token (or ?token=) on /asr and /backends "
+        "(default: $ASR_INTERFACE_TOKEN)",
+    )
+    limits.add_argument(
+        "--max-sessions", type=int, default=_DEFAULTS.max_sessions, help="open sessions at most"
+    )
+    limits.add_argument(
+        "--allowed-models",
+        type=lambda text: tuple(name for name in text.split(",") if name),
+        help="comma-separated models clients may load (default: any model name, no paths)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=_DEFAULTS.idle_timeout,
+        help="close sessions silent for this many seconds",
+    )
+    limits.add_argument(
+        "--max-frame-bytes",
+        type=int,
+        default=_DEFAULTS.max_frame_bytes,
+        help="largest binary audio frame accepted",
+    )
+    limits.add_argument(
+        "--workers", type=int, default=_DEFAULTS.workers, help="threads running model calls"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging threshold",
+    )
+    add_config_arguments(parser)
+
+
+def run_serve(arguments: argparse.Namespace) -> int:
+    """Loads the default model, serves until SIGINT/SIGTERM, then finishes open streams."""
+    logging.basicConfig(
+        level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = ServerSettings(
+        host=arguments.host,
+        port=arguments.port,
+        ssl_certfile=arguments.ssl_certfile,
+        ssl_keyfile=arguments.ssl_keyfile,
+        config=config_from_arguments(arguments),
+        allowed_models=arguments.allowed_models,
+        workers=arguments.workers,
+        token=arguments.token,
+        max_sessions=arguments.max_sessions,
+        max_frame_bytes=arguments.max_frame_bytes,
+        idle_timeout=arguments.idle_timeout,
+    )
+    asyncio.run(ASRServer(settings).serve_forever())
+    return 0

@@ -1,0 +1,163 @@
+"""An asyncio client for the `/asr` WebSocket protocol.
+
+    async with StreamingClient("ws://127.0.0.1:43007/asr") as client:
+        async for message in client.stream("speech.wav", realtime=True):
+            if isinstance(message, Commit):
+                print(message.text, end="", flush=True)
+
+Sources are a file path (any format PyAV decodes), a numpy array of 16 kHz mono samples,
+or an async iterator of such arrays (a microphone, a network feed). Messages come back as
+the typed models of `asr_interface.protocol`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from websockets.asyncio.client import ClientConnection, connect
+
+from asr_interface.audio import SAMPLING_RATE, load_audio
+from asr_interface.errors import ASRInterfaceError
+from asr_interface.protocol import (
+    Done,
+    Error,
+    ModelLoaded,
+    Ready,
+    ServerMessage,
+    parse_server_message,
+)
+
+AudioSource = str | os.PathLike[str] | npt.NDArray[Any] | AsyncIterable[npt.NDArray[Any]]
+
+
+class ServerError(ASRInterfaceError):
+    """The server answered a request with an `error` message."""
+
+    def __init__(self, error: Error) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.code = error.code
+        self.message = error.message
+
+
+class StreamingClient:
+    """One WebSocket session; streams may follow one another on it."""
+
+    def __init__(self, url: str, *, token: str | None = None) -> None:
+        self.url = url
+        self.token = token
+        self.ready: Ready | None = None
+        self._connection: ClientConnection | None = None
+
+    async def __aenter__(self) -> StreamingClient:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        self._connection = await connect(self.url, additional_headers=headers, max_size=None)
+        ready = await self._receive()
+        if not isinstance(ready, Ready):
+            raise (
+                ServerError(ready)
+                if isinstance(ready, Error)
+                else ASRInterfaceError(f"expected ready, got {ready.type}")
+            )
+        self.ready = ready
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+    @property
+    def connection(self) -> ClientConnection:
+        if self._connection is None:
+            raise ASRInterfaceError("use the client in `async with`")
+        return self._connection
+
+    async def load_model(self, **fields: Any) -> ModelLoaded:
+        """Selects this session's model; `ServerError` when the server refuses or fails."""
+        await self.connection.send(json.dumps({"type": "load_model", **fields}))
+        reply = await self._receive()
+        if isinstance(reply, Error):
+            raise ServerError(reply)
+        if not isinstance(reply, ModelLoaded):
+            raise ASRInterfaceError(f"expected model_loaded, got {reply.type}")
+        return reply
+
+    async def stream(
+        self,
+        source: AudioSource,
+        *,
+        realtime: bool = False,
+        chunk_seconds: float = 0.1,
+    ) -> AsyncIterator[ServerMessage]:
+        """Streams one source and yields every reply up to and including `done`.
+
+        With `realtime`, chunks leave at the pace of the audio, as a microphone would send
+        them; otherwise as fast as the connection takes them.
+        """
+        if isinstance(source, str | os.PathLike):
+            source = load_audio(Path(source))  # a bad file fails before the stream starts
+        await self.connection.send(json.dumps({"type": "start", "sample_rate": SAMPLING_RATE}))
+        sender = asyncio.create_task(self._send_audio(source, realtime, chunk_seconds))
+        try:
+            while True:
+                message = await self._receive()
+                yield message
+                if isinstance(message, Done):
+                    break
+        finally:
+            if not sender.done():
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+        await sender  # re-raises a failure of the source
+
+    async def _send_audio(
+        self,
+        source: npt.NDArray[Any] | AsyncIterable[npt.NDArray[Any]],
+        realtime: bool,
+        chunk_seconds: float,
+    ) -> None:
+        began = asyncio.get_running_loop().time()
+        sent_seconds = 0.0
+        try:
+            async for chunk in _chunks(source, chunk_seconds):
+                await self.connection.send(_pcm16(chunk))
+                sent_seconds += len(chunk) / SAMPLING_RATE
+                if realtime:
+                    ahead = began + sent_seconds - asyncio.get_running_loop().time()
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
+        finally:
+            # Even when the source fails, the server commits what it got and says done.
+            await self.connection.send(json.dumps({"type": "end"}))
+
+    async def _receive(self) -> ServerMessage:
+        frame = await self.connection.recv()
+        if isinstance(frame, bytes):
+            frame = frame.decode()
+        return parse_server_message(frame)
+
+
+async def _chunks(
+    source: npt.NDArray[Any] | AsyncIterable[npt.NDArray[Any]], chunk_seconds: float
+) -> AsyncIterator[npt.NDArray[np.float32]]:
+    if isinstance(source, AsyncIterable):
+        async for chunk in source:
+            yield np.asarray(chunk, dtype=np.float32)
+        return
+    step = max(1, int(chunk_seconds * SAMPLING_RATE))
+    for begin in range(0, len(source), step):
+        yield np.asarray(source[begin : begin + step], dtype=np.float32)
+
+
+def _pcm16(samples: npt.NDArray[np.float32]) -> bytes:
+    """Float samples in [-1, 1] as little-endian 16-bit PCM, the protocol's default."""
+    scaled = np.clip(samples * 32768.0, -32768, 32767)
+    return scaled.astype("<i2").tobytes()
