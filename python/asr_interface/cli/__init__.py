@@ -1,0 +1,1 @@
+"""The `asr-interface` command line."""

@@ -1,0 +1,78 @@
+"""Command-line flags generated from `ASRConfig`, so every subcommand takes the same options.
+
+Each field `some_name` becomes `--some-name` (and `--some_name`, the spelling some of
+whisper_streaming's flags use). Values reach the configuration as strings and pydantic
+validates them, so a flag accepts exactly what the configuration accepts and reports the
+same reasons.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import ValidationError
+
+from asr_interface.core.config import ASRConfig
+from asr_interface.errors import ConfigError
+
+_ALIASES = {"lan": ["--language"]}
+"""Extra spellings whisper_streaming accepts."""
+
+
+def flag_name(field: str) -> str:
+    """The primary command-line flag of a configuration field."""
+    return "--" + field.replace("_", "-")
+
+
+def _choices(annotation: Any) -> tuple[Any, ...]:
+    """The allowed values of a `Literal` annotation, else ()."""
+    return get_args(annotation) if get_origin(annotation) is Literal else ()
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser, config_class: type[ASRConfig] = ASRConfig
+) -> None:
+    """Adds one flag per field of `config_class`; unset flags keep the configuration defaults."""
+    group = parser.add_argument_group("recognition options")
+    for name, field in config_class.model_fields.items():
+        flags = [flag_name(name)]
+        if "_" in name:
+            flags.append(f"--{name}")
+        flags += _ALIASES.get(name, [])
+        help_text = f"{field.description} (default: {field.default})"
+        if field.annotation is bool:
+            action = argparse.BooleanOptionalAction
+            group.add_argument(*flags, dest=name, default=None, action=action, help=help_text)
+            continue
+        choices = _choices(field.annotation)
+        metavar = "{" + ",".join(map(str, choices)) + "}" if choices else name.upper()
+        group.add_argument(*flags, dest=name, default=None, metavar=metavar, help=help_text)
+
+
+def config_from_arguments(
+    arguments: argparse.Namespace, config_class: type[ASRConfig] = ASRConfig
+) -> ASRConfig:
+    """Builds the configuration from the flags given; ConfigError names the flag at fault."""
+    values = {
+        name: getattr(arguments, name)
+        for name in config_class.model_fields
+        if getattr(arguments, name, None) is not None
+    }
+    try:
+        return config_class(**values)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each offending flag and why its value was refused."""
+    problems = []
+    for detail in error.errors():
+        reason = detail["msg"].removeprefix("Value error, ")
+        location = detail["loc"]
+        if location:
+            problems.append(f"invalid {flag_name(str(location[0]))} value: {reason}")
+        else:
+            problems.append(reason)
+    return "; ".join(problems)
