@@ -71,6 +71,8 @@ class LoadModel(BaseModel):
 class Start(_Message):
     """Declares the audio format of the binary frames that follow."""
 
+    # Strict: "16000" or true is a wrong type, not a rate.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     type: Literal["start"] = "start"
     sample_rate: int = 16000
     encoding: str = "pcm_s16le"

@@ -151,13 +151,14 @@ class Session:
         self.config = config
         self.sep = sep
         self.phase = Phase.IDLE
+        self._phase_before_load = Phase.IDLE
         self._validate_config = validate_config
         self._limits = limits or SessionLimits()
         self._observer = observer or _NoObserver()
         self._stream = _Stream()
         self._step_running = False
         self._final_step_running = False
-        self._discard_step = False  # a reset arrived while a step ran
+        self._resets_waiting = 0  # resets that arrived while a step ran, to answer after it
         self._close_after_done = False
 
     # Inputs.
@@ -187,7 +188,7 @@ class Session:
 
     def step_finished(self, result: StepResult, now: float) -> list[Action]:
         self._step_running = False
-        if self._discard_step:
+        if self._resets_waiting:
             return self._finish_reset()
         for _ in range(result.model_calls):
             self._observer.model_call(result.model_seconds / result.model_calls)
@@ -217,7 +218,7 @@ class Session:
 
     def step_failed(self, reason: str) -> list[Action]:
         self._step_running = False
-        if self._discard_step:
+        if self._resets_waiting:
             return self._finish_reset()
         self.phase = Phase.FAILED
         self._stream.inbox.clear()
@@ -240,7 +241,9 @@ class Session:
         return [Send(ModelLoaded(config=config.model_dump(), metadata=metadata))]
 
     def model_failed(self, code: ErrorCode, reason: str) -> list[Action]:
-        self.phase = Phase.IDLE
+        # Back to where the load was asked: an ended stream still needs its engine reset
+        # before the next, a failed one still needs `reset`.
+        self.phase = self._phase_before_load
         return [self._error(code, reason)]
 
     def idle_timeout(self) -> list[Action]:
@@ -263,6 +266,7 @@ class Session:
     def _load_model(self, message: LoadModel) -> list[Action]:
         self._require_not_busy()
         config = self._validate_config(message.config_fields())
+        self._phase_before_load = self.phase
         self.phase = Phase.LOADING
         return [LoadConfig(config)]
 
@@ -301,19 +305,26 @@ class Session:
         return self._next_step()
 
     def _reset(self) -> list[Action]:
-        if self._step_running:
-            self._discard_step = True
-            return []
         if self.phase is Phase.LOADING:
             return [Send(ResetDone())]
-        return self._finish_reset()
+        self._stream = _Stream()
+        self.phase = Phase.IDLE
+        if self._step_running:
+            # The engine is busy: what follows the reset is a new stream at once, and the
+            # engine is reset (and `reset_done` sent) when the running step returns.
+            self._resets_waiting += 1
+            return []
+        return [ResetStream(), Send(ResetDone())]
 
     def _finish_reset(self) -> list[Action]:
-        self._discard_step = False
-        self._stream = _Stream()
-        if self.phase is not Phase.LOADING:
-            self.phase = Phase.IDLE
-        return [ResetStream(), Send(ResetDone())]
+        """The step that ran during a reset returned: reset the engine, then go on with
+        whatever the client sent since."""
+        answers = [Send(ResetDone()) for _ in range(self._resets_waiting)]
+        self._resets_waiting = 0
+        actions: list[Action] = [ResetStream(), *answers, *self._next_step()]
+        if self._close_after_done and not self._step_running:
+            actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
+        return actions
 
     def _audio(self, frame: bytes, now: float) -> list[Action]:
         if len(frame) > self._limits.max_frame_bytes:

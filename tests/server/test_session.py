@@ -1,0 +1,512 @@
+"""The protocol rules of one session, driven by method calls alone: no socket, no model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pytest
+
+from asr_interface.core.config import ASRConfig
+from asr_interface.core.processor import TimedWord
+from asr_interface.protocol import (
+    Commit,
+    Done,
+    Error,
+    ErrorCode,
+    ModelLoaded,
+    Partial,
+    Ready,
+    ResetDone,
+)
+from asr_interface.server.engine import StepResult
+from asr_interface.server.metrics import ServerMetrics
+from asr_interface.server.models import ModelPool
+from asr_interface.server.session import (
+    CLOSE_GOING_AWAY,
+    CLOSE_NORMAL,
+    Action,
+    Close,
+    LoadConfig,
+    Phase,
+    ResetStream,
+    RunStep,
+    Send,
+    Session,
+    SessionLimits,
+)
+
+RATE = 16000
+MAX_FRAME_BYTES = 200_000
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ModelPool]:
+    """The server's own validation of `load_model` fields; nothing is loaded."""
+    with ThreadPoolExecutor(1) as executor:
+        yield ModelPool(ASRConfig(), executor=executor, allowed_models=["tiny.en", "base.en"])
+
+
+@pytest.fixture
+def metrics() -> ServerMetrics:
+    return ServerMetrics()
+
+
+@pytest.fixture
+def session(pool: ModelPool, metrics: ServerMetrics) -> Session:
+    return new_session(pool, metrics)
+
+
+def new_session(
+    pool: ModelPool,
+    metrics: ServerMetrics | None = None,
+    *,
+    sep: str = " ",
+    min_chunk_size: float = 1.0,
+) -> Session:
+    return Session(
+        "s1",
+        ASRConfig(min_chunk_size=min_chunk_size),
+        sep=sep,
+        validate_config=pool.validate,
+        limits=SessionLimits(max_frame_bytes=MAX_FRAME_BYTES),
+        observer=metrics,
+    )
+
+
+def pcm16(seconds: float, value: int = 1000) -> bytes:
+    return np.full(round(seconds * RATE), value, dtype="<i2").tobytes()
+
+
+def text(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, **fields})
+
+
+def sent(actions: list[Action]) -> list[Any]:
+    return [action.message for action in actions if isinstance(action, Send)]
+
+
+def error_codes(actions: list[Action]) -> list[str]:
+    return [message.code for message in sent(actions) if isinstance(message, Error)]
+
+
+def only_step(actions: list[Action]) -> RunStep:
+    steps = [action for action in actions if isinstance(action, RunStep)]
+    assert len(steps) == 1, actions
+    return steps[0]
+
+
+def result(
+    committed: list[TimedWord] | None = None, unconfirmed: list[TimedWord] | None = None
+) -> StepResult:
+    return StepResult(committed or [], unconfirmed or [], model_seconds=0.25, model_calls=1)
+
+
+def streaming(session: Session, seconds: float = 1.0, now: float = 0.0) -> RunStep:
+    """Starts a stream and sends `seconds` of audio, which must start a step."""
+    assert session.receive_text(text("start"), now) == []
+    return only_step(session.receive_bytes(pcm16(seconds), now))
+
+
+def test_connected_announces_the_session_and_its_config(session: Session) -> None:
+    """The first message names the session and the configuration it runs."""
+    (ready,) = sent(session.connected())
+    assert isinstance(ready, Ready)
+    assert ready.session == "s1"
+    assert ready.config == ASRConfig(min_chunk_size=1.0).model_dump()
+
+
+BAD_MESSAGES = [
+    ("{", "invalid_json"),
+    ("start", "invalid_json"),
+    ("[1, 2]", "invalid_message"),
+    ('"start"', "invalid_message"),
+    (text("stop"), "unknown_type"),
+    (json.dumps({"sample_rate": 16000}), "unknown_type"),
+    (json.dumps({"type": ["start"]}), "unknown_type"),
+    (text("start", sample_rate="fast"), "invalid_message"),
+    (text("start", sample_rate="16000"), "invalid_message"),
+    (text("start", sample_rate=True), "invalid_message"),
+    (text("start", sample_rate=16000.5), "invalid_message"),
+    (text("start", sample_rate=None), "invalid_message"),
+    (text("start", encoding=5), "invalid_message"),
+    (text("start", channels=2), "invalid_message"),
+    (text("end", now=True), "invalid_message"),
+    (text("reset", hard=1), "invalid_message"),
+    (text("start", encoding="opus"), "unsupported_encoding"),
+    (text("start", encoding="PCM_S16LE"), "unsupported_encoding"),
+    (text("start", sample_rate=7999), "unsupported_sample_rate"),
+    (text("start", sample_rate=48001), "unsupported_sample_rate"),
+    (text("start", sample_rate=0), "unsupported_sample_rate"),
+    (text("load_model", beam_size=0), "invalid_config"),
+    (text("load_model", beam_size="wide"), "invalid_config"),
+    (text("load_model", lan="xx"), "invalid_config"),
+    (text("load_model", temperature=0.5), "invalid_config"),
+    (text("load_model", backend="no-such-backend"), "unknown_backend"),
+    (text("load_model", model="large-v3"), "model_not_allowed"),
+    (text("load_model", model_dir="/etc"), "model_not_allowed"),
+    (text("load_model", model_cache_dir="/tmp"), "model_not_allowed"),
+]
+
+
+@pytest.mark.parametrize(("message", "code"), BAD_MESSAGES)
+def test_bad_message_gets_its_typed_error_and_changes_nothing(
+    session: Session, metrics: ServerMetrics, message: str, code: str
+) -> None:
+    """A refused message yields one `error` with its code; the session goes on as before."""
+    actions = session.receive_text(message, 0.0)
+    assert error_codes(actions) == [code]
+    assert len(actions) == 1
+    assert session.phase is Phase.IDLE
+    assert metrics.registry.get_sample_value("asr_errors_total", {"code": code}) == 1
+    streaming(session)
+
+
+@pytest.mark.parametrize(("rate", "encoding"), [(8000, "pcm_s16le"), (48000, "pcm_f32le")])
+def test_formats_at_the_limits_are_accepted(session: Session, rate: int, encoding: str) -> None:
+    """The lowest and highest sample rates start a stream."""
+    assert session.receive_text(text("start", sample_rate=rate, encoding=encoding), 0.0) == []
+    assert session.phase is Phase.STREAMING
+
+
+def test_audio_without_start_streams_16_khz_pcm16(session: Session) -> None:
+    """Audio in a new session starts a stream in the default format."""
+    step = only_step(session.receive_bytes(pcm16(1.0, value=16384), 0.0))
+    assert session.phase is Phase.STREAMING
+    np.testing.assert_array_equal(step.audio, np.full(RATE, 0.5, dtype=np.float32))
+    assert not step.final
+
+
+def test_frame_too_large_is_dropped(session: Session) -> None:
+    """A frame over the limit is refused whole and the stream goes on without it."""
+    session.receive_text(text("start"), 0.0)
+    assert error_codes(session.receive_bytes(b"\0" * (MAX_FRAME_BYTES + 2), 0.0)) == [
+        "frame_too_large"
+    ]
+    step = only_step(session.receive_bytes(b"\0" * MAX_FRAME_BYTES, 0.0))
+    assert step.audio.size == MAX_FRAME_BYTES // 2
+
+
+def test_nan_frame_is_refused_and_the_next_frame_queued(session: Session) -> None:
+    """A float frame holding NaN gets `invalid_audio`; the following good frame is kept."""
+    session.receive_text(text("start", encoding="pcm_f32le"), 0.0)
+    bad = np.full(800, 0.1, dtype="<f4")
+    bad[100] = np.nan
+    assert error_codes(session.receive_bytes(bad.tobytes(), 0.0)) == ["invalid_audio"]
+    good = np.full(800, 0.25, dtype="<f4")
+    assert session.receive_bytes(good.tobytes(), 0.0) == []
+    step = only_step(session.receive_text(text("end"), 0.0))
+    np.testing.assert_array_equal(step.audio, good)
+
+
+def test_odd_pcm16_frames_are_joined_across_frames(session: Session) -> None:
+    """A sample split between two frames is decoded once both halves arrived."""
+    samples = np.arange(-500, 501, dtype="<i2")
+    data = samples.tobytes()
+    session.receive_text(text("start"), 0.0)
+    for begin in range(0, len(data), 333):
+        assert session.receive_bytes(data[begin : begin + 333], 0.0) == []
+    step = only_step(session.receive_text(text("end"), 0.0))
+    np.testing.assert_array_equal(step.audio, samples / np.float32(32768))
+
+
+@pytest.mark.parametrize("finished", [False, True], ids=["ending", "ended"])
+def test_audio_after_end_is_refused_until_start(session: Session, finished: bool) -> None:
+    """After `end`, audio gets `audio_after_end`; a new `start` resets the engine and streams."""
+    streaming(session)
+    session.receive_text(text("end"), 0.0)  # waits for the running step
+    if finished:
+        session.step_finished(result(), 0.0)  # runs the final step
+        assert isinstance(sent(session.step_finished(result(), 0.0))[-1], Done)
+    assert error_codes(session.receive_bytes(pcm16(0.1), 0.0)) == ["audio_after_end"]
+    if finished:
+        assert session.receive_text(text("start"), 0.0) == [ResetStream()]
+        assert session.receive_bytes(pcm16(1.0), 0.0) != []
+
+
+@pytest.mark.parametrize("message", [text("start"), text("load_model", model="base.en")])
+@pytest.mark.parametrize("ending", [False, True], ids=["streaming", "ending"])
+def test_start_and_load_model_wait_for_the_stream(
+    session: Session, message: str, ending: bool
+) -> None:
+    """While a stream runs or ends, `start` and `load_model` get `stream_in_progress`."""
+    streaming(session)
+    if ending:
+        session.receive_text(text("end"), 0.0)
+    assert error_codes(session.receive_text(message, 0.0)) == ["stream_in_progress"]
+    assert session.phase is (Phase.ENDING if ending else Phase.STREAMING)
+
+
+def test_second_end_is_refused_while_ending(session: Session) -> None:
+    """`end` twice gets `stream_in_progress`; the first still finishes with one `done`."""
+    streaming(session)
+    session.receive_text(text("end"), 0.0)
+    assert error_codes(session.receive_text(text("end"), 0.0)) == ["stream_in_progress"]
+    final = only_step(session.step_finished(result(), 0.0))
+    assert final.final
+    assert [type(m) for m in sent(session.step_finished(result(), 0.0))] == [Done]
+
+
+def test_load_model_loads_then_streams_with_the_new_config(session: Session) -> None:
+    """`load_model` asks for the load; `model_loaded` brings the new config; while loading,
+    stream messages get `model_loading`."""
+    (load,) = session.receive_text(text("load_model", model="base.en", beam_size=1), 0.0)
+    assert isinstance(load, LoadConfig)
+    assert (load.config.model, load.config.beam_size) == ("base.en", 1)
+    assert session.phase is Phase.LOADING
+    for message in (text("start"), text("end"), text("load_model")):
+        assert error_codes(session.receive_text(message, 0.0)) == ["model_loading"]
+    assert error_codes(session.receive_bytes(pcm16(0.1), 0.0)) == ["model_loading"]
+    assert sent(session.receive_text(text("reset"), 0.0)) == [ResetDone()]
+    (loaded,) = sent(session.model_loaded(load.config, {"model": "base.en"}, sep=""))
+    assert isinstance(loaded, ModelLoaded)
+    assert loaded.config["model"] == "base.en"
+    assert loaded.metadata == {"model": "base.en"}
+    assert (session.phase, session.sep, session.config) == (Phase.IDLE, "", load.config)
+
+
+def fail_load(session: Session) -> list[Action]:
+    """Asks for another model and reports that it failed to load."""
+    assert session.receive_text(text("load_model", model="base.en"), 0.0) != []
+    return session.model_failed(ErrorCode.MODEL_LOAD_FAILED, "model 'base.en' failed to load")
+
+
+def test_failed_load_keeps_the_session_usable(session: Session) -> None:
+    """A load that fails is reported with its code and the old model goes on streaming."""
+    assert error_codes(fail_load(session)) == ["model_load_failed"]
+    assert session.phase is Phase.IDLE
+    streaming(session)
+
+
+def test_failed_load_after_a_stream_still_resets_before_the_next(session: Session) -> None:
+    """A failed load between two streams does not let the second continue the first."""
+    streaming(session)
+    session.receive_text(text("end"), 0.0)
+    only_step(session.step_finished(result(), 0.0))
+    session.step_finished(result(), 0.0)
+    fail_load(session)
+    assert ResetStream() in session.receive_text(text("start"), 0.0)
+
+
+def test_failed_load_does_not_revive_a_failed_stream(session: Session) -> None:
+    """After a backend failure, a failed load leaves the stream failed: only reset helps."""
+    streaming(session)
+    session.step_failed("RuntimeError: boom")
+    fail_load(session)
+    assert error_codes(session.receive_bytes(pcm16(0.1), 0.0)) == ["stream_failed"]
+
+
+@pytest.mark.parametrize("resets", [1, 2])
+@pytest.mark.parametrize("outcome", ["finished", "failed"])
+def test_reset_during_a_step_discards_its_result(
+    session: Session, resets: int, outcome: str
+) -> None:
+    """A reset while the model runs waits for it, drops what it did (words or failure),
+    resets the engine, then answers each reset."""
+    streaming(session)
+    for _ in range(resets):
+        assert session.receive_text(text("reset"), 0.0) == []
+    if outcome == "finished":
+        actions = session.step_finished(result([(0.0, 0.5, "lost")], [(0.5, 0.9, "gone")]), 0)
+    else:
+        actions = session.step_failed("RuntimeError: boom")
+    assert actions == [ResetStream()] + [Send(ResetDone())] * resets
+    assert session.phase is Phase.IDLE
+
+
+def test_stream_sent_right_after_reset_is_kept(session: Session) -> None:
+    """Audio and `end` that follow a reset, before the running step returns, form a new
+    stream: its audio is kept and `end` gets its `done`."""
+    streaming(session)
+    session.receive_text(text("reset"), 0.0)
+    assert session.receive_text(text("start"), 0.0) == []
+    assert session.receive_bytes(pcm16(0.5, value=16384), 0.0) == []
+    assert session.receive_text(text("end"), 0.0) == []
+    actions = session.step_finished(result([(0.0, 0.5, "lost")]), 0.0)
+    assert actions[:2] == [ResetStream(), Send(ResetDone())]
+    final = only_step(actions)
+    assert final.final
+    np.testing.assert_array_equal(final.audio, np.full(RATE // 2, 0.5, dtype=np.float32))
+    done = sent(session.step_finished(result([(0.0, 0.4, "kept")]), 0.0))
+    assert [m.text for m in done if isinstance(m, Commit)] == ["kept"]
+    assert isinstance(done[-1], Done)
+    assert done[-1].audio_seconds == 0.5
+
+
+def test_reset_when_idle_or_ended_resets_at_once(session: Session) -> None:
+    """Without a running step, `reset` resets the engine and answers at once."""
+    assert session.receive_text(text("reset"), 0.0) == [ResetStream(), Send(ResetDone())]
+    streaming(session)
+    session.step_finished(result(), 0.0)
+    assert session.receive_text(text("reset"), 0.0) == [ResetStream(), Send(ResetDone())]
+    assert session.phase is Phase.IDLE
+
+
+def test_end_with_nothing_streamed_is_done_at_once(session: Session) -> None:
+    """`end` before any audio answers `done` without running the model."""
+    actions = session.receive_text(text("end"), 0.0)
+    assert actions == [Send(Done(audio_seconds=0.0, processing_seconds=0.0))]
+    assert session.phase is Phase.ENDED
+
+
+def test_end_of_an_empty_stream_runs_one_final_step(session: Session) -> None:
+    """`start` then `end` with no audio still closes the stream through the engine."""
+    session.receive_text(text("start"), 0.0)
+    final = only_step(session.receive_text(text("end"), 0.0))
+    assert (final.final, final.audio.size) == (True, 0)
+    assert sent(session.step_finished(result(), 0.0)) == [
+        Done(audio_seconds=0.0, processing_seconds=0.25)
+    ]
+
+
+def test_backend_failure_needs_reset(session: Session) -> None:
+    """A failed step gives `backend_error`; only `reset` lets the session stream again."""
+    streaming(session)
+    assert session.receive_bytes(pcm16(0.5), 0.0) == []  # waits for the running step
+    assert error_codes(session.step_failed("RuntimeError: boom")) == ["backend_error"]
+    assert session.phase is Phase.FAILED
+    assert error_codes(session.receive_bytes(pcm16(1.0), 0.0)) == ["stream_failed"]
+    for message in (text("start"), text("end")):
+        assert error_codes(session.receive_text(message, 0.0)) == ["stream_failed"]
+    assert session.receive_text(text("reset"), 0.0) == [ResetStream(), Send(ResetDone())]
+    step = streaming(session)
+    assert step.audio.size == RATE  # nothing of the failed stream is left over
+
+
+def test_shutdown_mid_stream_finishes_then_closes(session: Session) -> None:
+    """Shutdown ends a stream like `end`: a final step, its commits, `done`, then 1001."""
+    streaming(session)
+    assert session.receive_bytes(pcm16(0.5), 0.0) == []
+    assert session.shutdown(0.0) == []  # a step is running
+    final = only_step(session.step_finished(result(), 0.0))
+    assert (final.final, final.audio.size) == (True, RATE // 2)
+    actions = session.step_finished(result([(0.0, 1.2, "tail")]), 0.0)
+    assert [type(a) for a in actions] == [Send, Send, Close]
+    assert isinstance(sent(actions)[0], Commit)
+    assert isinstance(sent(actions)[1], Done)
+    assert actions[-1] == Close(CLOSE_GOING_AWAY, "server shutting down")
+
+
+def test_shutdown_during_a_reset_closes_once_the_step_returns(session: Session) -> None:
+    """A session reset while its step runs is closed as soon as the engine is reset."""
+    streaming(session)
+    session.receive_text(text("reset"), 0.0)
+    assert session.shutdown(0.0) == []
+    assert session.step_finished(result(), 0.0) == [
+        ResetStream(),
+        Send(ResetDone()),
+        Close(CLOSE_GOING_AWAY, "server shutting down"),
+    ]
+
+
+@pytest.mark.parametrize("phase", ["idle", "failed"])
+def test_shutdown_without_a_stream_closes_at_once(session: Session, phase: str) -> None:
+    """A session with nothing to finish is closed with 1001 straight away."""
+    if phase == "failed":
+        streaming(session)
+        session.step_failed("RuntimeError: boom")
+    assert session.shutdown(0.0) == [Close(CLOSE_GOING_AWAY, "server shutting down")]
+
+
+def test_idle_timeout_reports_then_closes_normally(session: Session) -> None:
+    """A silent client gets `idle_timeout` and a normal close."""
+    actions = session.idle_timeout()
+    assert error_codes(actions) == ["idle_timeout"]
+    assert actions[-1] == Close(CLOSE_NORMAL, "idle timeout")
+
+
+@pytest.mark.parametrize(
+    ("sep", "steps", "expected"),
+    [
+        (" ", [["Hello", "world"], ["again"], ["and", "again."]], "Hello world again and again."),
+        (
+            "",
+            [[" Hello", " world"], [" again"], [" and", " again."]],
+            " Hello world again and again.",
+        ),
+    ],
+    ids=["space", "words-carry-spaces"],
+)
+def test_commit_texts_concatenate_to_the_transcript(
+    pool: ModelPool, sep: str, steps: list[list[str]], expected: str
+) -> None:
+    """Each commit after the first starts with the separator, so plain concatenation of
+    every `text` gives the transcript."""
+    session = new_session(pool, sep=sep)
+    streaming(session, seconds=5.0)
+    texts = []
+    for index, words in enumerate(steps):
+        timed = [(index + 0.1 * n, index + 0.1 * n + 0.1, word) for n, word in enumerate(words)]
+        commits = [
+            m for m in sent(session.step_finished(result(timed), 0.0)) if isinstance(m, Commit)
+        ]
+        assert [w.word for w in commits[0].words] == words
+        texts.append(commits[0].text)
+        session.receive_bytes(pcm16(1.0), 0.0)
+    assert "".join(texts) == expected
+
+
+def test_partial_is_replaced_only_when_it_changes_and_cleared_at_the_end(
+    session: Session,
+) -> None:
+    """`partial` carries the current guess after the committed text, is not repeated while
+    unchanged, and is emptied when the stream ends."""
+    guess = [(0.0, 0.4, "maybe"), (0.4, 0.8, "this")]
+    streaming(session)
+    (partial,) = sent(session.step_finished(result([], guess), 0.0))
+    assert partial == Partial(start=0.0, end=0.8, text="maybe this")
+    session.receive_bytes(pcm16(1.0), 0.0)
+    assert sent(session.step_finished(result([], guess), 0.0)) == []
+    session.receive_bytes(pcm16(1.0), 0.0)
+    commit, partial = sent(session.step_finished(result(guess[:1], guess[1:]), 0.0))
+    assert commit.text == "maybe"
+    assert partial == Partial(start=0.4, end=0.8, text=" this")
+    only_step(session.receive_text(text("end"), 0.0))
+    commit, cleared, done = sent(session.step_finished(result(guess[1:], guess[1:]), 0.0))
+    assert commit.text == " this"
+    assert cleared == Partial(start=None, end=None, text="")
+    assert isinstance(done, Done)
+
+
+def test_no_step_until_min_chunk_and_waiting_audio_goes_into_one_step(pool: ModelPool) -> None:
+    """A step starts once `min_chunk_size` seconds wait; audio arriving while the model runs
+    is taken whole by the next step, not in pieces."""
+    session = new_session(pool, min_chunk_size=0.5)
+    assert session.receive_bytes(pcm16(0.3), 0.0) == []
+    assert only_step(session.receive_bytes(pcm16(0.3), 0.0)).audio.size == round(0.6 * RATE)
+    for _ in range(5):
+        assert session.receive_bytes(pcm16(0.3), 0.0) == []
+    assert only_step(session.step_finished(result(), 0.0)).audio.size == round(1.5 * RATE)
+    assert session.receive_bytes(pcm16(0.2), 0.0) == []
+    assert session.step_finished(result(), 0.0) == []  # 0.2 s waits for more
+    assert only_step(session.receive_bytes(pcm16(0.3), 0.0)).audio.size == round(0.5 * RATE)
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100])
+def test_done_reports_audio_and_model_time(session: Session, rate: int) -> None:
+    """`done` counts the stream's audio in seconds, whatever its rate, and the model time
+    of its steps."""
+    session.receive_text(text("start", sample_rate=rate), 0.0)
+    only_step(session.receive_bytes(np.zeros(2 * rate, dtype="<i2").tobytes(), 0.0))
+    session.receive_text(text("end"), 0.0)
+    only_step(session.step_finished(result(), 0.0))
+    done = sent(session.step_finished(result(), 0.0))[-1]
+    assert isinstance(done, Done)
+    assert done.audio_seconds == pytest.approx(2.0, abs=0.002)
+    assert done.processing_seconds == 0.5
+
+
+def test_commit_latency_is_measured_from_the_arrival_of_the_words_audio(
+    session: Session, metrics: ServerMetrics
+) -> None:
+    """The latency metric is the commit time minus when the word's last audio arrived."""
+    session.receive_text(text("start"), 0.0)
+    for second in range(3):
+        session.receive_bytes(pcm16(1.0), float(second))
+    session.step_finished(result([(0.2, 1.5, "word")]), 4.0)
+    assert metrics.registry.get_sample_value("asr_commit_latency_seconds_sum") == 3.0
+    assert metrics.registry.get_sample_value("asr_model_call_seconds_count") == 1
+    assert metrics.registry.get_sample_value("asr_audio_seconds_total") == 3.0
