@@ -34,6 +34,7 @@ from asr_interface.protocol import Error, ErrorCode, ProtocolError, encode
 from asr_interface.server.engine import StreamEngine
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
+from asr_interface.server.pages import page_response
 from asr_interface.server.session import (
     CLOSE_TRY_AGAIN_LATER,
     Action,
@@ -155,6 +156,9 @@ class ASRServer:
             if not self._authorized(request):
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
             return None
+        page = page_response(path, request.headers)
+        if page is not None:
+            return page
         routes = {"/health": self._health, "/backends": self._backends, "/metrics": self._metrics}
         route = routes.get(path)
         if route is None:
