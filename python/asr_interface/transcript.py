@@ -117,7 +117,9 @@ _CUE_TIMES = re.compile(
 
 
 def _seconds(hours: str | None, minutes: str, seconds: str, milliseconds: str) -> float:
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + int(milliseconds) / 1000
+    # Summed in whole milliseconds, so that a written time reads back as the same float.
+    whole_seconds = (int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)
+    return (whole_seconds * 1000 + int(milliseconds)) / 1000
 
 
 def parse_subtitles(document: str) -> list[Segment]:

@@ -19,6 +19,7 @@ from asr_interface.backends.model_resolution import BUNDLED_MODELS, cache_root
 from asr_interface.backends.registry import get_loader, list_loaders
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.cli.progress import ProgressBar
+from asr_interface.cli.serve import add_serve_arguments, run_serve
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.protocols import ASRBase, ASRProcessor
 from asr_interface.errors import ASRInterfaceError, ConfigError
@@ -266,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_arguments(evaluate)
     evaluate.set_defaults(run=_evaluate)
+
+    serve = commands.add_parser("serve", help="run the streaming server")
+    add_serve_arguments(serve)
+    serve.set_defaults(run=run_serve)
 
     info = commands.add_parser("info", help="versions, backends and local models")
     info.add_argument("--model-cache-dir", default=None, help="where assembled models are kept")

@@ -1,0 +1,84 @@
+"""Recognition flags mirror `ASRConfig` field by field and report bad values in one line."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from asr_interface.cli.options import (
+    add_config_arguments,
+    config_from_arguments,
+    flag_name,
+)
+from asr_interface.core.config import ASRConfig
+from asr_interface.errors import ConfigError
+
+
+def parse(*flags: str) -> ASRConfig:
+    """The configuration a command line with `flags` produces."""
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    return config_from_arguments(parser.parse_args(flags))
+
+
+def test_every_field_has_a_flag() -> None:
+    """Each configuration field is settable, so the CLI never lags behind the configuration."""
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    flags = {option for action in parser._actions for option in action.option_strings}
+    assert {flag_name(field) for field in ASRConfig.model_fields} <= flags
+
+
+def test_no_flags_means_the_configuration_defaults() -> None:
+    """Flags left out keep the defaults `ASRConfig` documents."""
+    assert parse() == ASRConfig()
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--min-chunk-size", "0.5"], {"min_chunk_size": 0.5}),
+        (["--model", "base", "--lan", "de"], {"model": "base", "lan": "de"}),
+        (["--language", "auto", "--model", "base"], {"lan": "auto", "model": "base"}),
+        (["--buffer-trimming", "sentence"], {"buffer_trimming": "sentence"}),
+        (["--buffer_trimming_sec", "20"], {"buffer_trimming_sec": 20.0}),
+        (
+            ["--model-dir", "/models/x", "--model_cache_dir", "/c"],
+            {"model_dir": "/models/x", "model_cache_dir": "/c"},
+        ),
+        (["--vad", "--vac"], {"vad": True, "vac": True}),
+        (["--no-vad"], {"vad": False}),
+        (["--beam-size", "1", "--cpu-threads", "2"], {"beam_size": 1, "cpu_threads": 2}),
+        (
+            ["--compute-type", "float32", "--device", "auto"],
+            {"compute_type": "float32", "device": "auto"},
+        ),
+        (["--task", "translate", "--backend", "other"], {"task": "translate", "backend": "other"}),
+    ],
+)
+def test_flags_set_fields(flags: list[str], expected: dict[str, object]) -> None:
+    """Hyphenated, underscored (whisper_streaming) and alias spellings all reach their field."""
+    assert parse(*flags) == ASRConfig(**expected)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--min-chunk-size", "abc"], r"invalid --min-chunk-size value: .*valid number"),
+        (["--min-chunk-size", "0"], r"invalid --min-chunk-size value: .*greater than 0"),
+        (["--buffer-trimming-sec", "nan"], r"invalid --buffer-trimming-sec value"),
+        (["--beam-size", "0"], r"invalid --beam-size value: .*greater than or equal to 1"),
+        (["--lan", "xx"], r"invalid --lan value: lan must be 'auto' or a Whisper language code"),
+        (["--task", "sing"], r"invalid --task value: .*'transcribe' or 'translate'"),
+        (
+            ["--task", "sing", "--device", "tpu"],
+            r"invalid --task value: .*; invalid --device value:",
+        ),
+    ],
+)
+def test_invalid_values_name_the_flag_in_one_line(flags: list[str], message: str) -> None:
+    """A refused value raises ConfigError naming the flag and the reason, on one line."""
+    with pytest.raises(ConfigError, match=message) as raised:
+        parse(*flags)
+    assert "\n" not in str(raised.value)
