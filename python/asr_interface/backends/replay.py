@@ -1,0 +1,166 @@
+"""Recorded model output, replayed at no model cost.
+
+A trace is what an ASR returned to the processor, call by call: the timed words and the
+segment end times, both relative to the start of the window it was given. Replaying a trace
+through the same audio schedule reproduces the original stream exactly, which makes it a
+backend for benchmarks and tests that must measure or check everything except the model.
+
+`RecordingASR` wraps any ASR of the whisper_streaming shape and records a trace;
+`ReplayASR` plays one back; `Trace.save` / `Trace.load` keep it as compact JSON:
+
+    {"format": "asr-interface-trace", "version": 1, "sep": "", "meta": {...},
+     "calls": [[[[start, end, text], ...], [segment_end, ...]], ...]}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+TRACE_FORMAT = "asr-interface-trace"
+TRACE_VERSION = 1
+
+Word = tuple[float, float, str]
+
+
+class StreamingASR(Protocol):
+    """The whisper_streaming ASR shape: what `RecordingASR` can wrap."""
+
+    sep: str
+
+    def transcribe(self, audio: npt.NDArray[np.float32], init_prompt: str = "") -> Any: ...
+
+    def ts_words(self, result: Any) -> list[Word]: ...
+
+    def segments_end_ts(self, result: Any) -> list[float]: ...
+
+    def use_vad(self) -> None: ...
+
+    def set_translate_task(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TraceCall:
+    """One transcription: its words and segment ends, relative to the window start."""
+
+    words: tuple[Word, ...]
+    segment_ends: tuple[float, ...]
+
+
+@dataclass
+class Trace:
+    """The calls of one stream, in order, with the word separator the ASR used."""
+
+    sep: str
+    calls: list[TraceCall] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Compact JSON, one call per line so that a changed trace diffs call by call."""
+        calls = ",\n".join(
+            _compact([[list(w) for w in call.words], list(call.segment_ends)])
+            for call in self.calls
+        )
+        return (
+            f'{{"format":{_compact(TRACE_FORMAT)},"version":{TRACE_VERSION},'
+            f'"sep":{_compact(self.sep)},"meta":{_compact(self.meta)},"calls":[\n{calls}\n]}}\n'
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Trace:
+        """Parse `to_json` output; ValueError if it is not a trace this version can read."""
+        data = json.loads(text)
+        if data.get("format") != TRACE_FORMAT or data.get("version") != TRACE_VERSION:
+            raise ValueError(f"not an {TRACE_FORMAT} version {TRACE_VERSION} document")
+        calls = [
+            TraceCall(
+                words=tuple((float(s), float(e), str(t)) for s, e, t in words),
+                segment_ends=tuple(float(x) for x in ends),
+            )
+            for words, ends in data["calls"]
+        ]
+        return cls(sep=str(data["sep"]), calls=calls, meta=dict(data.get("meta", {})))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trace:
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+class _TraceResults:
+    """Both trace ASRs hand the processor a `TraceCall` as the transcription result."""
+
+    def ts_words(self, result: TraceCall) -> list[Word]:
+        return list(result.words)
+
+    def segments_end_ts(self, result: TraceCall) -> list[float]:
+        return list(result.segment_ends)
+
+    def use_vad(self) -> None:
+        """Nothing to switch: a trace already holds whatever the recorded model produced."""
+
+    def set_translate_task(self) -> None:
+        """Nothing to switch: a trace already holds whatever the recorded model produced."""
+
+
+class ReplayASR(_TraceResults):
+    """Returns the calls of a trace in order, ignoring the audio and the prompt.
+
+    The replay is faithful only when the processor receives the same audio schedule as when
+    the trace was recorded (the words are relative to the window each call was given).
+    With `loop=True` the trace starts over after its last call (`rounds` counts the restarts);
+    otherwise transcribing past the end raises IndexError. Calls appended to `trace.calls`
+    during a replay are played in turn.
+    """
+
+    def __init__(self, trace: Trace, *, loop: bool = False) -> None:
+        self.trace = trace
+        self.sep = trace.sep
+        self.loop = loop
+        self.position = 0
+        self.rounds = 0
+
+    def transcribe(self, audio: npt.NDArray[np.float32], init_prompt: str = "") -> TraceCall:
+        if self.position == len(self.trace.calls) and self.loop and self.trace.calls:
+            self.position = 0
+            self.rounds += 1
+        if self.position >= len(self.trace.calls):
+            raise IndexError(f"the trace has only {len(self.trace.calls)} calls")
+        call = self.trace.calls[self.position]
+        self.position += 1
+        return call
+
+
+class RecordingASR(_TraceResults):
+    """Forwards every call to `asr` and appends what it returned to `trace`."""
+
+    def __init__(self, asr: StreamingASR, meta: dict[str, Any] | None = None) -> None:
+        self.asr = asr
+        self.sep = asr.sep
+        self.trace = Trace(sep=asr.sep, meta=dict(meta or {}))
+
+    def transcribe(self, audio: npt.NDArray[np.float32], init_prompt: str = "") -> TraceCall:
+        result = self.asr.transcribe(audio, init_prompt=init_prompt)
+        call = TraceCall(
+            words=tuple((float(s), float(e), str(t)) for s, e, t in self.asr.ts_words(result)),
+            segment_ends=tuple(float(x) for x in self.asr.segments_end_ts(result)),
+        )
+        self.trace.calls.append(call)
+        return call
+
+    def use_vad(self) -> None:
+        self.asr.use_vad()
+
+    def set_translate_task(self) -> None:
+        self.asr.set_translate_task()
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
