@@ -20,6 +20,7 @@ from asr_interface.backends.registry import get_loader, list_loaders
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.cli.progress import ProgressBar
 from asr_interface.cli.serve import add_serve_arguments, run_serve
+from asr_interface.cli.stream import add_stream_arguments, run_stream
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.protocols import ASRBase, ASRProcessor
 from asr_interface.errors import ASRInterfaceError, ConfigError
@@ -271,6 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the streaming server")
     add_serve_arguments(serve)
     serve.set_defaults(run=run_serve)
+
+    stream = commands.add_parser("stream", help="stream a file to a running server")
+    add_stream_arguments(stream)
+    stream.set_defaults(run=run_stream)
 
     info = commands.add_parser("info", help="versions, backends and local models")
     info.add_argument("--model-cache-dir", default=None, help="where assembled models are kept")

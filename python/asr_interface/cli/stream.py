@@ -1,0 +1,87 @@
+"""`asr-interface stream FILE`: stream a file to a running server and print text live."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TextIO
+
+from asr_interface.cli.options import add_config_arguments
+from asr_interface.client import ServerError, StreamingClient
+from asr_interface.core.config import ASRConfig
+from asr_interface.errors import ASRInterfaceError
+from asr_interface.protocol import Commit, Done, Error, Partial, ServerMessage
+
+DEFAULT_URL = "ws://127.0.0.1:43007/asr"
+
+
+def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="audio file (any format PyAV decodes)")
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"server WebSocket URL ({DEFAULT_URL})")
+    parser.add_argument("--token", help="bearer token, when the server requires one")
+    parser.add_argument(
+        "--realtime",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="send audio at its own pace, like a microphone (default) or as fast as possible",
+    )
+    add_config_arguments(parser)
+
+
+def run_stream(arguments: argparse.Namespace) -> int:
+    """Streams the file; model flags given on the command line are sent as `load_model`."""
+    fields = {
+        name: getattr(arguments, name)
+        for name in ASRConfig.model_fields
+        if getattr(arguments, name, None) is not None
+    }
+    try:
+        return asyncio.run(_stream(arguments, fields))
+    except ServerError as error:
+        raise ASRInterfaceError(f"the server refused: {error}") from None
+    except OSError as error:
+        raise ASRInterfaceError(f"cannot reach {arguments.url}: {error}") from None
+
+
+async def _stream(arguments: argparse.Namespace, fields: dict[str, object]) -> int:
+    printer = LivePrinter(sys.stdout)
+    async with StreamingClient(arguments.url, token=arguments.token) as client:
+        if fields:
+            await client.load_model(**fields)
+        async for message in client.stream(arguments.file, realtime=arguments.realtime):
+            printer.show(message)
+    return 1 if printer.errors else 0
+
+
+class LivePrinter:
+    """Commits as lines; on a terminal the partial is one line rewritten in place."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.live = out.isatty()
+        self.errors = 0
+
+    def show(self, message: ServerMessage) -> None:
+        if isinstance(message, Commit):
+            self._clear()
+            self.out.write(f"{message.start:8.2f} {message.end:8.2f} {message.text.strip()}\n")
+        elif isinstance(message, Partial) and self.live:
+            self._clear()
+            self.out.write(f"\x1b[2m{message.text.strip()}\x1b[0m")
+        elif isinstance(message, Error):
+            self._clear()
+            self.errors += 1
+            print(f"error {message.code}: {message.message}", file=sys.stderr)
+        elif isinstance(message, Done):
+            self._clear()
+            print(
+                f"# done: {message.audio_seconds:.1f} s of audio, "
+                f"{message.processing_seconds:.1f} s of model time",
+                file=sys.stderr,
+            )
+        self.out.flush()
+
+    def _clear(self) -> None:
+        if self.live:
+            self.out.write("\r\x1b[K")
