@@ -37,6 +37,7 @@ const microphone = new Microphone();
 const modelPanel = new ModelPanel({
   form: $("model-form"),
   fields: $("model-fields"),
+  moreFields: $("model-more-fields"),
   models: $("model-options"),
   current: $("model-current"),
   status: $("model-status"),

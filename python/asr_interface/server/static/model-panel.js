@@ -28,10 +28,12 @@ const CHOICES = {
 
 // The server refuses paths from clients, so these are not offered.
 const SERVER_ONLY = new Set(["model_dir", "model_cache_dir"]);
+// What most people change; the rest waits under "More settings".
+const MAIN_FIELDS = new Set(["model", "lan", "task", "backend"]);
 
 export class ModelPanel {
-  constructor({ form, fields, models, current, status, metadata, submit }) {
-    Object.assign(this, { form, fields, models, current, status, metadata, submit });
+  constructor({ form, fields, moreFields, models, current, status, metadata, submit }) {
+    Object.assign(this, { form, fields, moreFields, models, current, status, metadata, submit });
     this.backends = [];
     this.kinds = new Map(); // field name -> "boolean" | "number" | "string"
   }
@@ -52,11 +54,12 @@ export class ModelPanel {
   /** Shows the session's configuration in the form (from `ready` or `model_loaded`). */
   showConfig(config) {
     this.fields.replaceChildren();
+    this.moreFields.replaceChildren();
     this.kinds.clear();
     for (const [name, value] of Object.entries(config)) {
       if (SERVER_ONLY.has(name) || value === null || typeof value === "object") continue;
       this.kinds.set(name, typeof value);
-      this.fields.append(this.field(name, value));
+      (MAIN_FIELDS.has(name) ? this.fields : this.moreFields).append(this.field(name, value));
     }
     this.current.textContent = `Current model: ${config.model} (${config.backend}, language ${config.lan}).`;
   }
