@@ -84,10 +84,13 @@ def browser(chromium_path: str) -> Iterator[Browser]:
 def serving(*flags: str) -> Iterator[ServerProcess]:
     """`running_server`, closing the server's log pipe once it has stopped."""
     with running_server(*flags) as started:
-        yield started
-    # running_server leaves the pipe to the garbage collector, which warns about it.
-    if started.process.stderr is not None:
-        started.process.stderr.close()
+        try:
+            yield started
+        finally:
+            # running_server leaves the pipe to the garbage collector, which warns about it.
+            stderr = started.process.stderr
+    if stderr is not None:
+        stderr.close()
 
 
 @pytest.fixture(scope="module")

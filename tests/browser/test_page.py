@@ -190,6 +190,33 @@ def test_reconnects_after_a_restart_with_the_token(browser: Browser, artefacts: 
     tab.context.close()
 
 
+def test_idle_close_reconnects_quietly(browser: Browser) -> None:
+    """When the server closes an idle session, the page opens a new one at once and never
+    shows the connection as lost."""
+    with serving("--idle-timeout", "1") as idle:
+        tab = open_page(browser, idle.http_url + "/")
+        first = tab.get_attribute("#connection", "data-session")
+        tab.evaluate(
+            """() => {
+                const line = document.getElementById("connection");
+                window.statesSeen = [];
+                new MutationObserver(() => window.statesSeen.push(line.dataset.state))
+                    .observe(line, { attributes: true, attributeFilter: ["data-state"] });
+            }"""
+        )
+        tab.wait_for_function(
+            """first => {
+                const line = document.getElementById("connection");
+                return line.dataset.state === "ready" && line.dataset.session !== first;
+            }""",
+            arg=first,
+            timeout=CONNECT_TIMEOUT_MS,
+        )
+        assert "closed" not in tab.evaluate("window.statesSeen")
+        assert tab.is_hidden("#problem")
+        tab.context.close()
+
+
 def word(start: float, end: float, text: str) -> dict[str, object]:
     return {"start": start, "end": end, "word": text}
 

@@ -51,7 +51,8 @@ export class Connection {
     socket.addEventListener("close", (event) => {
       if (socket !== this.socket) return;
       this.ready = false;
-      const delay = this.nextDelay();
+      // An idle session closed by the server is opened again at once: nothing is wrong.
+      const delay = lastError?.code === "idle_timeout" ? 0 : this.nextDelay();
       this.onState({ name: "closed", code: event.code, reason: event.reason, opened, lastError, delay });
       this.timer = setTimeout(() => this.open(), delay);
     });

@@ -102,12 +102,20 @@ function handleState(state) {
   } else if (state.name === "ready") {
     connected = true;
     setConnection("ready", `Connected to ${location.host}.`);
+    // The session id lets a person match the page to the server's log lines.
+    $("connection").dataset.session = state.session;
+    $("connection").title = `Session ${state.session}`;
     loadOffer();
     if (chosenConfig) requestModel(chosenConfig);
     else setActivity("idle");
   } else if (state.name === "closed") {
     connected = false;
     interruptStream();
+    if (state.lastError?.code === "idle_timeout") {
+      // The server closes quiet sessions; a person opening the page again expects it to work.
+      setConnection("connecting", "Reconnecting after a long pause…");
+      return;
+    }
     const why = state.lastError && CONNECTION_ERRORS.has(state.lastError.code)
       ? explainError(state.lastError.code)
       : explainClose(state.code, state.reason);
@@ -155,14 +163,21 @@ async function diagnose(delay) {
 
 /** The connection dropped: whatever was streaming is cut off where it was. */
 function interruptStream() {
-  if (activity === "live") microphone.release();
-  if (fileRun) fileRun.cancelled = true;
   if (["live", "file", "finishing", "cancelling"].includes(activity)) {
     setStatus("The connection dropped, so the transcript stops here. Start again once reconnected.");
   }
   if (activity === "loading") modelPanel.failed("the connection dropped while loading.");
+  abandonStream();
+}
+
+/** Stops feeding the current stream, keeping the transcript it produced so far. */
+function abandonStream() {
+  if (activity === "live") microphone.release();
+  if (fileRun && !fileRun.finished) {
+    fileRun.cancelled = true;
+    fileRun = null;
+  }
   $("level").value = 0;
-  fileRun = null;
   setActivity("idle");
 }
 
@@ -227,13 +242,9 @@ function handleError(message) {
     modelPanel.failed(explainError(message.code));
     setActivity("idle");
   } else if (STREAM_ERRORS.has(message.code)) {
-    if (activity === "live") microphone.release();
-    if (fileRun) fileRun.cancelled = true;
-    fileRun = null;
-    $("level").value = 0;
+    abandonStream();
     connection.send({ type: "reset" });
     setStatus("The recording failed on the server; the transcript stops here.");
-    setActivity("idle");
   }
 }
 
