@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
 TRANSCRIBE_TIMEOUT_MS = 90_000
-FILE = "ljspeech/LJ001-0004.wav"  # "produced the block books, which were the immediate ..."
 SRT_CUE = re.compile(r"^\d+\n\d\d:\d\d:\d\d,\d\d\d --> \d\d:\d\d:\d\d,\d\d\d\n.+$", re.MULTILINE)
 
 
@@ -90,15 +90,49 @@ def test_live_microphone_by_keyboard(page: Page, artefacts: Path) -> None:
     assert download.value.suggested_filename.endswith(".srt")
 
 
-def test_file_shows_words_and_real_time_factor(page: Page, artefacts: Path) -> None:
-    """A chosen WAV file is decoded, streamed and transcribed, and the page reports its
-    real-time factor."""
-    page.set_input_files("#file-input", speech_path(FILE))
-    wait_for_words(page, "block books")
-    wait_until_idle(page)
-    page.screenshot(path=artefacts / "file.png")
+def choose_file(page: Page, path: Path) -> None:
+    page.set_input_files("#file-input", path)
 
-    assert "printed book" in words(committed_text(page))
+
+def drop_file(page: Page, path: Path) -> None:
+    """Drops the file on the drop zone, as dragging it from a file manager does."""
+    page.evaluate(
+        """([name, bytes]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(bytes)], name, { type: "audio/wav" }));
+            const zone = document.getElementById("drop-zone");
+            for (const type of ["dragover", "drop"]) {
+                zone.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true }));
+            }
+        }""",
+        [path.name, list(path.read_bytes())],
+    )
+
+
+@pytest.mark.parametrize(
+    ("give", "name", "phrases"),
+    [
+        (choose_file, "ljspeech/LJ001-0004.wav", ["block books", "printed book"]),
+        (drop_file, "ljspeech/LJ001-0002.wav", ["comparatively modern"]),
+    ],
+    ids=["chosen", "dropped"],
+)
+def test_file_shows_words_and_real_time_factor(
+    page: Page,
+    artefacts: Path,
+    give: Callable[[Page, Path], None],
+    name: str,
+    phrases: list[str],
+) -> None:
+    """A chosen or dropped WAV file is decoded, streamed and transcribed, and the page
+    reports its real-time factor and names downloads after it."""
+    path = speech_path(name)
+    give(page, path)
+    wait_for_words(page, phrases[0])
+    wait_until_idle(page)
+    page.screenshot(path=artefacts / f"file-{give.__name__}.png")
+
+    assert all(phrase in words(committed_text(page)) for phrase in phrases)
     status = page.inner_text("#file-status")
     factor = re.search(r"Real-time factor (\d+(?:\.\d+)?)", status)
     assert factor is not None, status
@@ -109,7 +143,7 @@ def test_file_shows_words_and_real_time_factor(page: Page, artefacts: Path) -> N
         page.click("[data-format=vtt]")
     vtt = Path(download.value.path()).read_text(encoding="utf-8")
     assert vtt.startswith("WEBVTT\n\n")
-    assert download.value.suggested_filename == "LJ001-0004.vtt"
+    assert download.value.suggested_filename == path.with_suffix(".vtt").name
 
 
 def test_model_panel_loads_and_shows_metadata(page: Page) -> None:
