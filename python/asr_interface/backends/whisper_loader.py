@@ -1,9 +1,10 @@
 """The faster-whisper backend: Whisper on CTranslate2 with word timestamps, streamed by
-the standard `OnlineASRProcessor`."""
+the standard `OnlineASRProcessor`, or by `VACOnlineASRProcessor` with `vac`."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
@@ -11,8 +12,10 @@ import numpy.typing as npt
 
 from asr_interface.backends.model_resolution import resolve_model_path
 from asr_interface.backends.shared_models import shared_whisper_model
+from asr_interface.core.language import DetectedLanguage
 from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.core.protocols import ASRBase, TimedWord
+from asr_interface.core.vac import VACOnlineASRProcessor
 from asr_interface.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -21,10 +24,26 @@ if TYPE_CHECKING:
 
     from asr_interface.core.config import ASRConfig
 
-__all__ = ["FasterWhisperASR", "FasterWhisperLoader", "OnlineASRProcessor"]
+__all__ = [
+    "FasterWhisperASR",
+    "FasterWhisperLoader",
+    "OnlineASRProcessor",
+    "VACOnlineASRProcessor",
+    "WhisperResult",
+]
 
 NO_SPEECH_SKIP_PROBABILITY = 0.9
 """Segments Whisper itself deems this likely to be silence yield no words (whisper_streaming)."""
+
+
+class WhisperResult(list["Segment"]):
+    """The segments of one transcription and the language they were decoded in; a list,
+    as whisper_streaming's results are."""
+
+    def __init__(self, segments: Iterable[Segment], language: str, probability: float) -> None:
+        super().__init__(segments)
+        self.language = language
+        self.language_probability = probability
 
 
 class FasterWhisperASR(ASRBase):
@@ -86,11 +105,14 @@ class FasterWhisperASR(ASRBase):
         """Whether the model knows languages other than English (and can translate)."""
         return bool(self.model.model.is_multilingual)
 
-    def transcribe(self, audio: npt.NDArray[np.float32], init_prompt: str = "") -> list[Segment]:
-        """Decodes the audio into segments with word timestamps."""
-        segments, _info = self.model.transcribe(
+    def transcribe(
+        self, audio: npt.NDArray[np.float32], init_prompt: str = "", language: str | None = None
+    ) -> WhisperResult:
+        """Decodes the audio into segments with word timestamps, in `language` when given,
+        else in the configured language (detected per call with `lan="auto"`)."""
+        segments, info = self.model.transcribe(
             audio,
-            language=self.original_language,
+            language=language or self.original_language,
             # An empty string would still prompt the decoder with a lone space.
             initial_prompt=init_prompt or None,
             beam_size=self.beam_size,
@@ -99,7 +121,12 @@ class FasterWhisperASR(ASRBase):
             task=self.task,
             vad_filter=self.vad,
         )
-        return list(segments)
+        return WhisperResult(segments, info.language, info.language_probability)
+
+    def detected_language(self, result: WhisperResult) -> DetectedLanguage:
+        """The language `result` was decoded in and Whisper's probability for it (1 when it
+        was given rather than detected)."""
+        return DetectedLanguage(result.language, result.language_probability)
 
     def ts_words(self, result: list[Segment]) -> list[TimedWord]:
         """Every word of the segments that are likely speech."""
@@ -141,10 +168,13 @@ class FasterWhisperASR(ASRBase):
 
 
 class FasterWhisperLoader:
-    """Builds one `OnlineASRProcessor` per stream over a shared faster-whisper model."""
+    """Builds one processor per stream over a shared faster-whisper model."""
 
-    def load(self, config: ASRConfig) -> tuple[OnlineASRProcessor, dict[str, Any]]:
-        """Returns a fresh processor for `config` and the model's metadata.
+    def load(
+        self, config: ASRConfig
+    ) -> tuple[OnlineASRProcessor | VACOnlineASRProcessor, dict[str, Any]]:
+        """Returns a fresh processor for `config` (behind voice activity control with
+        `vac`) and the model's metadata.
 
         Raises `ModelLoadError` when the model cannot be found or loaded and `ConfigError`
         when it cannot serve the configured language or task.
@@ -163,9 +193,12 @@ class FasterWhisperLoader:
             asr.set_translate_task()
         if config.vad:
             asr.use_vad()
-        processor = OnlineASRProcessor(
-            asr,
-            buffer_trimming=(config.buffer_trimming, config.buffer_trimming_sec),
-            min_chunk_sec=config.min_chunk_size,
-        )
+        trimming = (config.buffer_trimming, config.buffer_trimming_sec)
+        processor: OnlineASRProcessor | VACOnlineASRProcessor
+        if config.vac:
+            processor = VACOnlineASRProcessor(config.min_chunk_size, asr, buffer_trimming=trimming)
+        else:
+            processor = OnlineASRProcessor(
+                asr, buffer_trimming=trimming, min_chunk_sec=config.min_chunk_size
+            )
         return processor, {**asr.describe(), "backend": config.backend}

@@ -1,0 +1,90 @@
+"""The spoken language of one stream, for models that detect it (`lan="auto"`).
+
+Whisper detects the language of every window it decodes. On the first second of a stream
+that guess is often wrong, and later windows may drift to another language mid-sentence, so
+a stream keeps the first confident detection and decodes every later window in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+CONFIDENT_PROBABILITY = 0.8
+"""Detections at least this likely fix the stream's language. Whisper base guesses the
+first second of German as English with up to 0.7, and real languages reach 0.8 within
+a few seconds of speech."""
+
+
+@dataclass(frozen=True)
+class DetectedLanguage:
+    """A Whisper language code and the model's probability for it."""
+
+    language: str
+    probability: float
+
+
+@runtime_checkable
+class LanguageDetectingASR(Protocol):
+    """An ASR object that can detect the language and be told which one to decode in."""
+
+    original_language: str | None
+    """The configured language, or None when the model detects it."""
+
+    def transcribe(
+        self, audio: npt.NDArray[np.float32], init_prompt: str = "", language: str | None = None
+    ) -> Any:
+        """Decodes in `language`, or in the configured one (detecting it when None)."""
+        ...
+
+    def detected_language(self, result: Any) -> DetectedLanguage | None:
+        """The language `result` was decoded in, with its probability."""
+        ...
+
+
+class StreamLanguage:
+    """Runs the model on a stream's windows and keeps the stream in one language.
+
+    Until a detection reaches `min_probability`, each window is detected afresh; after
+    that, every window is decoded in the detected language. Models with a fixed language,
+    and models that cannot detect one, are called unchanged.
+    """
+
+    def __init__(self, asr: Any, min_probability: float = CONFIDENT_PROBABILITY) -> None:
+        self.asr = asr
+        self.min_probability = min_probability
+        self._detects = isinstance(asr, LanguageDetectingASR) and asr.original_language is None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets the language: the next window starts a new stream."""
+        self.language: DetectedLanguage | None = None
+        self._likeliest: DetectedLanguage | None = None
+        self._reported = False
+
+    def transcribe(self, audio: npt.NDArray[np.float32], prompt: str) -> Any:
+        """`asr.transcribe(audio, init_prompt=prompt)`, in the stream's language once known."""
+        if not self._detects:
+            return self.asr.transcribe(audio, init_prompt=prompt)
+        if self.language is not None:
+            return self.asr.transcribe(audio, init_prompt=prompt, language=self.language.language)
+        result = self.asr.transcribe(audio, init_prompt=prompt)
+        detected = self.asr.detected_language(result)
+        if detected is not None:
+            if self._likeliest is None or detected.probability > self._likeliest.probability:
+                self._likeliest = detected
+            if detected.probability >= self.min_probability:
+                self.language = detected
+        return result
+
+    def announcement(self, *, final: bool = False) -> DetectedLanguage | None:
+        """The language to tell the listener, once per stream: the confident detection as
+        soon as there is one, or at the end of the stream (`final`) the likeliest guess."""
+        if self._reported:
+            return None
+        found = self.language or (self._likeliest if final else None)
+        self._reported = found is not None
+        return found
