@@ -181,6 +181,25 @@ class Partial(_Message):
     text: str
 
 
+class Vad(_Message):
+    """With voice activity control (`vac`): speech started or ended at `time` seconds of
+    stream time. An utterance's last commit follows its `speech_end`."""
+
+    type: Literal["vad"] = "vad"
+    event: Literal["speech_start", "speech_end"]
+    time: float
+
+
+class Language(_Message):
+    """With `lan: "auto"`: the language the stream is spoken in and the model's probability
+    for it, sent once per stream. Once detected confidently, the rest of the stream is
+    decoded in it; a stream that never was confident gets its likeliest guess at its end."""
+
+    type: Literal["language"] = "language"
+    language: str
+    probability: float
+
+
 class Done(_Message):
     type: Literal["done"] = "done"
     audio_seconds: float
@@ -198,7 +217,7 @@ class Error(_Message):
 
 
 ServerMessage = Annotated[
-    Ready | ModelLoaded | Commit | Partial | Done | ResetDone | Error,
+    Ready | ModelLoaded | Commit | Partial | Vad | Language | Done | ResetDone | Error,
     Field(discriminator="type"),
 ]
 _server_messages: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

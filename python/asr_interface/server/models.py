@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from asr_interface.backends.registry import get_loader
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.processor import OnlineASRProcessor
+from asr_interface.core.vac import VACOnlineASRProcessor
 from asr_interface.errors import UnknownBackendError
 from asr_interface.protocol import ErrorCode, ProtocolError
 from asr_interface.server.engine import StreamEngine, engine_for
@@ -25,9 +26,9 @@ _PATH_FIELDS = ("model_dir", "model_cache_dir")
 class ModelPool:
     """Loads configurations off the event loop, at most once each, and hands out engines.
 
-    A loader's `OnlineASRProcessor` is a template: sessions get fresh copies sharing its
-    model. Any other processor cannot be copied, so its loader runs again for every session
-    and is expected to share the heavy parts itself.
+    A loader's `OnlineASRProcessor` or `VACOnlineASRProcessor` is a template: sessions get
+    fresh copies sharing its model. Any other processor cannot be copied, so its loader runs
+    again for every session and is expected to share the heavy parts itself.
     """
 
     def __init__(
@@ -83,7 +84,7 @@ class ModelPool:
     async def engine(self, config: ASRConfig) -> tuple[StreamEngine, dict[str, Any]]:
         """An engine of its own for one session, loading the configuration if needed."""
         template, metadata = await self._load(config)
-        if isinstance(template, OnlineASRProcessor):
+        if isinstance(template, OnlineASRProcessor | VACOnlineASRProcessor):
             return engine_for(template.fresh_copy()), metadata
         processor, _ = await self._run_loader(config)
         return engine_for(processor), metadata

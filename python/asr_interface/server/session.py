@@ -29,6 +29,7 @@ from asr_interface.protocol import (
     End,
     Error,
     ErrorCode,
+    Language,
     LoadModel,
     ModelLoaded,
     Partial,
@@ -37,6 +38,7 @@ from asr_interface.protocol import (
     Reset,
     ResetDone,
     Start,
+    Vad,
     Word,
     parse_client_message,
 )
@@ -194,7 +196,7 @@ class Session:
             self._observer.model_call(result.model_seconds / result.model_calls)
         stream = self._stream
         stream.model_seconds += result.model_seconds
-        actions: list[Action] = []
+        actions = self._announcements(result)
         if result.committed:
             actions.append(Send(self._commit_message(result.committed, now)))
         final = self._final_step_running
@@ -385,6 +387,18 @@ class Session:
         self._step_running = True
         self._final_step_running = ending
         return [RunStep(audio, final=ending)]
+
+    def _announcements(self, result: StepResult) -> list[Action]:
+        """Where speech started or ended, and the stream's language, ahead of the commits."""
+        actions: list[Action] = [
+            Send(Vad(event=event.kind, time=round(event.time, 3))) for event in result.speech_events
+        ]
+        if result.language is not None:
+            language = result.language
+            actions.append(
+                Send(Language(language=language.language, probability=language.probability))
+            )
+        return actions
 
     def _commit_message(self, words: list[TimedWord], now: float) -> Commit:
         stream = self._stream
