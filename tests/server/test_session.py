@@ -186,8 +186,14 @@ def test_frame_too_large_is_dropped(session: Session) -> None:
     assert error_codes(session.receive_bytes(b"\0" * (MAX_FRAME_BYTES + 2), 0.0)) == [
         "frame_too_large"
     ]
-    step = only_step(session.receive_bytes(b"\0" * MAX_FRAME_BYTES, 0.0))
-    assert step.audio.size == MAX_FRAME_BYTES // 2
+    actions = session.receive_bytes(b"\0" * MAX_FRAME_BYTES, 0.0)
+    assert error_codes(actions) == []
+    only_step(actions)
+    session.receive_text(text("end"), 0.0)
+    while not only_step(session.step_finished(result(), 0.0)).final:
+        pass
+    done = sent(session.step_finished(result(), 0.0))[-1]
+    assert done.audio_seconds == MAX_FRAME_BYTES / 2 / RATE
 
 
 def test_nan_frame_is_refused_and_the_next_frame_queued(session: Session) -> None:
@@ -510,3 +516,22 @@ def test_commit_latency_is_measured_from_the_arrival_of_the_words_audio(
     assert metrics.registry.get_sample_value("asr_commit_latency_seconds_sum") == 3.0
     assert metrics.registry.get_sample_value("asr_model_call_seconds_count") == 1
     assert metrics.registry.get_sample_value("asr_audio_seconds_total") == 3.0
+
+
+@pytest.mark.parametrize(
+    ("min_chunk_size", "steps"), [(1.0, [3.0, 3.0, 3.0, 1.0]), (4.0, [4, 4, 2])]
+)
+def test_backlog_is_taken_in_bounded_steps(
+    pool: ModelPool, min_chunk_size: float, steps: list[float]
+) -> None:
+    """Audio sent faster than real time goes to the model a few seconds at a time (at least
+    `min_chunk_size`), so its window never overflows; the final step comes after the last."""
+    session = new_session(pool, min_chunk_size=min_chunk_size)
+    taken = [only_step(session.receive_bytes(pcm16(5.0), 0.0))]
+    assert session.receive_bytes(pcm16(5.0), 0.0) == []
+    assert session.receive_text(text("end"), 0.0) == []
+    while not taken[-1].final:
+        taken.append(only_step(session.step_finished(result(), 0.0)))
+    assert [step.audio.size / RATE for step in taken] == steps
+    assert [step.final for step in taken] == [False] * (len(steps) - 1) + [True]
+    assert sent(session.step_finished(result(), 0.0))[-1].audio_seconds == 10.0

@@ -111,6 +111,10 @@ class _NoObserver:
 class SessionLimits:
     max_frame_bytes: int = 1 << 20
     """Largest binary frame accepted; larger ones get `frame_too_large` and are dropped."""
+    max_step_seconds: float = 3.0
+    """Most audio one model step takes (at least `min_chunk_size`); the rest waits for the
+    next step. Longer steps make consecutive hypotheses disagree until the model's window
+    overflows and drops audio unheard."""
 
 
 ConfigValidator = Callable[[dict[str, Any]], ASRConfig]
@@ -371,8 +375,10 @@ class Session:
     def _next_step(self) -> list[Action]:
         """Starts a step when none runs and enough audio waits (or the stream is ending).
 
-        Everything that arrived while the model was busy goes into the one next step, so a
-        slow model takes longer chunks instead of falling further behind.
+        Everything that arrived while the model was busy goes into the one next step, up to
+        `max_step_seconds`, so a slow model takes longer chunks instead of falling further
+        behind; beyond that, and for clients sending faster than real time, the backlog is
+        taken a step at a time and the final step waits for it.
         """
         stream = self._stream
         if self._step_running:
@@ -381,12 +387,15 @@ class Session:
         ready = stream.inbox_samples >= self.config.min_chunk_size * SAMPLING_RATE
         if not (ending or (self.phase is Phase.STREAMING and ready)):
             return []
-        audio = np.concatenate(stream.inbox) if stream.inbox else np.zeros(0, dtype=np.float32)
-        stream.inbox.clear()
-        stream.inbox_samples = 0
+        waiting = np.concatenate(stream.inbox) if stream.inbox else np.zeros(0, np.float32)
+        longest = max(self.config.min_chunk_size, self._limits.max_step_seconds)
+        size = round(longest * SAMPLING_RATE)
+        audio, rest = waiting[:size], waiting[size:]
+        stream.inbox = [rest] if rest.size else []
+        stream.inbox_samples = rest.size
         self._step_running = True
-        self._final_step_running = ending
-        return [RunStep(audio, final=ending)]
+        self._final_step_running = ending and not rest.size
+        return [RunStep(audio, final=self._final_step_running)]
 
     def _announcements(self, result: StepResult) -> list[Action]:
         """Where speech started or ended, and the stream's language, ahead of the commits."""
