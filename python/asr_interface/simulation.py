@@ -97,13 +97,14 @@ def simulate(
     on_commit: Callable[[Commit], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> SimulationResult:
-    """Streams 16 kHz `audio` through `processor` and records every commit with its emission time.
+    """Streams 16 kHz `audio` through `processor`, recording each commit and when it appeared.
 
-    Each step waits until at least `min_chunk_sec` of new audio has arrived (or the recording
-    has ended), inserts all audio that arrived, and calls `process_iter()`; the processor's
-    `OnlineASRProcessor` runs the model once per step. `finish()` emits the tail at the end.
-    `on_commit` sees each commit as it happens; `on_progress` sees the seconds of audio
-    received after each step. The processor is reset with `init()` first.
+    The processor is reset with `init()` first. Each step waits until at least
+    `min_chunk_sec` of new audio has arrived (or the recording has ended), inserts all audio
+    that arrived, and calls `process_iter()`, which runs the model once in
+    `OnlineASRProcessor`, so `asr_calls` counts the steps. `finish()` emits the tail at the
+    end. `on_commit` sees each commit as it happens; `on_progress` sees the seconds of audio
+    received after each step.
     """
     total = len(audio)
     chunk = max(1, round(min_chunk_sec * SAMPLING_RATE))
