@@ -23,14 +23,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from asr_interface.audio import SAMPLING_RATE, load_audio
 from asr_interface.errors import ASRInterfaceError
 from asr_interface.protocol import (
     Done,
     Error,
+    ErrorCode,
     ModelLoaded,
     Ready,
+    ResetDone,
     ServerMessage,
     parse_server_message,
 )
@@ -89,6 +92,13 @@ class StreamingClient:
             raise ASRInterfaceError(f"expected model_loaded, got {reply.type}")
         return reply
 
+    async def reset(self) -> None:
+        """Drops the current stream; replies of the dropped stream still in flight are
+        skipped."""
+        await self.connection.send(json.dumps({"type": "reset"}))
+        while not isinstance(await self._receive(), ResetDone):
+            pass
+
     async def stream(
         self,
         source: AudioSource,
@@ -99,7 +109,9 @@ class StreamingClient:
         """Streams one source and yields every reply up to and including `done`.
 
         With `realtime`, chunks leave at the pace of the audio, as a microphone would send
-        them; otherwise as fast as the connection takes them.
+        them; otherwise as fast as the connection takes them. When the model fails on the
+        stream, no `done` follows: `ServerError` (code `backend_error`) is raised, and the
+        session streams again after `reset()`.
         """
         if isinstance(source, str | os.PathLike):
             source = load_audio(Path(source))  # a bad file fails before the stream starts
@@ -108,6 +120,8 @@ class StreamingClient:
         try:
             while True:
                 message = await self._receive()
+                if isinstance(message, Error) and message.code == ErrorCode.BACKEND_ERROR:
+                    raise ServerError(message)
                 yield message
                 if isinstance(message, Done):
                     break
@@ -116,7 +130,8 @@ class StreamingClient:
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sender
-        await sender  # re-raises a failure of the source
+        if not sender.cancelled():  # `done` may come early, when the server shuts down
+            await sender  # re-raises a failure of the source
 
     async def _send_audio(
         self,
@@ -134,9 +149,14 @@ class StreamingClient:
                     ahead = began + sent_seconds - asyncio.get_running_loop().time()
                     if ahead > 0:
                         await asyncio.sleep(ahead)
+        except ConnectionClosed:
+            # The server may close once it has said `done` (it is shutting down); the
+            # receiving side reports a close that comes before.
+            return
         finally:
             # Even when the source fails, the server commits what it got and says done.
-            await self.connection.send(json.dumps({"type": "end"}))
+            with contextlib.suppress(ConnectionClosed):
+                await self.connection.send(json.dumps({"type": "end"}))
 
     async def _receive(self) -> ServerMessage:
         frame = await self.connection.recv()

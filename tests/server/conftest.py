@@ -1,0 +1,86 @@
+"""Real servers for the tests: `python -m asr_interface` subprocesses on loopback ports."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+
+LISTENING = re.compile(r"asr-interface listening on (wss?)://([^\s/]+)/asr")
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 30.0
+
+
+@dataclass
+class ServerProcess:
+    """A running server: its process, its WebSocket URL and everything it logged."""
+
+    process: subprocess.Popen[str]
+    url: str = ""
+    log: list[str] = field(default_factory=list)
+    listening: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def http_url(self) -> str:
+        """The same host and port, for the plain HTTP routes."""
+        return self.url.replace("ws", "http", 1).removesuffix("/asr")
+
+    def read_log(self) -> None:
+        """Collects stderr lines (so the pipe never fills) and notes the listening URL."""
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log.append(line)
+            found = LISTENING.search(line)
+            if found and not self.listening.is_set():
+                self.url = f"{found[1]}://{found[2]}/asr"
+                self.listening.set()
+        self.listening.set()  # the process ended: stop waiting
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Signals the server and waits for it to exit; returns its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+            try:
+                return self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+
+@contextmanager
+def running_server(*flags: str) -> Iterator[ServerProcess]:
+    """Starts `python -m asr_interface --port 0 <flags>`, yields it once it listens, and
+    stops it at the end (SIGTERM, as a service manager would)."""
+    command = [sys.executable, "-m", "asr_interface", "--port", "0", "--log-level", "INFO"]
+    process = subprocess.Popen(
+        [*command, *flags],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    server = ServerProcess(process)
+    reader = threading.Thread(target=server.read_log, daemon=True)
+    reader.start()
+    try:
+        if not server.listening.wait(START_TIMEOUT) or not server.url:
+            raise RuntimeError("the server did not start:\n" + "".join(server.log))
+        yield server
+    finally:
+        server.stop()
+        reader.join(STOP_TIMEOUT)
+        process.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerProcess]:
+    """One server with the default model (tiny.en) shared by a test module."""
+    with running_server("--allowed-models", "tiny.en,no-such-model") as started:
+        yield started
