@@ -193,7 +193,7 @@ class Vad(_Message):
 class Language(_Message):
     """With `lan: "auto"`: the language the stream is spoken in and the model's probability
     for it, sent once per stream. Once detected confidently, the rest of the stream is
-    decoded in it; a stream that never was confident gets its likeliest guess at its end."""
+    decoded in it; a stream that never was confident gets the latest guess at its end."""
 
     type: Literal["language"] = "language"
     language: str

@@ -62,7 +62,7 @@ class StreamLanguage:
     def reset(self) -> None:
         """Forgets the language: the next window starts a new stream."""
         self.language: DetectedLanguage | None = None
-        self._likeliest: DetectedLanguage | None = None
+        self._latest: DetectedLanguage | None = None
         self._reported = False
 
     def transcribe(self, audio: npt.NDArray[np.float32], prompt: str) -> Any:
@@ -74,17 +74,17 @@ class StreamLanguage:
         result = self.asr.transcribe(audio, init_prompt=prompt)
         detected = self.asr.detected_language(result)
         if detected is not None:
-            if self._likeliest is None or detected.probability > self._likeliest.probability:
-                self._likeliest = detected
+            self._latest = detected
             if detected.probability >= self.min_probability:
                 self.language = detected
         return result
 
     def announcement(self, *, final: bool = False) -> DetectedLanguage | None:
         """The language to tell the listener, once per stream: the confident detection as
-        soon as there is one, or at the end of the stream (`final`) the likeliest guess."""
+        soon as there is one, or else at the end of the stream (`final`) the latest guess,
+        which heard the most speech."""
         if self._reported:
             return None
-        found = self.language or (self._likeliest if final else None)
+        found = self.language or (self._latest if final else None)
         self._reported = found is not None
         return found
