@@ -1,0 +1,353 @@
+"""Voice activity control: the Silero detector on real speech and non-speech, and the VAC
+processor in front of the real Whisper model."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from asr_interface.backends.registry import get_loader
+from asr_interface.backends.whisper_loader import FasterWhisperASR
+from asr_interface.cli.options import add_config_arguments, config_from_arguments
+from asr_interface.core.config import ASRConfig
+from asr_interface.core.vac import (
+    FRAME_SAMPLES,
+    SpeechBoundary,
+    SpeechEvent,
+    VACOnlineASRProcessor,
+    VoiceActivityDetector,
+)
+from asr_interface.evaluation import normalize, word_error_rate
+from asr_interface.simulation import SimulationResult, simulate
+from tests.recording_asr import RecordingASR
+from tests.speech import speech_audio, transcript
+
+RATE = 16000
+LEAD_SECONDS = 1.0
+PAUSE_SECONDS = 5.0
+CLIPS = ("ljspeech/LJ001-0001.wav", "ljspeech/LJ001-0002.wav", "ljspeech/LJ001-0004.wav")
+FEED_SECONDS = 0.1
+"""Audio arrives in small chunks, as from a microphone, so an utterance's end is noticed
+as soon as the detector finds it rather than at the next whole second."""
+PAD_SECONDS = 0.3
+"""The detector's default speech padding."""
+
+
+@dataclass(frozen=True)
+class PausedSpeech:
+    """Speech clips with long pauses between them, and where each clip lies."""
+
+    audio: npt.NDArray[np.float32]
+    spans: tuple[tuple[float, float], ...]
+    reference: str
+
+
+def silence(seconds: float) -> npt.NDArray[np.float32]:
+    return np.zeros(round(seconds * RATE), dtype=np.float32)
+
+
+@cache
+def paused_speech(pause: float = PAUSE_SECONDS) -> PausedSpeech:
+    """One second of silence, then each clip followed by `pause` seconds of silence."""
+    parts = [silence(LEAD_SECONDS)]
+    spans = []
+    start = LEAD_SECONDS
+    for name in CLIPS:
+        clip = speech_audio(name)
+        parts += [clip, silence(pause)]
+        spans.append((start, start + len(clip) / RATE))
+        start += len(clip) / RATE + pause
+    reference = " ".join(transcript(name) for name in CLIPS)
+    return PausedSpeech(np.concatenate(parts), tuple(spans), reference)
+
+
+def non_speech(kind: str) -> npt.NDArray[np.float32]:
+    """60 seconds of silence, low white noise or mains hum."""
+    samples = 60 * RATE
+    if kind == "silence":
+        return np.zeros(samples, dtype=np.float32)
+    if kind == "low noise":
+        return (np.random.default_rng(7).standard_normal(samples) * 0.01).astype(np.float32)
+    times = np.arange(samples) / RATE
+    return (0.05 * np.sin(2 * np.pi * 50 * times)).astype(np.float32)
+
+
+def detect(audio: npt.NDArray[np.float32], chunk: int, **options: Any) -> list[SpeechBoundary]:
+    """Feeds `audio` to a new detector `chunk` samples at a time."""
+    detector = VoiceActivityDetector(**options)
+    found: list[SpeechBoundary] = []
+    for start in range(0, len(audio), chunk):
+        found += detector.feed(audio[start : start + chunk])
+    return found
+
+
+def seconds(boundaries: list[SpeechBoundary]) -> list[tuple[str, float]]:
+    return [(kind, sample / RATE) for kind, sample in boundaries]
+
+
+def vac_processor(**options: Any) -> tuple[VACOnlineASRProcessor, RecordingASR]:
+    """A VAC processor over tiny.en whose model calls are recorded."""
+    asr = RecordingASR(FasterWhisperASR("en", "tiny.en"))
+    return VACOnlineASRProcessor(1.0, asr, **options), asr
+
+
+# The detector.
+
+
+@pytest.mark.parametrize("chunk", [160, FRAME_SAMPLES, 1600, RATE])
+def test_detector_finds_each_clip(chunk: int) -> None:
+    """Each clip becomes one start and one end, padded, whatever size the chunks have."""
+    speech = paused_speech()
+    found = seconds(detect(speech.audio, chunk))
+    assert [kind for kind, _ in found] == ["speech_start", "speech_end"] * len(CLIPS)
+    for (start, end), ((_, found_start), (_, found_end)) in zip(
+        speech.spans, zip(found[::2], found[1::2], strict=True), strict=True
+    ):
+        # Unvoiced onsets are heard up to a quarter second late, before padding.
+        assert start - PAD_SECONDS - 0.05 <= found_start <= start
+        assert end - 0.2 <= found_end <= end + PAD_SECONDS + 0.05
+
+
+def test_detector_is_independent_of_chunking() -> None:
+    """Feeding sample by sample chunks or all at once finds the very same boundaries."""
+    audio = paused_speech().audio
+    assert detect(audio, 37) == detect(audio, len(audio))
+
+
+@pytest.mark.parametrize("kind", ["silence", "low noise", "hum"])
+def test_detector_hears_no_speech_in_non_speech(kind: str) -> None:
+    """A minute of silence, of low noise or of mains hum holds no speech."""
+    assert detect(non_speech(kind), RATE) == []
+
+
+@pytest.mark.parametrize(("min_silence_ms", "utterances"), [(500, 2), (1500, 1)])
+def test_min_silence_decides_what_ends_an_utterance(min_silence_ms: int, utterances: int) -> None:
+    """A one-second pause ends an utterance only when the minimum silence is shorter."""
+    first, second = speech_audio(CLIPS[1]), speech_audio(CLIPS[2])
+    audio = np.concatenate([silence(1), first, silence(1), second, silence(2)])
+    found = detect(audio, FRAME_SAMPLES, min_silence_ms=min_silence_ms)
+    assert [kind for kind, _ in found] == ["speech_start", "speech_end"] * utterances
+
+
+def test_padding_widens_speech() -> None:
+    """Padding moves a start earlier and an end later by exactly the padding."""
+    audio = np.concatenate([silence(1), speech_audio(CLIPS[1]), silence(1)])
+    tight = detect(audio, RATE, speech_pad_ms=0)
+    padded = detect(audio, RATE, speech_pad_ms=200)
+    assert padded[0].sample == tight[0].sample - round(0.2 * RATE)
+    assert padded[1].sample == tight[1].sample + round(0.2 * RATE)
+
+
+def test_lower_threshold_hears_speech_sooner() -> None:
+    """A lower threshold starts speech no later than a higher one."""
+    audio = np.concatenate([silence(1), speech_audio(CLIPS[0]), silence(1)])
+    eager = detect(audio, RATE, threshold=0.2, speech_pad_ms=0)
+    strict = detect(audio, RATE, threshold=0.8, speech_pad_ms=0)
+    assert eager[0].sample <= strict[0].sample
+    assert eager[0].kind == strict[0].kind == "speech_start"
+
+
+def test_close_ends_speech_at_the_last_sample() -> None:
+    """Closing mid-speech ends it at the audio fed so far; closing in silence ends nothing."""
+    detector = VoiceActivityDetector()
+    clip = speech_audio(CLIPS[0])
+    detector.feed(clip[: 3 * RATE + 100])
+    assert detector.close() == SpeechBoundary("speech_end", 3 * RATE + 100)
+    assert detector.close() is None
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"threshold": 0.0}, {"threshold": 1.0}, {"min_silence_ms": 0}, {"speech_pad_ms": -1}],
+)
+def test_detector_rejects_bad_settings(options: dict[str, float]) -> None:
+    """Settings that cannot work are refused when the detector is built."""
+    with pytest.raises(ValueError, match=next(iter(options))):
+        VoiceActivityDetector(**options)
+
+
+# The VAC processor on the real model.
+
+
+@dataclass(frozen=True)
+class PausedRun:
+    result: SimulationResult
+    calls: list[Any]
+    events: list[SpeechEvent]
+
+
+@pytest.fixture(scope="module")
+def paused_run() -> PausedRun:
+    """The paused speech streamed through VAC in simulated real time (audio clock only)."""
+    processor, asr = vac_processor()
+    result = simulate(
+        processor, paused_speech().audio, min_chunk_sec=FEED_SECONDS, compute_aware=False
+    )
+    return PausedRun(result, asr.calls, processor.take_events())
+
+
+@pytest.mark.model
+def test_paused_speech_keeps_its_wer(paused_run: PausedRun) -> None:
+    """Pauses between the clips cost no accuracy: tiny.en's usual WER on LJ Speech."""
+    assert word_error_rate(paused_speech().reference, paused_run.result.text) <= 0.1
+    assert "printing in the only sense" in normalize(paused_run.result.text)
+
+
+@pytest.mark.model
+def test_each_utterance_is_committed_within_a_second_of_its_end(paused_run: PausedRun) -> None:
+    """Every word of a clip is committed no later than one second after the clip ends."""
+    commits = paused_run.result.commits
+    for start, end in paused_speech().spans:
+        own = [commit for commit in commits if start - 1 <= commit.start < end]
+        assert own, f"nothing committed for the clip at {start:.1f} s"
+        assert own[-1].end >= end - 0.5  # the clip's last word is among them
+        assert max(commit.emission for commit in own) <= end + 1.0
+
+
+@pytest.mark.model
+def test_model_never_hears_the_pauses(paused_run: PausedRun) -> None:
+    """Every window holds one utterance at most: no call spans a pause."""
+    longest_clip = max(end - start for start, end in paused_speech().spans)
+    assert paused_run.calls
+    assert max(call.window_seconds for call in paused_run.calls) <= longest_clip + 2 * PAD_SECONDS
+    speech_seconds = sum(end - start for start, end in paused_speech().spans)
+    # About one call per second of speech plus one per utterance end, not one per second.
+    assert len(paused_run.calls) <= speech_seconds + 2 * len(CLIPS)
+
+
+@pytest.mark.model
+def test_next_utterance_is_prompted_with_the_text_before_it(paused_run: PausedRun) -> None:
+    """After a pause the window starts afresh, prompted with the committed words before it."""
+    calls = paused_run.calls
+    fresh = [
+        now
+        for before, now in itertools.pairwise(calls)
+        if now.window_seconds < before.window_seconds
+    ]
+    assert len(fresh) == len(CLIPS) - 1
+    # As in whisper_streaming, the newest committed word stays out of the prompt.
+    assert normalize(fresh[0].prompt).endswith("arts and crafts represented in the")
+    assert normalize(fresh[1].prompt).endswith("in being comparatively")
+
+
+@pytest.mark.model
+def test_speech_events_mark_each_utterance(paused_run: PausedRun) -> None:
+    """A start and an end are reported for each clip, in stream time."""
+    events = paused_run.events
+    assert [event.kind for event in events] == ["speech_start", "speech_end"] * len(CLIPS)
+    for (start, end), began, ended in zip(
+        paused_speech().spans, events[::2], events[1::2], strict=True
+    ):
+        assert start - PAD_SECONDS - 0.05 <= began.time <= start
+        assert end - 0.2 <= ended.time <= end + PAD_SECONDS + 0.05
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("kind", ["silence", "low noise", "hum"])
+def test_non_speech_never_reaches_the_model(kind: str) -> None:
+    """A minute without speech commits nothing and calls the model not once."""
+    processor, asr = vac_processor()
+    result = simulate(processor, non_speech(kind), min_chunk_sec=FEED_SECONDS, compute_aware=False)
+    assert result.commits == ()
+    assert asr.calls == []
+    assert processor.take_events() == []
+
+
+@pytest.mark.model
+def test_finish_mid_speech_commits_the_tail() -> None:
+    """Ending a stream while someone speaks transcribes what was held back and commits it."""
+    processor, asr = vac_processor()
+    clip = speech_audio(CLIPS[2])
+    texts = []
+    for start in range(0, len(clip), round(FEED_SECONDS * RATE)):
+        processor.insert_audio_chunk(clip[start : start + round(FEED_SECONDS * RATE)])
+        texts.append(processor.process_iter()[2])
+    calls_before = len(asr.calls)
+    texts.append(processor.finish()[2])
+    assert len(asr.calls) == calls_before + 1
+    assert normalize("".join(texts)).endswith("immediate predecessors of the true printed book")
+    assert processor.unconfirmed() == []
+    assert [event.kind for event in processor.take_events()] == ["speech_start", "speech_end"]
+
+
+@pytest.mark.model
+def test_int16_input_matches_float_input() -> None:
+    """int16 PCM is scaled as the plain processor scales it, so both give the same text."""
+    clip = speech_audio(CLIPS[1])
+    pcm = np.round(clip * 32767).astype(np.int16)
+    texts = []
+    for audio in (pcm.astype(np.float32) / 32768, pcm):
+        processor, _ = vac_processor()
+        processor.insert_audio_chunk(audio)
+        texts.append(processor.finish()[2])
+    assert texts[0] == texts[1]
+    assert "comparatively modern" in normalize(texts[0])
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((2, 100), np.float32), np.array([0.0, np.nan]), np.zeros(10, np.int32)],
+    ids=["2-D", "NaN", "int32"],
+)
+def test_bad_audio_is_refused_and_changes_nothing(bad: npt.NDArray[Any]) -> None:
+    """Audio of the wrong shape, type or content raises ValueError before any state moves."""
+    processor, _ = vac_processor()
+    processor.insert_audio_chunk(silence(0.5))
+    with pytest.raises(ValueError, match="audio"):
+        processor.insert_audio_chunk(bad)
+    assert processor.detector.samples_fed == round(0.5 * RATE)
+
+
+@pytest.mark.model
+def test_fresh_copy_shares_the_model_but_not_the_stream() -> None:
+    """A copy has the same ASR object and settings and starts with nothing heard."""
+    processor, asr = vac_processor(threshold=0.6, min_silence_ms=300, speech_pad_ms=50)
+    processor.insert_audio_chunk(speech_audio(CLIPS[1]))
+    copy = processor.fresh_copy()
+    assert copy.asr is asr
+    assert copy.online is not processor.online
+    assert (copy.detector.threshold, copy.detector.min_silence_ms, copy.detector.speech_pad_ms) == (
+        0.6,
+        300,
+        50,
+    )
+    assert copy.take_events() == []
+    assert processor.take_events()[0].kind == "speech_start"
+
+
+@pytest.mark.model
+def test_init_starts_a_new_stream_at_the_offset() -> None:
+    """After `init(offset)` nothing of the old stream is left and times start at the offset."""
+    processor, _ = vac_processor()
+    processor.insert_audio_chunk(speech_audio(CLIPS[1])[:RATE])
+    processor.init(100.0)
+    assert processor.take_events() == []
+    assert not processor.in_speech
+    processor.insert_audio_chunk(np.concatenate([silence(1), speech_audio(CLIPS[1])]))
+    start, end, text = processor.finish()
+    assert start is not None and end is not None
+    assert 100.5 <= start < end <= 100 + 1 + len(speech_audio(CLIPS[1])) / RATE + PAD_SECONDS
+    assert "comparatively modern" in normalize(text)
+
+
+@pytest.mark.model
+def test_vac_config_builds_the_vac_processor() -> None:
+    """`--vac` on the command line reaches the loader, which puts VAC in front of the model."""
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    config = config_from_arguments(parser.parse_args(["--vac", "--min-chunk-size", "0.5"]))
+    processor, _ = get_loader(config.backend).load(config)
+    assert isinstance(processor, VACOnlineASRProcessor)
+    assert processor.online_chunk_size == 0.5
+    assert processor.online.min_chunk_sec == 0.5
+    assert isinstance(processor.asr, FasterWhisperASR)
+    plain, _ = get_loader(config.backend).load(ASRConfig())
+    assert not isinstance(plain, VACOnlineASRProcessor)
