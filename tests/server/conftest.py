@@ -76,7 +76,8 @@ def running_server(*flags: str) -> Iterator[ServerProcess]:
     finally:
         server.stop()
         reader.join(STOP_TIMEOUT)
-        process.stderr.close()
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,382 @@
+"""The server end to end: real subprocesses on loopback, the real tiny.en model, real speech."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from asr_interface.backends import registry
+from asr_interface.backends.registry import get_loader, register_loader
+from asr_interface.client import ServerError, StreamingClient
+from asr_interface.core.config import ASRConfig
+from asr_interface.core.processor import OnlineASRProcessor
+from asr_interface.evaluation import normalize, word_error_rate
+from asr_interface.protocol import (
+    Commit,
+    Done,
+    Error,
+    ModelLoaded,
+    Ready,
+    ServerMessage,
+    parse_server_message,
+)
+from asr_interface.server.app import ASRServer, ServerSettings
+from tests.server.conftest import ServerProcess, running_server
+from tests.speech import JFK, SHORT, speech_audio, speech_path, transcript
+
+pytestmark = pytest.mark.model
+
+LONG = "long/ljspeech_LJ001-0001_to_0032.wav"
+CLIPS = ["ljspeech/LJ001-0002.wav", "ljspeech/LJ001-0008.wav", "ljspeech/LJ001-0013.wav"]
+TOKEN = "s3cret-token"
+REPLY_TIMEOUT = 120.0
+
+
+def pcm16(audio: npt.NDArray[np.float32]) -> bytes:
+    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+async def receive(connection: ClientConnection) -> ServerMessage:
+    frame = await asyncio.wait_for(connection.recv(), REPLY_TIMEOUT)
+    assert isinstance(frame, str)
+    return parse_server_message(frame)
+
+
+async def stream_file(url: str, name: str, *, realtime: bool = False) -> tuple[list[Commit], Done]:
+    """Streams one speech file on a new session; its commits and its `done`."""
+    async with StreamingClient(url) as client:
+        return await collect(client, speech_audio(name), realtime=realtime)
+
+
+async def collect(
+    client: StreamingClient, source: Any, *, realtime: bool = False
+) -> tuple[list[Commit], Done]:
+    commits: list[Commit] = []
+    async for message in client.stream(source, realtime=realtime):
+        assert not isinstance(message, Error), message
+        if isinstance(message, Commit):
+            commits.append(message)
+        if isinstance(message, Done):
+            return commits, message
+    raise AssertionError("the stream ended without done")
+
+
+def joined(commits: list[Commit]) -> str:
+    return "".join(commit.text for commit in commits)
+
+
+async def raw_stream(connection: ClientConnection, name: str) -> str:
+    """Streams a file on an open raw connection and returns the text of its commits."""
+    await connection.send(json.dumps({"type": "start"}))
+    audio = speech_audio(name)
+    for begin in range(0, len(audio), 3200):
+        await connection.send(pcm16(audio[begin : begin + 3200]))
+    await connection.send(json.dumps({"type": "end"}))
+    texts = []
+    while not isinstance(message := await receive(connection), Done):
+        assert not isinstance(message, Error), message
+        if isinstance(message, Commit):
+            texts.append(message.text)
+    return "".join(texts)
+
+
+def http_get(server: ServerProcess, path: str, token: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(server.http_url + path)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+async def test_jfk_in_real_time_gives_the_sentence(server: ServerProcess) -> None:
+    """Streaming JFK at the pace of speech commits the famous sentence, word times inside
+    the recording."""
+    commits, done = await stream_file(server.url, JFK, realtime=True)
+    text = joined(commits)
+    assert {"fellow", "americans", "ask", "country", "you"} <= set(normalize(text).split())
+    assert word_error_rate(transcript(JFK), text) < 0.2
+    assert done.audio_seconds == pytest.approx(11.0, abs=0.01)
+    assert all(0 <= c.start <= c.end <= done.audio_seconds + 0.5 for c in commits)
+
+
+@pytest.mark.timeout(1200)
+async def test_long_recording_sent_at_once_is_transcribed_whole(server: ServerProcess) -> None:
+    """A 3.8-minute recording sent as fast as possible is transcribed completely: its
+    commits concatenate to the transcript and come in stream order, inside the audio."""
+    commits, done = await stream_file(server.url, LONG)
+    assert word_error_rate(transcript(LONG), joined(commits)) < 0.12
+    assert done.audio_seconds == pytest.approx(229.5, abs=0.01)
+    words = [word for commit in commits for word in commit.words]
+    assert all(0 <= w.start <= w.end <= done.audio_seconds + 0.5 for w in words)
+    assert all(a.start <= b.start for a, b in pairwise(words))
+    assert all(a.end <= b.start + 0.1 for a, b in pairwise(commits))
+    assert [c.start for c in commits] == [c.words[0].start for c in commits]
+
+
+async def test_concurrent_sessions_get_their_own_transcripts(server: ServerProcess) -> None:
+    """Three sessions streaming different recordings at once each get their own text."""
+    results = await asyncio.gather(*(stream_file(server.url, name) for name in CLIPS))
+    for name, (commits, _) in zip(CLIPS, results, strict=True):
+        assert word_error_rate(transcript(name), joined(commits)) <= 0.2, name
+
+
+BAD_INPUTS: list[tuple[str | bytes, str]] = [
+    ("{", "invalid_json"),
+    (json.dumps({"type": "pause"}), "unknown_type"),
+    (json.dumps({"type": "start", "sample_rate": "fast"}), "invalid_message"),
+    (json.dumps({"type": "start", "encoding": 16}), "invalid_message"),
+    (json.dumps({"type": "load_model", "beam_size": "wide"}), "invalid_config"),
+    (json.dumps({"type": "load_model", "backend": "no-such-backend"}), "unknown_backend"),
+    (json.dumps({"type": "load_model", "model": "base.en"}), "model_not_allowed"),
+    (json.dumps({"type": "load_model", "model_dir": "/"}), "model_not_allowed"),
+    (json.dumps({"type": "load_model", "model": "no-such-model"}), "model_load_failed"),
+    (json.dumps({"type": "start", "encoding": "mp3"}), "unsupported_encoding"),
+    (json.dumps({"type": "start", "sample_rate": 96000}), "unsupported_sample_rate"),
+    (json.dumps({"type": "start", "encoding": "pcm_f32le"}), ""),
+    (bytes((1 << 20) + 4), "frame_too_large"),
+    (np.array([0.0, math.nan, 0.0], dtype="<f4").tobytes(), "invalid_audio"),
+    (np.zeros(1600, dtype="<f4").tobytes(), ""),
+    (json.dumps({"type": "start"}), "stream_in_progress"),
+    (json.dumps({"type": "end"}), "done"),
+    (np.zeros(1600, dtype="<i2").tobytes(), "audio_after_end"),
+]
+
+
+async def test_bad_input_gets_typed_errors_and_harms_no_one(server: ServerProcess) -> None:
+    """Each bad input gets its error code while a clean session streams alongside; the clean
+    transcript is the one it gets alone, and the offending session streams fine afterwards."""
+    alone, _ = await stream_file(server.url, JFK)
+    clean = asyncio.create_task(stream_file(server.url, JFK))
+    codes = []
+    async with connect(server.url, max_size=None) as connection:
+        assert isinstance(await receive(connection), Ready)
+        for frame, expected in BAD_INPUTS:
+            await connection.send(frame)
+            if expected:
+                message = await receive(connection)
+                codes.append(message.code if isinstance(message, Error) else message.type)
+            else:
+                codes.append("")
+        assert codes == [expected for _, expected in BAD_INPUTS]
+        text = await raw_stream(connection, SHORT)
+    assert word_error_rate(transcript(SHORT), text) <= 0.2
+    commits, _ = await clean
+    assert joined(commits) == joined(alone)
+
+
+async def test_load_model_reloads_the_default_and_streams(server: ServerProcess) -> None:
+    """`load_model` with an allowed model answers `model_loaded` with its metadata; the
+    session then streams with it."""
+    async with StreamingClient(server.url) as client:
+        loaded = await client.load_model(model="tiny.en", beam_size=1)
+        assert isinstance(loaded, ModelLoaded)
+        assert (loaded.config["model"], loaded.config["beam_size"]) == ("tiny.en", 1)
+        assert loaded.metadata["backend"] == "faster-whisper"
+        commits, _ = await collect(client, speech_audio(SHORT))
+    assert word_error_rate(transcript(SHORT), joined(commits)) <= 0.2
+
+
+def test_health_backends_and_metrics_answer(server: ServerProcess) -> None:
+    """The HTTP routes answer on the WebSocket port: health, backends and Prometheus text
+    with the asr_ metrics."""
+    asyncio.run(stream_file(server.url, SHORT))
+    status, body = http_get(server, "/health")
+    health = json.loads(body)
+    assert status == 200
+    assert health["status"] == "ok"
+    assert "tiny.en" in health["models"]
+    status, body = http_get(server, "/backends")
+    backends = json.loads(body)
+    assert status == 200
+    assert "faster-whisper" in backends["backends"]
+    assert backends["default"]["model"] == "tiny.en"
+    assert backends["allowed_models"] == ["no-such-model", "tiny.en"]
+    status, body = http_get(server, "/metrics")
+    assert status == 200
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+    assert samples["asr_sessions_total"] >= 1
+    assert samples["asr_audio_seconds_total"] >= speech_audio(SHORT).size / 16000 - 0.01
+    assert samples["asr_model_call_seconds_count"] >= 1
+    assert samples["asr_commit_latency_seconds_count"] >= 1
+    assert "asr_sessions_active" in samples
+    assert http_get(server, "/no-such-route")[0] == 404
+
+
+@pytest.fixture(scope="module")
+def guarded_server() -> Iterator[ServerProcess]:
+    """A server that takes one session at most and wants a token."""
+    with running_server("--max-sessions", "1", "--token", TOKEN) as started:
+        yield started
+
+
+@pytest.mark.parametrize(
+    ("headers", "query"),
+    [
+        ({}, ""),
+        ({"Authorization": "Bearer wrong"}, ""),
+        ({"Authorization": TOKEN}, ""),
+        ({}, "?token=wrong"),
+    ],
+    ids=["missing", "wrong-header", "not-bearer", "wrong-query"],
+)
+async def test_missing_or_wrong_token_is_refused_before_upgrade(
+    guarded_server: ServerProcess, headers: dict[str, str], query: str
+) -> None:
+    """Without the right token the upgrade is answered with HTTP 401."""
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(guarded_server.url + query, additional_headers=headers):
+            pass
+    assert refused.value.response.status_code == 401
+
+
+async def test_token_in_header_or_query_is_accepted(guarded_server: ServerProcess) -> None:
+    """The token works as a Bearer header or as ?token=, and /backends wants it too."""
+    async with connect(guarded_server.url + f"?token={TOKEN}") as connection:
+        assert isinstance(await receive(connection), Ready)
+    async with StreamingClient(guarded_server.url, token=TOKEN) as client:
+        assert client.ready is not None
+    assert http_get(guarded_server, "/backends")[0] == 401
+    assert http_get(guarded_server, "/backends", token=TOKEN)[0] == 200
+    assert http_get(guarded_server, "/health")[0] == 200
+
+
+async def test_session_over_the_limit_is_closed_with_1013(guarded_server: ServerProcess) -> None:
+    """Beyond --max-sessions a connection gets `too_many_sessions` and close code 1013; the
+    session already open is unaffected."""
+    async with StreamingClient(guarded_server.url, token=TOKEN) as first:
+        async with connect(guarded_server.url + f"?token={TOKEN}") as second:
+            refusal = await receive(second)
+            assert isinstance(refusal, Error)
+            assert refusal.code == "too_many_sessions"
+            with pytest.raises(ConnectionClosed) as closed:
+                await second.recv()
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1013
+        with pytest.raises(ServerError) as caught:
+            async with StreamingClient(guarded_server.url, token=TOKEN):
+                pass
+        assert caught.value.code == "too_many_sessions"
+        commits, _ = await collect(first, speech_audio(SHORT))
+        assert word_error_rate(transcript(SHORT), joined(commits)) <= 0.2
+
+
+async def test_idle_session_is_closed() -> None:
+    """A session silent for --idle-timeout seconds gets `idle_timeout` and close code 1000."""
+    with running_server("--idle-timeout", "1") as idle:
+        async with connect(idle.url) as connection:
+            assert isinstance(await receive(connection), Ready)
+            error = await receive(connection)
+            assert isinstance(error, Error)
+            assert error.code == "idle_timeout"
+            with pytest.raises(ConnectionClosed) as closed:
+                await connection.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1000
+
+
+async def test_sigterm_mid_stream_delivers_the_tail_then_closes_with_1001() -> None:
+    """On SIGTERM the server commits the rest of an open stream, sends `done` and closes
+    with 1001, then exits cleanly."""
+    with running_server() as stopping:
+        async with StreamingClient(stopping.url) as client:
+            after_signal: list[ServerMessage] = []
+            async for message in client.stream(speech_path(JFK), realtime=True):
+                if stopping.process.returncode is not None or after_signal:
+                    after_signal.append(message)
+                elif isinstance(message, Commit):
+                    stopping.process.terminate()
+                    after_signal.append(message)
+            await client.connection.wait_closed()
+        assert stopping.process.wait(30) == 0
+    assert client.connection.close_code == 1001
+    done = after_signal[-1]
+    assert isinstance(done, Done)
+    assert any(isinstance(m, Commit) for m in after_signal[1:])
+    assert 0 < done.audio_seconds < 11.0
+
+
+class FaultyASR:
+    """A real tiny.en model whose third call raises, as a crashing backend would."""
+
+    def __init__(self, asr: Any) -> None:
+        self.asr = asr
+        self.sep = asr.sep
+        self.calls = 0
+
+    def transcribe(self, audio: npt.NDArray[np.float32], init_prompt: str = "") -> Any:
+        self.calls += 1
+        if self.calls == 3:
+            raise RuntimeError("injected fault")
+        return self.asr.transcribe(audio, init_prompt=init_prompt)
+
+    def ts_words(self, result: Any) -> Any:
+        return self.asr.ts_words(result)
+
+    def segments_end_ts(self, result: Any) -> Any:
+        return self.asr.segments_end_ts(result)
+
+
+class FaultyLoader:
+    """The faster-whisper loader with the fault above injected into its model."""
+
+    def load(self, config: ASRConfig) -> tuple[OnlineASRProcessor, dict[str, Any]]:
+        real = config.model_copy(update={"backend": "faster-whisper"})
+        processor, metadata = get_loader(real.backend).load(real)
+        assert isinstance(processor, OnlineASRProcessor)
+        return OnlineASRProcessor(FaultyASR(processor.asr)), metadata
+
+
+@asynccontextmanager
+async def in_process_server() -> AsyncIterator[ASRServer]:
+    server = ASRServer(ServerSettings(port=0, workers=2))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.shutdown()
+
+
+async def test_failing_backend_fails_only_its_own_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A backend raising mid-stream gives that session `backend_error`; `reset` lets it
+    stream again, and a concurrent clean session's transcript is untouched."""
+    monkeypatch.setattr(registry, "_loaders", dict(registry._loaders))
+    register_loader("faulty", FaultyLoader())
+    clip = "ljspeech/LJ001-0004.wav"
+    async with in_process_server() as server:
+        alone, _ = await stream_file(server.url, JFK)
+        clean = asyncio.create_task(stream_file(server.url, JFK))
+        async with StreamingClient(server.url) as client:
+            await client.load_model(backend="faulty")
+            with pytest.raises(ServerError) as failed:
+                await collect(client, speech_audio(clip))
+            assert failed.value.code == "backend_error"
+            assert "injected fault" in failed.value.message
+            await client.reset()
+            commits, _ = await collect(client, speech_audio(clip))
+        assert word_error_rate(transcript(clip), joined(commits)) <= 0.2
+        assert joined((await clean)[0]) == joined(alone)
+        metrics = server.metrics.registry
+        assert metrics.get_sample_value("asr_errors_total", {"code": "backend_error"}) == 1
