@@ -8,16 +8,17 @@ import logging
 import os
 
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
-from asr_interface.server.app import ASRServer, ServerSettings
-
-_DEFAULTS = ServerSettings()
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """The server's own flags, then one flag per `ASRConfig` field for the default model."""
+    # Imported here: the server's dependencies would slow every other command's start.
+    from asr_interface.server.app import ServerSettings
+
+    defaults = ServerSettings()
     network = parser.add_argument_group("network")
-    network.add_argument("--host", default=_DEFAULTS.host, help="address to listen on")
-    network.add_argument("--port", type=int, default=_DEFAULTS.port, help="0 picks a free port")
+    network.add_argument("--host", default=defaults.host, help="address to listen on")
+    network.add_argument("--port", type=int, default=defaults.port, help="0 picks a free port")
     network.add_argument("--ssl-certfile", help="serve wss:// and https:// with this certificate")
     network.add_argument("--ssl-keyfile", help="private key of --ssl-certfile")
     limits = parser.add_argument_group("limits")
@@ -28,7 +29,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: $ASR_INTERFACE_TOKEN)",
     )
     limits.add_argument(
-        "--max-sessions", type=int, default=_DEFAULTS.max_sessions, help="open sessions at most"
+        "--max-sessions", type=int, default=defaults.max_sessions, help="open sessions at most"
     )
     limits.add_argument(
         "--allowed-models",
@@ -38,17 +39,17 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--idle-timeout",
         type=float,
-        default=_DEFAULTS.idle_timeout,
+        default=defaults.idle_timeout,
         help="close sessions silent for this many seconds",
     )
     limits.add_argument(
         "--max-frame-bytes",
         type=int,
-        default=_DEFAULTS.max_frame_bytes,
+        default=defaults.max_frame_bytes,
         help="largest binary audio frame accepted",
     )
     limits.add_argument(
-        "--workers", type=int, default=_DEFAULTS.workers, help="threads running model calls"
+        "--workers", type=int, default=defaults.workers, help="threads running model calls"
     )
     parser.add_argument(
         "--log-level",
@@ -61,6 +62,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_serve(arguments: argparse.Namespace) -> int:
     """Loads the default model, serves until SIGINT/SIGTERM, then finishes open streams."""
+    from asr_interface.server.app import ASRServer, ServerSettings
+
     logging.basicConfig(
         level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
