@@ -16,7 +16,7 @@ from asr_interface.core.language import DetectedLanguage, StreamLanguage
 from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.evaluation import normalize
 from asr_interface.server.engine import engine_for
-from tests.espeak import SENTENCES, speak
+from tests.espeak import SENTENCES, speak_all
 from tests.recording_asr import RecordingASR
 
 RATE = 16000
@@ -32,8 +32,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def spoken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, npt.NDArray[np.float32]]:
     """Each test sentence as 16 kHz audio, synthesised into a temporary folder."""
-    folder = tmp_path_factory.mktemp("espeak")
-    return {language: speak(language, folder) for language in LANGUAGES}
+    return speak_all(tmp_path_factory.mktemp("espeak"))
 
 
 def base_asr(
