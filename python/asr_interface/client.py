@@ -61,7 +61,10 @@ class StreamingClient:
 
     async def __aenter__(self) -> StreamingClient:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-        self._connection = await connect(self.url, additional_headers=headers, max_size=None)
+        # No permessage-deflate: PCM barely compresses and deflating it costs CPU per frame.
+        self._connection = await connect(
+            self.url, additional_headers=headers, max_size=None, compression=None
+        )
         ready = await self._receive()
         if not isinstance(ready, Ready):
             raise (
