@@ -108,24 +108,34 @@ class OracleASRProcessor:
         self._enforce_cap()
 
     def _enforce_cap(self) -> None:
-        if self.window_seconds <= self.max_window_sec:
+        cap = int(self.max_window_sec * SAMPLING_RATE)
+        if len(self.audio_buffer) <= cap:
             return
         if self.commited:
             t = self.commited[-1][1]
             remaining = len(self.audio_buffer) - self._samples_before(t)
-            if t > self.buffer_time_offset and remaining / SAMPLING_RATE <= self.max_window_sec:
+            if t > self.buffer_time_offset and remaining <= cap:
                 self.chunk_at(t)
                 return
-        self.chunk_at(self.buffer_time_offset + self.window_seconds - self.max_window_sec)
+        dropped = len(self.audio_buffer) - cap
+        t = self.buffer_time_offset + dropped / SAMPLING_RATE
+        self._pop_committed(t)
+        self.audio_buffer = self.audio_buffer[dropped:]
+        self.buffer_time_offset = t
 
     def _samples_before(self, t: float) -> int:
         return min(len(self.audio_buffer), int((t - self.buffer_time_offset) * SAMPLING_RATE))
+
+    def _pop_committed(self, t: float) -> None:
+        """Forget committed words from the front while they end at or before `t`."""
+        while self.committed_in_buffer and self.committed_in_buffer[0][1] <= t:
+            self.committed_in_buffer.pop(0)
 
     def chunk_at(self, t: float) -> None:
         """Trim the window to start at stream time `t`; it never moves backwards."""
         if t <= self.buffer_time_offset:
             return
-        self.committed_in_buffer = [w for w in self.committed_in_buffer if w[1] > t]
+        self._pop_committed(t)
         self.audio_buffer = self.audio_buffer[self._samples_before(t) :]
         self.buffer_time_offset = t
 
@@ -222,7 +232,7 @@ class OracleASRProcessor:
             current: list[Word] = []
             for word in rest:
                 current.append(word)
-                if word[2].rstrip(CLOSING_MARKS).endswith(SENTENCE_ENDINGS):
+                if word[2].rstrip().rstrip(CLOSING_MARKS).endswith(SENTENCE_ENDINGS):
                     runs.append(current)
                     current = []
             rest = current

@@ -35,9 +35,11 @@ unsafe impl Send for Block {}
 
 impl Block {
     fn with_capacity(capacity: usize) -> Self {
-        Self {
-            samples: (0..capacity).map(|_| UnsafeCell::new(0.0)).collect(),
-        }
+        // Zeroed allocation: the pages are mapped lazily, and as they are written.
+        let zeroed: Box<[f32]> = vec![0.0_f32; capacity].into_boxed_slice();
+        // SAFETY: `UnsafeCell<f32>` is `repr(transparent)` over `f32`.
+        let samples = unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [UnsafeCell<f32>]) };
+        Self { samples }
     }
 
     fn capacity(&self) -> usize {
@@ -60,6 +62,30 @@ impl Block {
             // SAFETY: `i < cells.len()`, and the range is above the written end, which no
             // view can cover.
             unsafe { target.add(i).write(sample) };
+        }
+    }
+
+    /// Copies `samples` to `at`, under the same guarantee as `write`.
+    fn write_slice(&self, at: usize, samples: &[f32]) {
+        let cells = &self.samples[at..at + samples.len()];
+        // SAFETY: the bounds were checked by the indexing above; no view covers the range,
+        // and `samples` cannot alias it (views are read-only, and `&self` forbids `&mut`).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                samples.as_ptr(),
+                UnsafeCell::raw_get(cells.as_ptr()),
+                samples.len(),
+            );
+        }
+    }
+
+    /// Moves `start..end` to the front. Only for a block no view shares.
+    fn compact(&mut self, start: usize, end: usize) {
+        let cells = &mut self.samples[..end];
+        // SAFETY: `&mut self` proves no view exists; `copy` handles the overlap.
+        unsafe {
+            let base = UnsafeCell::raw_get(cells.as_mut_ptr());
+            std::ptr::copy(base.add(start), base, end - start);
         }
     }
 }
@@ -129,40 +155,52 @@ impl AudioWindow {
 
     /// Appends float samples; refuses the whole chunk if any sample is NaN or infinite.
     pub fn append_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
-        if let Some((index, &value)) = samples.iter().enumerate().find(|(_, s)| !s.is_finite()) {
+        // A branch-free pass that vectorises; the index is looked for only on failure.
+        let all_finite = samples.iter().fold(true, |ok, s| ok & s.is_finite());
+        if !all_finite {
+            let (index, &value) = samples
+                .iter()
+                .enumerate()
+                .find(|(_, s)| !s.is_finite())
+                .expect("a non-finite sample exists");
             return Err(AudioError::NonFinite { index, value });
         }
-        self.append(samples.iter().copied());
+        self.reserve(samples.len());
+        self.block.write_slice(self.end, samples);
+        self.end += samples.len();
         Ok(())
     }
 
     /// Appends 16-bit PCM samples scaled into [-1, 1).
     pub fn append_i16(&mut self, samples: &[i16]) {
-        self.append(samples.iter().map(|&s| f32::from(s) / 32768.0));
+        self.reserve(samples.len());
+        // Only `end..end + len` is written: every view ends at or below `end`.
+        self.block
+            .write(self.end, samples.iter().map(|&s| f32::from(s) / 32768.0));
+        self.end += samples.len();
     }
 
-    fn append(&mut self, samples: impl ExactSizeIterator<Item = f32>) {
-        let needed = samples.len();
-        if needed == 0 {
+    /// Makes room for `needed` more samples after `end`.
+    ///
+    /// A block no view shares is compacted in place; otherwise the window moves to a new
+    /// block holding at least twice the grown window. Either way each sample is copied
+    /// O(1) times on average however long the stream runs.
+    fn reserve(&mut self, needed: usize) {
+        if self.end + needed <= self.block.capacity() {
             return;
         }
-        if self.end + needed > self.block.capacity() {
-            self.make_room(needed);
-        }
-        // Only `end..end + needed` is written: every view ends at or below `end`.
-        self.block.write(self.end, samples);
-        self.end += needed;
-    }
-
-    /// Moves the window into a block with room for `needed` more samples.
-    ///
-    /// The new block holds at least twice the grown window, so each sample is copied
-    /// O(1) times on average however long the stream runs.
-    fn make_room(&mut self, needed: usize) {
         let live = self.len();
         let capacity = (2 * (live + needed)).max(MIN_BLOCK);
+        if let Some(block) = Arc::get_mut(&mut self.block) {
+            if block.capacity() >= capacity {
+                block.compact(self.start, self.end);
+                self.start = 0;
+                self.end = live;
+                return;
+            }
+        }
         let block = Block::with_capacity(capacity);
-        block.write(0, self.samples().iter().copied());
+        block.write_slice(0, self.samples());
         self.block = Arc::new(block);
         self.start = 0;
         self.end = live;

@@ -203,7 +203,8 @@ impl StreamingProcessor {
         segment_ends: &[f64],
         boundaries: &B,
     ) -> Result<Vec<Word>, B::Error> {
-        self.agreement.insert(words, self.offset);
+        let window_start = self.offset;
+        self.agreement.insert(words, window_start);
         let new = self.agreement.flush();
         self.committed.extend(new.iter().cloned());
         if !new.is_empty()
@@ -217,7 +218,7 @@ impl StreamingProcessor {
             Trimming::Sentence => self.config.max_window_sec,
         };
         if self.audio.seconds() > segment_limit {
-            self.trim_at_segment(segment_ends);
+            self.trim_at_segment(segment_ends, window_start);
         }
         self.enforce_cap();
         self.forget_unreadable_words();
@@ -256,7 +257,10 @@ impl StreamingProcessor {
     }
 
     /// Cuts at the latest segment end, except the last, that is inside the committed text.
-    fn trim_at_segment(&mut self, segment_ends: &[f64]) {
+    ///
+    /// Segment ends are relative to `window_start`, the window the model transcribed, even
+    /// when a sentence cut has moved the window since.
+    fn trim_at_segment(&mut self, segment_ends: &[f64], window_start: f64) {
         let Some(last_committed_end) = self.committed.back().map(|w| w.end) else {
             return;
         };
@@ -264,10 +268,10 @@ impl StreamingProcessor {
             return;
         }
         let mut index = segment_ends.len() - 2;
-        while index > 0 && segment_ends[index] + self.offset > last_committed_end {
+        while index > 0 && segment_ends[index] + window_start > last_committed_end {
             index -= 1;
         }
-        let cut = segment_ends[index] + self.offset;
+        let cut = segment_ends[index] + window_start;
         if cut <= last_committed_end {
             self.cut_at(cut);
         }
@@ -275,18 +279,32 @@ impl StreamingProcessor {
 
     /// Keeps the window within the cap, at the last committed word if that is enough.
     fn enforce_cap(&mut self) {
-        let cap = self.config.max_window_sec;
-        let window = self.audio.seconds();
+        let cap = (self.config.max_window_sec * f64::from(SAMPLE_RATE)) as usize;
+        let window = self.audio.len();
         if window <= cap {
             return;
         }
-        let end = self.offset + window;
         let at_commit = self
             .committed
             .back()
             .map(|w| w.end)
-            .filter(|&t| t > self.offset && end - t <= cap);
-        self.cut_at(at_commit.unwrap_or(end - cap));
+            .filter(|&t| t > self.offset && window - self.samples_before(t) <= cap);
+        match at_commit {
+            Some(t) => self.cut_at(t),
+            None => {
+                // Exactly the newest `cap` samples stay, whatever the rounding of times.
+                let dropped = window - cap;
+                let time = self.offset + dropped as f64 / f64::from(SAMPLE_RATE);
+                self.agreement.pop_committed(time);
+                self.audio.drop_front(dropped);
+                self.offset = time;
+            }
+        }
+    }
+
+    /// Samples of the window before stream time `time` (which is after the window start).
+    fn samples_before(&self, time: f64) -> usize {
+        (((time - self.offset) * f64::from(SAMPLE_RATE)) as usize).min(self.audio.len())
     }
 
     /// Drops the audio before stream time `time`; never moves the window backwards.
@@ -295,8 +313,7 @@ impl StreamingProcessor {
             return;
         }
         self.agreement.pop_committed(time);
-        let samples = ((time - self.offset) * f64::from(SAMPLE_RATE)) as usize;
-        self.audio.drop_front(samples);
+        self.audio.drop_front(self.samples_before(time));
         self.offset = time;
     }
 

@@ -17,7 +17,7 @@ pub trait SentenceSplitter {
 }
 
 const SENTENCE_ENDS: [char; 7] = ['.', '!', '?', '…', '。', '！', '？'];
-const CLOSERS: [char; 8] = ['"', '\'', ')', ']', '}', '»', '”', '’'];
+const CLOSERS: [char; 11] = ['"', '\'', ')', ']', '}', '»', '”', '’', '」', '』', '）'];
 
 /// Whether a word closes a sentence by its punctuation, as Whisper writes it.
 fn ends_sentence(text: &str) -> bool {
@@ -83,6 +83,14 @@ pub fn sentences_by_splitter<S: SentenceSplitter>(
             end = word.end;
         }
         spans.push(SentenceSpan { start, end });
+    }
+    // Words no piece covered (a splitter that lost text) form a last, open sentence.
+    let leftover: Vec<&Word> = rest.collect();
+    if let (Some(first), Some(last)) = (leftover.first(), leftover.last()) {
+        spans.push(SentenceSpan {
+            start: first.start,
+            end: last.end,
+        });
     }
     Ok(spans)
 }
