@@ -183,4 +183,5 @@ async def _chunks(
 def _pcm16(samples: npt.NDArray[np.float32]) -> bytes:
     """Float samples in [-1, 1] as little-endian 16-bit PCM, the protocol's default."""
     scaled = np.clip(samples * 32768.0, -32768, 32767)
-    return scaled.astype("<i2").tobytes()
+    pcm: bytes = scaled.astype("<i2").tobytes()
+    return pcm

@@ -127,7 +127,11 @@ class ProcessorEngine:
         if final:
             outputs.append(processor.finish())
         model_seconds = time.perf_counter() - began
-        committed = [(b, e, text.strip()) for b, e, text in outputs if text and b is not None]
+        committed = [
+            (b, e, text.strip())
+            for b, e, text in outputs
+            if text and b is not None and e is not None
+        ]
         return StepResult(committed, [], model_seconds, 1)
 
     def reset(self) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
 from asr_interface.audio import SAMPLING_RATE, Resampler
 from asr_interface.protocol import ErrorCode, ProtocolError
 
-_DTYPES = {"pcm_s16le": np.dtype("<i2"), "pcm_f32le": np.dtype("<f4")}
+_DTYPES: dict[str, np.dtype[Any]] = {"pcm_s16le": np.dtype("<i2"), "pcm_f32le": np.dtype("<f4")}
 
 
 class PcmDecoder:
@@ -36,10 +38,11 @@ class PcmDecoder:
         self._carry = data[usable:]
         native = samples.astype(samples.dtype.newbyteorder("="))
         if self._resampler is not None:
-            return self._resampler.push_pcm(native, self.sample_rate)
+            resampled: npt.NDArray[np.float32] = self._resampler.push_pcm(native, self.sample_rate)
+            return resampled
         if native.dtype.kind == "i":
             return (native / np.float32(32768)).astype(np.float32)
-        return native
+        return native.astype(np.float32, copy=False)
 
     def flush(self) -> npt.NDArray[np.float32]:
         """The samples the resampler still holds at the end of the stream."""
