@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -193,6 +194,13 @@ async def test_load_model_reloads_the_default_and_streams(server: ServerProcess)
     assert word_error_rate(transcript(SHORT), joined(commits)) <= 0.2
 
 
+async def test_audio_frames_are_not_compressed(server: ServerProcess) -> None:
+    """The server declines permessage-deflate, which would cost CPU on every PCM frame."""
+    async with connect(server.url) as connection:  # offers permessage-deflate by default
+        assert isinstance(await receive(connection), Ready)
+        assert connection.protocol.extensions == []
+
+
 def test_health_backends_and_metrics_answer(server: ServerProcess) -> None:
     """The HTTP routes answer on the WebSocket port: health, backends and Prometheus text
     with the asr_ metrics."""
@@ -348,8 +356,9 @@ class FaultyLoader:
 
 
 @asynccontextmanager
-async def in_process_server() -> AsyncIterator[ASRServer]:
-    server = ASRServer(ServerSettings(port=0, workers=2))
+async def in_process_server(shutdown_grace: float = 60.0) -> AsyncIterator[ASRServer]:
+    """A server in the test's own event loop, where a test can register a faulty backend."""
+    server = ASRServer(ServerSettings(port=0, workers=2, shutdown_grace=shutdown_grace))
     await server.start()
     try:
         yield server
@@ -380,3 +389,61 @@ async def test_failing_backend_fails_only_its_own_session(
         assert joined((await clean)[0]) == joined(alone)
         metrics = server.metrics.registry
         assert metrics.get_sample_value("asr_errors_total", {"code": "backend_error"}) == 1
+
+
+class HangingLoader:
+    """A backend whose model never returns until the test releases it."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def load(self, config: ASRConfig) -> tuple[OnlineASRProcessor, dict[str, Any]]:
+        return OnlineASRProcessor(HangingASR(self)), {}
+
+
+class HangingASR:
+    sep = " "
+
+    def __init__(self, loader: HangingLoader) -> None:
+        self.loader = loader
+
+    def transcribe(self, audio: npt.NDArray[np.float32], init_prompt: str = "") -> Any:
+        self.loader.entered.set()
+        self.loader.release.wait(REPLY_TIMEOUT)
+        return []
+
+    def ts_words(self, result: Any) -> list[Any]:
+        return []
+
+    def segments_end_ts(self, result: Any) -> list[float]:
+        return []
+
+
+async def test_shutdown_cuts_off_streams_the_grace_period_did_not_finish(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stream stuck in its model past the shutdown grace period is closed with 1001, and
+    shutdown completes without waiting for the model."""
+    monkeypatch.setattr(registry, "_loaders", dict(registry._loaders))
+    hanging = HangingLoader()
+    register_loader("hanging", hanging)
+    try:
+        async with (
+            in_process_server(shutdown_grace=0.1) as server,
+            connect(server.url) as connection,
+        ):
+            assert isinstance(await receive(connection), Ready)
+            await connection.send(json.dumps({"type": "load_model", "backend": "hanging"}))
+            assert isinstance(await receive(connection), ModelLoaded)
+            await connection.send(pcm16(speech_audio(SHORT)))
+            await asyncio.to_thread(hanging.entered.wait, REPLY_TIMEOUT)
+            await asyncio.wait_for(server.shutdown(), REPLY_TIMEOUT)
+            assert not hanging.release.is_set()  # shutdown did not wait for the model
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await receive(connection)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1001
+    finally:
+        hanging.release.set()

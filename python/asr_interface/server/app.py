@@ -36,6 +36,7 @@ from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.pages import page_response
 from asr_interface.server.session import (
+    CLOSE_GOING_AWAY,
     CLOSE_TRY_AGAIN_LATER,
     Action,
     Close,
@@ -139,7 +140,11 @@ class ASRServer:
                 [asyncio.ensure_future(r.finished.wait()) for r in runners],
                 timeout=self.settings.shutdown_grace,
             )
-        self._server.close()
+        # Cut off what the grace period did not finish: the server's own close() acts only
+        # once, and its first call above left the connections open.
+        await asyncio.gather(
+            *(r.connection.close(CLOSE_GOING_AWAY, "server shutting down") for r in self._runners)
+        )
         await self._server.wait_closed()
         self.model_workers.shutdown(wait=False, cancel_futures=True)
         self._load_workers.shutdown(wait=False, cancel_futures=True)
