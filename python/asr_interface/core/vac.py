@@ -286,18 +286,18 @@ class VACOnlineASRProcessor:
     def iterate(self, *, final: bool = False) -> VACIteration:
         """`process_iter` (or, when `final`, `finish`) with the model use it took."""
         run = _Run()
+        if final:
+            closing = self.detector.close()
+            if closing is not None:
+                self._queue([closing])
+                self._route()
         committed: list[TimedWord] = []
         while self._utterance_ended:
             committed += self._finalise(run)
             self._utterance_ended = False
             self._route()
-        if final:
-            self._queue([boundary for boundary in [self.detector.close()] if boundary])
-            self._route()
-            if self._utterance_ended:
-                committed += self._finalise(run)
-                self._utterance_ended = False
-        elif self._in_utterance and self.online.pending_seconds >= self.online_chunk_size:
+        enough = self.online.pending_seconds >= self.online_chunk_size
+        if self._in_utterance and enough and not final:
             committed += self._transcribe(run)
         return VACIteration(
             committed, run.calls, run.seconds, self.language.announcement(final=final)
