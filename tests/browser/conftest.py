@@ -64,9 +64,12 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Browser]:
-    """One headless Chromium whose microphone plays the JFK recording in a loop."""
+    """One headless Chromium whose microphone plays the JFK recording in a loop.
+
+    Module-scoped: Playwright's sync API keeps an event loop running while it is open,
+    which would stop the asyncio tests of later modules from running theirs."""
     from playwright.sync_api import sync_playwright
 
     # Chromium reads the file only by a path without "..".
