@@ -208,18 +208,7 @@ class Session:
         if self._partial_text(partial) != stream.partial:
             actions.append(Send(self._partial_message(partial)))
         if final:
-            self.phase = Phase.ENDED
-            actions.append(
-                Send(
-                    Done(
-                        audio_seconds=round(stream.audio_seconds, 3),
-                        processing_seconds=round(stream.model_seconds, 3),
-                    )
-                )
-            )
-            if self._close_after_done:
-                actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
-            return actions
+            return actions + self._stream_done()
         return actions + self._next_step()
 
     def step_failed(self, reason: str) -> list[Action]:
@@ -294,18 +283,7 @@ class Session:
             raise ProtocolError(ErrorCode.STREAM_IN_PROGRESS, "the stream is already ending")
         stream = self._stream
         if self.phase in (Phase.IDLE, Phase.ENDED):
-            self.phase = Phase.ENDED
-            actions: list[Action] = [
-                Send(
-                    Done(
-                        audio_seconds=round(stream.audio_seconds, 3),
-                        processing_seconds=round(stream.model_seconds, 3),
-                    )
-                )
-            ]
-            if self._close_after_done:
-                actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
-            return actions
+            return self._stream_done()
         self._queue(stream.decoder.flush(), now)
         self.phase = Phase.ENDING
         return self._next_step()
@@ -353,6 +331,22 @@ class Session:
         return self._next_step()
 
     # Helpers.
+
+    def _stream_done(self) -> list[Action]:
+        """`done` for the current stream, and the close a shutdown was waiting for."""
+        self.phase = Phase.ENDED
+        stream = self._stream
+        actions: list[Action] = [
+            Send(
+                Done(
+                    audio_seconds=round(stream.audio_seconds, 3),
+                    processing_seconds=round(stream.model_seconds, 3),
+                )
+            )
+        ]
+        if self._close_after_done:
+            actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
+        return actions
 
     def _require_not_busy(self) -> None:
         if self.phase in (Phase.STREAMING, Phase.ENDING):
