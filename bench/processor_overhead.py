@@ -117,9 +117,10 @@ def replay_stream(
     trace = load_trace()
     sizes = chunk_sizes(trace)
     audio = np.zeros(max(sizes), dtype=np.float32)  # the replay ignores the samples
+    # The baseline comes first: what a processor allocates up front counts too.
+    baseline = resident_bytes() if sample_memory else 0
     processor = make_processor(ReplayASR(trace, loop=True))
     run = StreamRun()
-    baseline = resident_bytes() if sample_memory else 0
     samples_left = round(stream_seconds * SAMPLE_RATE)
     while samples_left > 0:
         size = sizes[run.calls % len(sizes)]

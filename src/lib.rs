@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<streaming::StreamingCore>()?;
     m.add_class::<streaming::WindowOwner>()?;
+    m.add_function(wrap_pyfunction!(streaming::join_words, m)?)?;
     m.add("SAMPLE_RATE", asr_core::SAMPLE_RATE)?;
     Ok(())
 }

@@ -6,14 +6,49 @@ use asr_core::{
 };
 use numpy::ndarray::ArrayView1;
 use numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
-use numpy::{PyArray1, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::errors::CoreError;
 
 /// A word as Python sees it: `(start, end, text)`.
 type PyWord = (f64, f64, String);
+
+/// Joined words as whisper_streaming returns them: `(start, end, text)`, or
+/// `(None, None, "")` for none.
+type Flushed = (Option<f64>, Option<f64>, String);
+
+/// Joins words with `sep` into one `Flushed`, shifting their times by `offset`.
+fn flushed<'a>(
+    mut words: impl Iterator<Item = (f64, f64, &'a str)>,
+    sep: &str,
+    offset: f64,
+) -> Flushed {
+    let Some((start, mut end, first)) = words.next() else {
+        return (None, None, String::new());
+    };
+    let mut text = first.to_owned();
+    for (_, word_end, word) in words {
+        text.push_str(sep);
+        text.push_str(word);
+        end = word_end;
+    }
+    (Some(offset + start), Some(offset + end), text)
+}
+
+/// `StreamingCore.to_flush`'s work, for any word list: see `flushed`.
+#[pyfunction]
+#[pyo3(signature = (words, sep, offset = 0.0))]
+pub fn join_words(words: Vec<PyWord>, sep: &str, offset: f64) -> Flushed {
+    flushed(
+        words.iter().map(|(s, e, t)| (*s, *e, t.as_str())),
+        sep,
+        offset,
+    )
+}
 
 fn to_py(words: &[Word]) -> Vec<PyWord> {
     words
@@ -84,6 +119,31 @@ pub struct StreamingCore {
     tokenizer: Option<Py<PyAny>>,
 }
 
+impl StreamingCore {
+    /// Hands the model's words to the core, with the tokenizer's sentence ends if any.
+    fn commit_words(
+        &mut self,
+        py: Python<'_>,
+        words: Vec<PyWord>,
+        segment_ends: &[f64],
+    ) -> PyResult<Vec<Word>> {
+        let words = words
+            .into_iter()
+            .map(|(start, end, text)| Word { start, end, text })
+            .collect();
+        Ok(match &self.tokenizer {
+            Some(tokenizer) => {
+                let boundaries = Tokenizer { py, tokenizer };
+                self.inner.commit(words, segment_ends, &boundaries)?
+            }
+            None => {
+                let Ok(committed) = self.inner.commit(words, segment_ends, &Punctuation);
+                committed
+            }
+        })
+    }
+}
+
 #[pymethods]
 impl StreamingCore {
     #[new]
@@ -123,14 +183,49 @@ impl StreamingCore {
         self.inner.init(offset);
     }
 
-    fn insert_f32(&mut self, samples: PyReadonlyArray1<'_, f32>) -> PyResult<()> {
-        let samples = samples.as_slice()?;
-        Ok(self.inner.insert_f32(samples).map_err(CoreError::from)?)
-    }
-
-    fn insert_i16(&mut self, samples: PyReadonlyArray1<'_, i16>) -> PyResult<()> {
-        self.inner.insert_i16(samples.as_slice()?);
-        Ok(())
+    /// Appends a 1-D array of float32, float64 or int16 samples (other float widths are
+    /// converted); any other shape or dtype is a `ValueError`.
+    fn insert(&mut self, audio: &Bound<'_, PyUntypedArray>) -> PyResult<()> {
+        if audio.ndim() != 1 {
+            let shape: Vec<String> = audio.shape().iter().map(usize::to_string).collect();
+            return Err(PyValueError::new_err(format!(
+                "audio must be a 1-D array of samples, got shape ({})",
+                shape.join(", ")
+            )));
+        }
+        if let Ok(samples) = audio.cast::<PyArray1<f32>>() {
+            let samples = samples.readonly();
+            return match samples.as_slice() {
+                Ok(contiguous) => self.inner.insert_f32(contiguous),
+                Err(_) => self.inner.insert_f32(&samples.as_array().to_vec()),
+            }
+            .map_err(|e| CoreError::from(e).into());
+        }
+        if let Ok(samples) = audio.cast::<PyArray1<f64>>() {
+            let samples = samples.readonly();
+            return match samples.as_slice() {
+                Ok(contiguous) => self.inner.insert_f64(contiguous),
+                Err(_) => self.inner.insert_f64(&samples.as_array().to_vec()),
+            }
+            .map_err(|e| CoreError::from(e).into());
+        }
+        if let Ok(samples) = audio.cast::<PyArray1<i16>>() {
+            let samples = samples.readonly();
+            match samples.as_slice() {
+                Ok(contiguous) => self.inner.insert_i16(contiguous),
+                Err(_) => self.inner.insert_i16(&samples.as_array().to_vec()),
+            }
+            return Ok(());
+        }
+        let dtype = audio.dtype();
+        if dtype.kind() == b'f' {
+            let converted = audio.call_method1("astype", ("float32",))?;
+            return self.insert(converted.cast()?);
+        }
+        Err(PyValueError::new_err(format!(
+            "audio must hold float32, float64 or int16 samples, got dtype {}",
+            dtype.str()?
+        )))
     }
 
     /// The window as a read-only array, valid however the stream goes on.
@@ -154,21 +249,29 @@ impl StreamingCore {
         words: Vec<PyWord>,
         segment_ends: Vec<f64>,
     ) -> PyResult<Vec<PyWord>> {
-        let words = words
-            .into_iter()
-            .map(|(start, end, text)| Word { start, end, text })
-            .collect();
-        let committed = match &self.tokenizer {
-            Some(tokenizer) => {
-                let boundaries = Tokenizer { py, tokenizer };
-                self.inner.commit(words, &segment_ends, &boundaries)?
-            }
-            None => {
-                let Ok(committed) = self.inner.commit(words, &segment_ends, &Punctuation);
-                committed
-            }
-        };
-        Ok(to_py(&committed))
+        Ok(to_py(&self.commit_words(py, words, &segment_ends)?))
+    }
+
+    /// whisper_streaming's `process_iter`: transcribes the window with `asr` and returns
+    /// the newly committed `(start, end, text)`, or `(None, None, "")`.
+    fn process_iter(&mut self, asr: &Bound<'_, PyAny>) -> PyResult<Flushed> {
+        let py = asr.py();
+        let (window, prompt) = self.prepare(py)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "init_prompt"), prompt)?;
+        let result = asr.call_method(intern!(py, "transcribe"), (window,), Some(&kwargs))?;
+        let words = asr
+            .call_method1(intern!(py, "ts_words"), (&result,))?
+            .extract()?;
+        let ends: Vec<f64> = asr
+            .call_method1(intern!(py, "segments_end_ts"), (&result,))?
+            .extract()?;
+        let committed = self.commit_words(py, words, &ends)?;
+        Ok(flushed(
+            committed.iter().map(|w| (w.start, w.end, w.text.as_str())),
+            &self.sep,
+            0.0,
+        ))
     }
 
     fn finish(&mut self) -> Vec<PyWord> {

@@ -34,11 +34,18 @@ unsafe impl Sync for Block {}
 unsafe impl Send for Block {}
 
 impl Block {
+    /// A block whose pages are all mapped now, so that appends never stall on the
+    /// first-touch page faults of a fresh allocation.
     fn with_capacity(capacity: usize) -> Self {
-        // Zeroed allocation: the pages are mapped lazily, and as they are written.
         let zeroed: Box<[f32]> = vec![0.0_f32; capacity].into_boxed_slice();
         // SAFETY: `UnsafeCell<f32>` is `repr(transparent)` over `f32`.
         let samples = unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [UnsafeCell<f32>]) };
+        // A zeroed allocation is mapped lazily; one volatile write per page maps it.
+        let per_page = PAGE_BYTES / std::mem::size_of::<f32>();
+        for cell in samples.iter().step_by(per_page) {
+            // SAFETY: the block is not shared yet; the write keeps the value zero.
+            unsafe { std::ptr::write_volatile(cell.get(), 0.0) };
+        }
         Self { samples }
     }
 
@@ -54,29 +61,15 @@ impl Block {
         unsafe { std::slice::from_raw_parts(cells.as_ptr().cast::<f32>(), cells.len()) }
     }
 
-    /// Writes `samples` at `at`. Callers guarantee no view covers `at..at + len`.
-    fn write(&self, at: usize, samples: impl ExactSizeIterator<Item = f32>) {
-        let cells = &self.samples[at..at + samples.len()];
-        let target = UnsafeCell::raw_get(cells.as_ptr());
-        for (i, sample) in samples.enumerate() {
-            // SAFETY: `i < cells.len()`, and the range is above the written end, which no
-            // view can cover.
-            unsafe { target.add(i).write(sample) };
-        }
-    }
-
-    /// Copies `samples` to `at`, under the same guarantee as `write`.
-    fn write_slice(&self, at: usize, samples: &[f32]) {
-        let cells = &self.samples[at..at + samples.len()];
-        // SAFETY: the bounds were checked by the indexing above; no view covers the range,
-        // and `samples` cannot alias it (views are read-only, and `&self` forbids `&mut`).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                samples.as_ptr(),
-                UnsafeCell::raw_get(cells.as_ptr()),
-                samples.len(),
-            );
-        }
+    /// Lets `fill` write `at..at + len`. Callers guarantee no view covers that range.
+    fn write_with<R>(&self, at: usize, len: usize, fill: impl FnOnce(&mut [f32]) -> R) -> R {
+        let cells = &self.samples[at..at + len];
+        // SAFETY: the bounds were checked by the indexing above, and the range is above the
+        // written end, which no view can cover, so nothing else reads or writes it now.
+        let target = unsafe {
+            std::slice::from_raw_parts_mut(UnsafeCell::raw_get(cells.as_ptr()), cells.len())
+        };
+        fill(target)
     }
 
     /// Moves `start..end` to the front. Only for a block no view shares.
@@ -124,6 +117,9 @@ pub struct AudioWindow {
 /// Smallest block allocated: ten seconds of audio.
 const MIN_BLOCK: usize = 10 * SAMPLE_RATE as usize;
 
+/// Bytes per memory page, the unit in which a fresh block is mapped.
+const PAGE_BYTES: usize = 4096;
+
 impl Default for AudioWindow {
     fn default() -> Self {
         Self::new()
@@ -132,8 +128,13 @@ impl Default for AudioWindow {
 
 impl AudioWindow {
     pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty window whose first `capacity` samples need no allocation.
+    pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            block: Arc::new(Block::with_capacity(0)),
+            block: Arc::new(Block::with_capacity(capacity)),
             start: 0,
             end: 0,
         }
@@ -155,29 +156,56 @@ impl AudioWindow {
 
     /// Appends float samples; refuses the whole chunk if any sample is NaN or infinite.
     pub fn append_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
-        // A branch-free pass that vectorises; the index is looked for only on failure.
-        let all_finite = samples.iter().fold(true, |ok, s| ok & s.is_finite());
-        if !all_finite {
-            let (index, &value) = samples
-                .iter()
-                .enumerate()
-                .find(|(_, s)| !s.is_finite())
-                .expect("a non-finite sample exists");
-            return Err(AudioError::NonFinite { index, value });
-        }
-        self.reserve(samples.len());
-        self.block.write_slice(self.end, samples);
-        self.end += samples.len();
-        Ok(())
+        self.append_checked(samples.len(), samples.iter().copied())
+    }
+
+    /// Appends double-precision samples, narrowed to `f32`; refuses the whole chunk if
+    /// any sample is, or narrows to, NaN or infinite.
+    pub fn append_f64(&mut self, samples: &[f64]) -> Result<(), AudioError> {
+        // `as` rounds to the nearest `f32`, giving infinity beyond its range.
+        self.append_checked(samples.len(), samples.iter().map(|&s| s as f32))
     }
 
     /// Appends 16-bit PCM samples scaled into [-1, 1).
     pub fn append_i16(&mut self, samples: &[i16]) {
         self.reserve(samples.len());
         // Only `end..end + len` is written: every view ends at or below `end`.
-        self.block
-            .write(self.end, samples.iter().map(|&s| f32::from(s) / 32768.0));
+        self.block.write_with(self.end, samples.len(), |target| {
+            for (slot, &sample) in target.iter_mut().zip(samples) {
+                *slot = f32::from(sample) / 32768.0;
+            }
+        });
         self.end += samples.len();
+    }
+
+    /// Copies `len` samples in and checks them in the same pass; the window grows only if
+    /// all are finite (a refused chunk leaves its samples above `end`, unread).
+    fn append_checked(
+        &mut self,
+        len: usize,
+        samples: impl Iterator<Item = f32>,
+    ) -> Result<(), AudioError> {
+        self.reserve(len);
+        let written = self.block.write_with(self.end, len, |target| {
+            // Branch-free so that it vectorises; the bad index is looked for only on failure.
+            let mut all_finite = true;
+            for (slot, sample) in target.iter_mut().zip(samples) {
+                *slot = sample;
+                all_finite &= sample.is_finite();
+            }
+            if all_finite {
+                return Ok(());
+            }
+            let (index, &value) = target
+                .iter()
+                .enumerate()
+                .find(|(_, s)| !s.is_finite())
+                .expect("a non-finite sample exists");
+            Err(AudioError::NonFinite { index, value })
+        });
+        written?;
+        self.end += len;
+        Ok(())
     }
 
     /// Makes room for `needed` more samples after `end`.
@@ -200,7 +228,7 @@ impl AudioWindow {
             }
         }
         let block = Block::with_capacity(capacity);
-        block.write_slice(0, self.samples());
+        block.write_with(0, live, |target| target.copy_from_slice(self.samples()));
         self.block = Arc::new(block);
         self.start = 0;
         self.end = live;
@@ -260,6 +288,16 @@ mod tests {
         let err = window.append_f32(&[f32::INFINITY]).unwrap_err();
         assert!(err.to_string().contains("inf"));
         assert_eq!(window.samples(), &[0.5]);
+    }
+
+    #[test]
+    fn narrows_doubles_and_refuses_what_does_not_fit() {
+        let mut window = AudioWindow::with_capacity(4);
+        window.append_f64(&[0.5, -0.25]).unwrap();
+        assert_eq!(window.samples(), &[0.5, -0.25]);
+        let err = window.append_f64(&[0.1, 1e300]).unwrap_err();
+        assert!(matches!(err, AudioError::NonFinite { index: 1, .. }));
+        assert_eq!(window.samples(), &[0.5, -0.25]);
     }
 
     #[test]

@@ -67,6 +67,11 @@ impl ProcessorConfig {
         }
         Ok(())
     }
+
+    /// The window cap in samples.
+    pub fn max_window_samples(&self) -> usize {
+        (self.max_window_sec * f64::from(SAMPLE_RATE)) as usize
+    }
 }
 
 /// Finds sentence spans in committed words, for `sentence` trimming.
@@ -87,6 +92,9 @@ impl SentenceBoundaries for Punctuation {
     }
 }
 
+/// Longest window a processor allocates room for up front: one minute of audio.
+const PREALLOCATED_WINDOW: usize = 60 * SAMPLE_RATE as usize;
+
 /// Longest prompt, in characters, taken from the committed text before the window.
 const PROMPT_CHARS: usize = 200;
 
@@ -106,9 +114,13 @@ impl StreamingProcessor {
     pub fn new(config: ProcessorConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let agreement = LocalAgreement::new(config.agreement_n, 0.0);
+        // Room for a full window (up to a minute) twice over, so a stream at the cap
+        // compacts in place instead of allocating.
+        let preallocated = config.max_window_samples().min(PREALLOCATED_WINDOW);
+        let capacity = 2 * (preallocated + SAMPLE_RATE as usize);
         Ok(Self {
             config,
-            audio: AudioWindow::new(),
+            audio: AudioWindow::with_capacity(capacity),
             offset: 0.0,
             agreement,
             committed: VecDeque::new(),
@@ -118,7 +130,7 @@ impl StreamingProcessor {
 
     /// Starts a new stream whose first sample is at `offset` seconds.
     pub fn init(&mut self, offset: f64) {
-        self.audio = AudioWindow::new();
+        self.audio.clear();
         self.offset = offset;
         self.agreement = LocalAgreement::new(self.config.agreement_n, offset);
         self.committed.clear();
@@ -148,6 +160,12 @@ impl StreamingProcessor {
 
     pub fn insert_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
         self.audio.append_f32(samples)?;
+        self.appended(samples.len());
+        Ok(())
+    }
+
+    pub fn insert_f64(&mut self, samples: &[f64]) -> Result<(), AudioError> {
+        self.audio.append_f64(samples)?;
         self.appended(samples.len());
         Ok(())
     }
@@ -279,7 +297,7 @@ impl StreamingProcessor {
 
     /// Keeps the window within the cap, at the last committed word if that is enough.
     fn enforce_cap(&mut self) {
-        let cap = (self.config.max_window_sec * f64::from(SAMPLE_RATE)) as usize;
+        let cap = self.config.max_window_samples();
         let window = self.audio.len();
         if window <= cap {
             return;

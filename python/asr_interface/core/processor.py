@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from asr_interface._core import SAMPLE_RATE, StreamingCore
+from asr_interface._core import SAMPLE_RATE, StreamingCore, join_words
 
 TimedWord = tuple[float, float, str]
 Flushed = tuple[float | None, float | None, str]
@@ -103,17 +103,7 @@ class OnlineASRProcessor:
 
     def insert_audio_chunk(self, audio: npt.ArrayLike) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""
-        samples = np.asarray(audio)
-        if samples.ndim != 1:
-            raise ValueError(f"audio must be a 1-D array of samples, got shape {samples.shape}")
-        if samples.dtype == np.int16:
-            self._core.insert_i16(np.ascontiguousarray(samples))
-        elif samples.dtype.kind == "f":
-            self._core.insert_f32(np.ascontiguousarray(samples, dtype=np.float32))
-        else:
-            raise ValueError(
-                f"audio must hold float32, float64 or int16 samples, got dtype {samples.dtype}"
-            )
+        self._core.insert(audio if isinstance(audio, np.ndarray) else np.asarray(audio))
 
     def prompt(self) -> tuple[str, str]:
         """The committed text before the window (the prompt) and inside it (the context)."""
@@ -130,10 +120,7 @@ class OnlineASRProcessor:
 
     def process_iter(self) -> Flushed:
         """Transcribes the window once and returns the newly committed text."""
-        audio, prompt = self.prepare()
-        result = self.asr.transcribe(audio, init_prompt=prompt)
-        committed = self.commit(self.asr.ts_words(result), self.asr.segments_end_ts(result))
-        return self.to_flush(committed)
+        return self._core.process_iter(self.asr)
 
     def finish(self) -> Flushed:
         """Commits and returns the unconfirmed tail; the processor is ready for more audio."""
@@ -151,10 +138,7 @@ class OnlineASRProcessor:
         self, words: Sequence[TimedWord], sep: str | None = None, offset: float = 0
     ) -> Flushed:
         """Joins words into `(start, end, text)`, or `(None, None, "")` when there are none."""
-        text = (self.asr.sep if sep is None else sep).join(word for _, _, word in words)
-        if not words:
-            return (None, None, text)
-        return (offset + words[0][0], offset + words[-1][1], text)
+        return join_words(list(words), self.asr.sep if sep is None else sep, offset)
 
     @property
     def audio_buffer(self) -> npt.NDArray[np.float32]:
