@@ -46,11 +46,13 @@ class LanguageDetectingASR(Protocol):
 
 
 class StreamLanguage:
-    """Runs the model on a stream's windows and keeps the stream in one language.
+    """Keeps a stream in one language across its windows.
 
     Until a detection reaches `min_probability`, each window is detected afresh; after
     that, every window is decoded in the detected language. Models with a fixed language,
-    and models that cannot detect one, are called unchanged.
+    and models that cannot detect one, are called unchanged. `transcribe` calls the model
+    itself; a caller that runs the model elsewhere (in a batch with other streams) asks
+    `window_language` before and tells `observe` after, which is all `transcribe` does.
     """
 
     def __init__(self, asr: Any, min_probability: float = CONFIDENT_PROBABILITY) -> None:
@@ -65,18 +67,29 @@ class StreamLanguage:
         self._latest: DetectedLanguage | None = None
         self._reported = False
 
+    def window_language(self) -> str | None:
+        """The language to decode the next window in: the stream's once a detection was
+        confident, else None (the model's configured language, or detection when it has
+        none)."""
+        return None if self.language is None else self.language.language
+
+    def observe(self, detected: DetectedLanguage | None) -> None:
+        """Takes the language a window was decoded in; the first confident detection fixes
+        the stream's language. Windows decoded in a given language teach nothing."""
+        if not self._detects or self.language is not None or detected is None:
+            return
+        self._latest = detected
+        if detected.probability >= self.min_probability:
+            self.language = detected
+
     def transcribe(self, audio: npt.NDArray[np.float32], prompt: str) -> Any:
         """`asr.transcribe(audio, init_prompt=prompt)`, in the stream's language once known."""
-        if not self._detects:
-            return self.asr.transcribe(audio, init_prompt=prompt)
-        if self.language is not None:
-            return self.asr.transcribe(audio, init_prompt=prompt, language=self.language.language)
+        language = self.window_language()
+        if language is not None:
+            return self.asr.transcribe(audio, init_prompt=prompt, language=language)
         result = self.asr.transcribe(audio, init_prompt=prompt)
-        detected = self.asr.detected_language(result)
-        if detected is not None:
-            self._latest = detected
-            if detected.probability >= self.min_probability:
-                self.language = detected
+        if self._detects:
+            self.observe(self.asr.detected_language(result))
         return result
 
     def announcement(self, *, final: bool = False) -> DetectedLanguage | None:
