@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     STREAM_FAILED = "stream_failed"
     BACKEND_ERROR = "backend_error"
     TOO_MANY_SESSIONS = "too_many_sessions"
+    OVERLOADED = "overloaded"
     IDLE_TIMEOUT = "idle_timeout"
     SHUTTING_DOWN = "shutting_down"
 
