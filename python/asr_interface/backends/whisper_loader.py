@@ -4,6 +4,8 @@ the standard `OnlineASRProcessor`, or by `VACOnlineASRProcessor` with `vac`."""
 from __future__ import annotations
 
 import sys
+import threading
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -12,6 +14,12 @@ import numpy.typing as npt
 
 from asr_interface.backends.model_resolution import resolve_model_path
 from asr_interface.backends.shared_models import shared_whisper_model
+from asr_interface.backends.whisper_batch import (
+    NO_SPEECH_SKIP_PROBABILITY,
+    DecodingOptions,
+    WhisperBatchDecoder,
+    speech_words,
+)
 from asr_interface.core.language import DetectedLanguage
 from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.core.protocols import ASRBase, TimedWord
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
     from asr_interface.core.config import ASRConfig
 
 __all__ = [
+    "NO_SPEECH_SKIP_PROBABILITY",
     "FasterWhisperASR",
     "FasterWhisperLoader",
     "OnlineASRProcessor",
@@ -32,8 +41,10 @@ __all__ = [
     "WhisperResult",
 ]
 
-NO_SPEECH_SKIP_PROBABILITY = 0.9
-"""Segments Whisper itself deems this likely to be silence yield no words (whisper_streaming)."""
+_batch_decoders: weakref.WeakKeyDictionary[WhisperModel, WhisperBatchDecoder] = (
+    weakref.WeakKeyDictionary()
+)
+_batch_decoders_lock = threading.Lock()
 
 
 class WhisperResult(list["Segment"]):
@@ -53,6 +64,9 @@ class FasterWhisperASR(ASRBase):
     model_dir)`, plus keyword-only decoding options. The loaded model is shared by every
     instance with the same weights and settings. English-only models accept only `lan="en"`
     and no translation; anything else raises `ConfigError`.
+
+    `encoder_seconds` and `force_committed` apply only to batched decoding (`batch_decoder()`
+    with `decoding_options()`); see `DecodingOptions`.
     """
 
     sep = ""  # faster-whisper words carry their leading space
@@ -69,12 +83,16 @@ class FasterWhisperASR(ASRBase):
         compute_type: str = "int8",
         cpu_threads: int = 0,
         beam_size: int = 5,
+        encoder_seconds: float | None = None,
+        force_committed: bool = False,
     ) -> None:
         # Set before the base constructor, which calls `load_model`.
         self.device = device
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads
         self.beam_size = beam_size
+        self.encoder_seconds = encoder_seconds
+        self.force_committed = force_committed
         self.vad = False
         self.model: WhisperModel
         super().__init__(lan, modelsize, cache_dir, model_dir, logfile)
@@ -83,6 +101,10 @@ class FasterWhisperASR(ASRBase):
                 f"model {self.model_name!r} is English-only, so lan must be 'en', got {lan!r}; "
                 "use a multilingual model such as 'base' for other languages or detection"
             )
+        try:
+            self.decoding_options()
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
 
     def load_model(
         self,
@@ -130,12 +152,7 @@ class FasterWhisperASR(ASRBase):
 
     def ts_words(self, result: list[Segment]) -> list[TimedWord]:
         """Every word of the segments that are likely speech."""
-        return [
-            (word.start, word.end, word.word)
-            for segment in result
-            if segment.no_speech_prob <= NO_SPEECH_SKIP_PROBABILITY
-            for word in segment.words or ()
-        ]
+        return speech_words(result)
 
     def segments_end_ts(self, result: list[Segment]) -> list[float]:
         """The end time of every segment."""
@@ -144,6 +161,39 @@ class FasterWhisperASR(ASRBase):
     def use_vad(self) -> None:
         """Lets faster-whisper's Silero VAD drop non-speech before decoding."""
         self.vad = True
+
+    @property
+    def batchable(self) -> bool:
+        """Whether `batch_decoder()` decodes this ASR's windows as `transcribe` does; not with
+        faster-whisper's VAD, which cuts each window differently before decoding."""
+        return not self.vad
+
+    def batch_decoder(self) -> WhisperBatchDecoder:
+        """The batched decoder of this ASR's loaded model, shared by every ASR on that model."""
+        with _batch_decoders_lock:
+            decoder = _batch_decoders.get(self.model)
+            if decoder is None:
+                decoder = _batch_decoders[self.model] = WhisperBatchDecoder(self.model)
+            return decoder
+
+    def decoding_options(self) -> DecodingOptions:
+        """This ASR's settings as batched decoding takes them; windows decoded with equal
+        options may share a batch.
+
+        Raises `ConfigError` when the ASR is not `batchable`, and `ValueError` for invalid
+        options.
+        """
+        if not self.batchable:
+            raise ConfigError(
+                "windows decoded with faster-whisper's VAD (use_vad) cannot be batched; "
+                "decode them with transcribe()"
+            )
+        return DecodingOptions(
+            task=self.task,
+            beam_size=self.beam_size,
+            encoder_seconds=self.encoder_seconds,
+            force_committed=self.force_committed,
+        )
 
     def set_translate_task(self) -> None:
         """Translates into English; English-only models cannot, and raise `ConfigError`."""
