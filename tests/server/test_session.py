@@ -300,7 +300,7 @@ def test_failed_load_after_a_stream_still_resets_before_the_next(session: Sessio
 def test_failed_load_does_not_revive_a_failed_stream(session: Session) -> None:
     """After a backend failure, a failed load leaves the stream failed: only reset helps."""
     streaming(session)
-    session.step_failed("RuntimeError: boom")
+    session.step_failed("RuntimeError: boom", 0.0)
     fail_load(session)
     assert error_codes(session.receive_bytes(pcm16(0.1), 0.0)) == ["stream_failed"]
 
@@ -318,7 +318,7 @@ def test_reset_during_a_step_discards_its_result(
     if outcome == "finished":
         actions = session.step_finished(result([(0.0, 0.5, "lost")], [(0.5, 0.9, "gone")]), 0)
     else:
-        actions = session.step_failed("RuntimeError: boom")
+        actions = session.step_failed("RuntimeError: boom", 0.0)
     assert actions == [ResetStream()] + [Send(ResetDone())] * resets
     assert session.phase is Phase.IDLE
 
@@ -372,7 +372,7 @@ def test_backend_failure_needs_reset(session: Session) -> None:
     """A failed step gives `backend_error`; only `reset` lets the session stream again."""
     streaming(session)
     assert session.receive_bytes(pcm16(0.5), 0.0) == []  # waits for the running step
-    assert error_codes(session.step_failed("RuntimeError: boom")) == ["backend_error"]
+    assert error_codes(session.step_failed("RuntimeError: boom", 0.0)) == ["backend_error"]
     assert session.phase is Phase.FAILED
     assert error_codes(session.receive_bytes(pcm16(1.0), 0.0)) == ["stream_failed"]
     for message in (text("start"), text("end")):
@@ -413,7 +413,7 @@ def test_shutdown_without_a_stream_closes_at_once(session: Session, phase: str) 
     """A session with nothing to finish is closed with 1001 straight away."""
     if phase == "failed":
         streaming(session)
-        session.step_failed("RuntimeError: boom")
+        session.step_failed("RuntimeError: boom", 0.0)
     assert session.shutdown(0.0) == [Close(CLOSE_GOING_AWAY, "server shutting down")]
 
 
@@ -535,3 +535,66 @@ def test_backlog_is_taken_in_bounded_steps(
     assert [step.audio.size / RATE for step in taken] == steps
     assert [step.final for step in taken] == [False] * (len(steps) - 1) + [True]
     assert sent(session.step_finished(result(), 0.0))[-1].audio_seconds == 10.0
+
+
+def live_stream(
+    session: Session, seconds: float, model_seconds: float, frame: float = 0.1
+) -> list[RunStep]:
+    """Streams `seconds` of audio in frames arriving at the pace of speech, each step taking
+    `model_seconds`; returns the steps in order."""
+    arrivals = [round((k + 1) * frame, 6) for k in range(round(seconds / frame))]
+    session.receive_text(text("start"), 0.0)
+    taken: list[RunStep] = []
+    busy_until: float | None = None
+    while arrivals or busy_until is not None:
+        if busy_until is not None and (not arrivals or busy_until <= arrivals[0]):
+            now, busy_until = busy_until, None
+            actions = session.step_finished(result(), now)
+        else:
+            now = arrivals.pop(0)
+            actions = session.receive_bytes(pcm16(frame), now)
+        for action in actions:
+            if isinstance(action, RunStep):
+                taken.append(action)
+                busy_until = now + model_seconds
+    return taken
+
+
+def step_seconds(taken: list[RunStep]) -> list[float]:
+    return [round(step.audio.size / RATE, 3) for step in taken]
+
+
+def test_stream_the_model_keeps_up_with_takes_what_arrived(pool: ModelPool) -> None:
+    """With a model faster than speech, each step takes the audio that arrived since the
+    last, and the lag stays at about one chunk."""
+    taken = live_stream(new_session(pool), seconds=30.0, model_seconds=0.6)
+    assert all(1.0 <= seconds <= 1.2 for seconds in step_seconds(taken))
+    assert max(step.lag for step in taken) <= 1.2
+
+
+def test_lagging_stream_takes_longer_steps_and_stops_falling_behind(pool: ModelPool) -> None:
+    """A model that needs 4 s per call, whatever the audio, would fall further behind
+    with 3 s steps; the stream takes its whole lag in each step instead and keeps up."""
+    taken = live_stream(new_session(pool), seconds=60.0, model_seconds=4.0)
+    steady = taken[2:-1]  # after the first steps, before the stream's audio runs out
+    assert len(steady) >= 10
+    assert all(3.9 <= seconds <= 4.1 for seconds in step_seconds(steady))
+    assert max(step.lag for step in taken) <= 4.1
+
+
+@pytest.mark.parametrize(("trimming", "longest"), [(15.0, 15.0), (20.0, 10.0), (28.0, 3.0)])
+def test_lagging_steps_leave_room_in_the_window(
+    pool: ModelPool, trimming: float, longest: float
+) -> None:
+    """However far a stream lags, a step adds at most what the 30 s window holds beyond
+    its trimmed part (and never less than the usual 3 s)."""
+    session = Session(
+        "s1",
+        ASRConfig(buffer_trimming_sec=trimming),
+        sep=" ",
+        validate_config=pool.validate,
+        limits=SessionLimits(max_frame_bytes=MAX_FRAME_BYTES),
+    )
+    taken = live_stream(session, seconds=120.0, model_seconds=25.0, frame=0.5)
+    assert max(step_seconds(taken)) == longest
+    assert max(step.lag for step in taken) > longest  # the model cannot keep up, the window can

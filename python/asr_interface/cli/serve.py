@@ -51,6 +51,32 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--workers", type=int, default=defaults.workers, help="threads running model calls"
     )
+    limits.add_argument(
+        "--latency-target",
+        type=_non_negative_float,
+        default=defaults.latency_target,
+        help="refuse new sessions (error `overloaded`) while recent model steps return later "
+        "than this many seconds after their audio was due; 0 accepts every session "
+        "(default: %(default)s)",
+    )
+    batching = parser.add_argument_group(
+        "batching", "steps of different sessions on one model share a model call"
+    )
+    batching.add_argument(
+        "--max-batch",
+        type=_positive_int,
+        default=defaults.max_batch,
+        help="most sessions' steps decoded in one model call; 1 decodes each step alone "
+        "(default: %(default)s)",
+    )
+    batching.add_argument(
+        "--batch-window-ms",
+        type=_non_negative_float,
+        default=defaults.batch_window_ms,
+        help="how long a step that became ready waits for other sessions' steps to join "
+        "its batch, when the batch is not full and other sessions could join "
+        "(default: %(default)s)",
+    )
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -79,6 +105,26 @@ def run_serve(arguments: argparse.Namespace) -> int:
         max_sessions=arguments.max_sessions,
         max_frame_bytes=arguments.max_frame_bytes,
         idle_timeout=arguments.idle_timeout,
+        max_batch=arguments.max_batch,
+        batch_window_ms=arguments.batch_window_ms,
+        latency_target=arguments.latency_target or None,
     )
     asyncio.run(ASRServer(settings).serve_forever())
     return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value

@@ -7,7 +7,6 @@ between the socket and the session and runs the actions the session returns.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hmac
 import http
 import json
@@ -31,10 +30,12 @@ from asr_interface import __version__
 from asr_interface.backends.registry import list_loaders
 from asr_interface.core.config import ASRConfig
 from asr_interface.protocol import Error, ErrorCode, ProtocolError, encode
+from asr_interface.server.admission import LoadMonitor
 from asr_interface.server.engine import StreamEngine
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.pages import page_response
+from asr_interface.server.scheduler import BatchPolicy, BatchScheduler
 from asr_interface.server.session import (
     CLOSE_GOING_AWAY,
     CLOSE_TRY_AGAIN_LATER,
@@ -66,12 +67,16 @@ class ServerSettings:
     config: ASRConfig = field(default_factory=ASRConfig)
     allowed_models: tuple[str, ...] | None = None
     workers: int = max(1, os.cpu_count() or 1)
+    # Batching: see docs/batching.md.
+    max_batch: int = 8
+    batch_window_ms: float = 30.0
     # Limits.
     token: str | None = None
     max_sessions: int | None = 64
     max_frame_bytes: int = 1 << 20
     idle_timeout: float | None = 300.0
     shutdown_grace: float = 60.0
+    latency_target: float | None = 3.0
 
 
 class ASRServer:
@@ -81,6 +86,13 @@ class ASRServer:
         self.settings = settings
         self.metrics = ServerMetrics()
         self.model_workers = ThreadPoolExecutor(settings.workers, thread_name_prefix="asr-model")
+        self.load = LoadMonitor(settings.latency_target)
+        self.scheduler = BatchScheduler(
+            self.model_workers,
+            BatchPolicy(settings.max_batch, settings.batch_window_ms / 1000),
+            observer=self.metrics,
+            load=self.load,
+        )
         self._load_workers = ThreadPoolExecutor(1, thread_name_prefix="asr-load")
         self.models = ModelPool(
             settings.config, executor=self._load_workers, allowed_models=settings.allowed_models
@@ -146,6 +158,7 @@ class ASRServer:
             *(r.connection.close(CLOSE_GOING_AWAY, "server shutting down") for r in self._runners)
         )
         await self._server.wait_closed()
+        await self.scheduler.close()
         self.model_workers.shutdown(wait=False, cancel_futures=True)
         self._load_workers.shutdown(wait=False, cancel_futures=True)
 
@@ -214,13 +227,9 @@ class ASRServer:
     # WebSocket sessions.
 
     async def _handle(self, connection: ServerConnection) -> None:
-        limit = self.settings.max_sessions
-        if self._stopping or (limit is not None and len(self._runners) >= limit):
-            code, reason = (
-                (ErrorCode.SHUTTING_DOWN, "server shutting down")
-                if self._stopping
-                else (ErrorCode.TOO_MANY_SESSIONS, f"the server holds {limit} sessions at most")
-            )
+        refusal = self._refusal()
+        if refusal is not None:
+            code, reason = refusal
             self.metrics.error(code.value)
             await connection.send(encode(Error(code=code.value, message=reason)))
             await connection.close(CLOSE_TRY_AGAIN_LATER, reason)
@@ -241,7 +250,23 @@ class ASRServer:
             await runner.run()
         finally:
             self._runners.discard(runner)
+            self.scheduler.forget(runner.engine)
             self.metrics.session_closed()
+
+    def _refusal(self) -> tuple[ErrorCode, str] | None:
+        """Why a new connection is turned away, if it is."""
+        limit = self.settings.max_sessions
+        if self._stopping:
+            return ErrorCode.SHUTTING_DOWN, "server shutting down"
+        if limit is not None and len(self._runners) >= limit:
+            return ErrorCode.TOO_MANY_SESSIONS, f"the server holds {limit} sessions at most"
+        if self.load.overloaded(time.monotonic()):
+            return (
+                ErrorCode.OVERLOADED,
+                f"the open sessions already miss the {self.settings.latency_target:g} s "
+                "latency target; another would slow them further",
+            )
+        return None
 
 
 class SessionRunner:
@@ -322,13 +347,14 @@ class SessionRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def _step(self, action: RunStep) -> None:
-        loop = asyncio.get_running_loop()
-        step = functools.partial(self.engine.step, action.audio, final=action.final)
         try:
-            result = await loop.run_in_executor(self.server.model_workers, step)
+            result = await self.server.scheduler.step(
+                self.engine, action.audio, final=action.final, lag=action.lag
+            )
         except Exception as error:
             logger.exception("session %s: the backend failed", self.session.session_id)
-            self.apply(self.session.step_failed(f"{type(error).__name__}: {error}"))
+            reason = f"{type(error).__name__}: {error}"
+            self.apply(self.session.step_failed(reason, time.monotonic()))
         else:
             self.apply(self.session.step_finished(result, time.monotonic()))
 
@@ -338,6 +364,7 @@ class SessionRunner:
         except ProtocolError as error:
             self.apply(self.session.model_failed(error.code, error.message))
             return
+        self.server.scheduler.forget(self.engine)
         self.engine = engine
         self.apply(self.session.model_loaded(config, metadata, engine.sep))
 

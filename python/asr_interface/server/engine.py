@@ -2,21 +2,30 @@
 
 The session decides *when* a step runs; an engine does the step. `AgreementEngine` drives
 our `OnlineASRProcessor` through `prepare`/`commit`, which yields word timings and the
-unconfirmed tail. `VoiceActivityEngine` drives `VACOnlineASRProcessor`, which runs the
-model only on speech and reports where speech starts and ends. `ProcessorEngine` drives
-any other `ASRProcessor` (a custom engine from the integration guide) through
-`process_iter`/`finish`, one commit per call.
+unconfirmed tail; over a batchable faster-whisper model it also splits a step around the
+model call (`begin`, then the decoder's batched call, then `complete`), so that the
+scheduler can decode the windows of many streams in one call. `VoiceActivityEngine` drives
+`VACOnlineASRProcessor`, which runs the model only on speech and reports where speech
+starts and ends. `ProcessorEngine` drives any other `ASRProcessor` (a custom engine from
+the integration guide) through `process_iter`/`finish`, one commit per call.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
+from asr_interface.backends.whisper_batch import (
+    DecodingOptions,
+    WhisperBatchDecoder,
+    WindowRequest,
+    WindowResult,
+)
+from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.core.language import DetectedLanguage, StreamLanguage
 from asr_interface.core.processor import OnlineASRProcessor, TimedWord
 from asr_interface.core.protocols import ASRProcessor
@@ -51,32 +60,103 @@ class StreamEngine(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class BatchKey:
+    """What steps must share to be decoded in one call: the model's decoder, the decoding
+    options and the language (None: detected per window)."""
+
+    decoder: WhisperBatchDecoder
+    options: DecodingOptions
+    language: str | None
+
+
+@runtime_checkable
+class BatchableEngine(StreamEngine, Protocol):
+    """An engine whose steps can be decoded in a batch with other streams' steps."""
+
+    def batch_key(self) -> BatchKey | None:
+        """The batch the next step may join, or None when it must run alone by `step`."""
+        ...
+
+    def begin(self, audio: npt.NDArray[np.float32]) -> WindowRequest | None:
+        """Adds `audio` and returns the window to decode, or None without new audio."""
+        ...
+
+    def complete(
+        self, result: WindowResult | None, model_seconds: float, *, final: bool
+    ) -> StepResult:
+        """Commits the decoded window (`begin`'s request) and, when `final`, the tail."""
+        ...
+
+
 class AgreementEngine:
-    """Runs the model between `prepare` and `commit` of the Rust-backed processor."""
+    """Runs the model between `prepare` and `commit` of the Rust-backed processor.
+
+    `step` calls the ASR object's `transcribe`; a batchable faster-whisper model also has
+    its steps split into `begin` and `complete` around one batched decoder call, which for
+    a batch of one gives exactly `step`'s words.
+    """
 
     def __init__(self, processor: OnlineASRProcessor) -> None:
         self.processor = processor
         self.sep: str = processor.asr.sep
         self.language = StreamLanguage(processor.asr)
+        asr = processor.asr
+        batchable = isinstance(asr, FasterWhisperASR) and asr.batchable
+        self._decoding = (asr.batch_decoder(), asr.decoding_options()) if batchable else None
 
     def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
         processor = self.processor
         asr = processor.asr
         processor.insert_audio_chunk(audio)
-        committed: list[TimedWord] = []
-        model_seconds = 0.0
-        calls = 0
-        # Without new audio the last hypothesis already covers the window.
-        if processor.pending_seconds > 0:
-            window, prompt = processor.prepare()
-            began = time.perf_counter()
-            result = self.language.transcribe(window, prompt)
-            words, ends = asr.ts_words(result), asr.segments_end_ts(result)
-            model_seconds = time.perf_counter() - began
-            calls = 1
-            committed = processor.commit(words, ends)
+        if not self._pending():
+            return self._conclude([], 0.0, 0, final=final)
+        window, prompt = processor.prepare()
+        began = time.perf_counter()
+        result = self.language.transcribe(window, prompt)
+        words, ends = asr.ts_words(result), asr.segments_end_ts(result)
+        model_seconds = time.perf_counter() - began
+        return self._conclude(processor.commit(words, ends), model_seconds, 1, final=final)
+
+    def batch_key(self) -> BatchKey | None:
+        if self._decoding is None:
+            return None
+        decoder, options = self._decoding
+        return BatchKey(decoder, options, self._window_language())
+
+    def begin(self, audio: npt.NDArray[np.float32]) -> WindowRequest | None:
+        processor = self.processor
+        processor.insert_audio_chunk(audio)
+        if not self._pending():
+            return None
+        window, prompt = processor.prepare()
+        _, committed = processor.prompt()
+        return WindowRequest(window, prompt, committed, self._window_language())
+
+    def complete(
+        self, result: WindowResult | None, model_seconds: float, *, final: bool
+    ) -> StepResult:
+        if result is None:
+            return self._conclude([], model_seconds, 0, final=final)
+        self.language.observe(DetectedLanguage(result.language, result.language_probability))
+        committed = self.processor.commit(result.words, result.segment_ends)
+        return self._conclude(committed, model_seconds, 1, final=final)
+
+    def _pending(self) -> bool:
+        """Whether audio arrived since the last window; without, the last hypothesis
+        already covers the window."""
+        return self.processor.pending_seconds > 0
+
+    def _window_language(self) -> str | None:
+        """The language the next window is decoded in, as `transcribe` would choose it."""
+        return self.language.window_language() or self.processor.asr.original_language
+
+    def _conclude(
+        self, committed: list[TimedWord], model_seconds: float, calls: int, *, final: bool
+    ) -> StepResult:
+        processor = self.processor
         if final:
-            committed += processor.finish_words()
+            committed = committed + processor.finish_words()
         language = self.language.announcement(final=final)
         return StepResult(
             committed, processor.unconfirmed(), model_seconds, calls, language=language

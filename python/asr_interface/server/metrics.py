@@ -25,7 +25,7 @@ class ServerMetrics:
         )
         self._model_calls = Histogram(
             "asr_model_call_seconds",
-            "Duration of one model call on one window",
+            "Duration of one model call on one window (a batched call's share)",
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )

@@ -57,10 +57,13 @@ class Send:
 
 @dataclass(frozen=True)
 class RunStep:
-    """Run one engine step on `audio`; `final` commits the tail too."""
+    """Run one engine step on `audio`; `final` commits the tail too. `lag` is how many
+    seconds of the stream's audio, `audio` included, waited for the model when the step
+    became ready."""
 
     audio: npt.NDArray[np.float32]
     final: bool
+    lag: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -112,9 +115,13 @@ class SessionLimits:
     max_frame_bytes: int = 1 << 20
     """Largest binary frame accepted; larger ones get `frame_too_large` and are dropped."""
     max_step_seconds: float = 3.0
-    """Most audio one model step takes (at least `min_chunk_size`); the rest waits for the
-    next step. Longer steps make consecutive hypotheses disagree until the model's window
-    overflows and drops audio unheard."""
+    """Most audio one model step takes (at least `min_chunk_size`) while the stream keeps
+    up; the rest waits for the next step. Longer steps make consecutive hypotheses
+    disagree more, and delay the first transcript of their audio."""
+    window_seconds: float = 30.0
+    """The model's window cap (the processor's `max_window_sec`). A stream that lags takes
+    longer steps, up to the cap less `buffer_trimming_sec`, which is what the window holds
+    after trimming: the window then never has to drop audio the model has not heard."""
 
 
 ConfigValidator = Callable[[dict[str, Any]], ASRConfig]
@@ -131,6 +138,7 @@ class _Stream:
     received_samples: int = 0
     # (stream seconds received so far, arrival time), to time commits against arrivals.
     arrivals: deque[tuple[float, float]] = field(default_factory=deque)
+    started_at: float | None = None  # arrival time of the first audio
     model_seconds: float = 0.0
     committed_any: bool = False
     partial: str = ""
@@ -195,7 +203,7 @@ class Session:
     def step_finished(self, result: StepResult, now: float) -> list[Action]:
         self._step_running = False
         if self._resets_waiting:
-            return self._finish_reset()
+            return self._finish_reset(now)
         for _ in range(result.model_calls):
             self._observer.model_call(result.model_seconds / result.model_calls)
         stream = self._stream
@@ -209,12 +217,12 @@ class Session:
             actions.append(Send(self._partial_message(partial)))
         if final:
             return actions + self._stream_done()
-        return actions + self._next_step()
+        return actions + self._next_step(now)
 
-    def step_failed(self, reason: str) -> list[Action]:
+    def step_failed(self, reason: str, now: float) -> list[Action]:
         self._step_running = False
         if self._resets_waiting:
-            return self._finish_reset()
+            return self._finish_reset(now)
         self.phase = Phase.FAILED
         self._stream.inbox.clear()
         self._stream.inbox_samples = 0
@@ -286,7 +294,7 @@ class Session:
             return self._stream_done()
         self._queue(stream.decoder.flush(), now)
         self.phase = Phase.ENDING
-        return self._next_step()
+        return self._next_step(now)
 
     def _reset(self) -> list[Action]:
         if self.phase is Phase.LOADING:
@@ -300,12 +308,12 @@ class Session:
             return []
         return [ResetStream(), Send(ResetDone())]
 
-    def _finish_reset(self) -> list[Action]:
+    def _finish_reset(self, now: float) -> list[Action]:
         """The step that ran during a reset returned: reset the engine, then go on with
         whatever the client sent since."""
         answers = [Send(ResetDone()) for _ in range(self._resets_waiting)]
         self._resets_waiting = 0
-        actions: list[Action] = [ResetStream(), *answers, *self._next_step()]
+        actions: list[Action] = [ResetStream(), *answers, *self._next_step(now)]
         if self._close_after_done and not self._step_running:
             actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
         return actions
@@ -328,7 +336,7 @@ class Session:
         elif self.phase is Phase.FAILED:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
         self._queue(self._stream.decoder.decode(frame), now)
-        return self._next_step()
+        return self._next_step(now)
 
     # Helpers.
 
@@ -364,15 +372,20 @@ class Session:
         stream.inbox_samples += samples.size
         stream.received_samples += samples.size
         stream.arrivals.append((stream.audio_seconds, now))
+        if stream.started_at is None:
+            stream.started_at = now
         self._observer.audio_received(samples.size / SAMPLING_RATE)
 
-    def _next_step(self) -> list[Action]:
+    def _next_step(self, now: float) -> list[Action]:
         """Starts a step when none runs and enough audio waits (or the stream is ending).
 
         Everything that arrived while the model was busy goes into the one next step, up to
-        `max_step_seconds`, so a slow model takes longer chunks instead of falling further
-        behind; beyond that, and for clients sending faster than real time, the backlog is
-        taken a step at a time and the final step waits for it.
+        `max_step_seconds` while the stream keeps up. A stream that lags (the model is
+        slower than its audio) takes its whole lag in one step, up to what the window
+        holds besides its trimmed part: fewer, longer calls, which cost less per second of
+        audio, instead of falling further behind with every step. Audio sent ahead of real
+        time is no lag: a client sending a file at once still has it taken a few seconds
+        at a time, and the final step waits for the last of it.
         """
         stream = self._stream
         if self._step_running:
@@ -381,15 +394,30 @@ class Session:
         ready = stream.inbox_samples >= self.config.min_chunk_size * SAMPLING_RATE
         if not (ending or (self.phase is Phase.STREAMING and ready)):
             return []
+        lag = self._lag(now)
+        lagging_limit = self._limits.window_seconds - self.config.buffer_trimming_sec
+        longest = max(
+            self.config.min_chunk_size, self._limits.max_step_seconds, min(lag, lagging_limit)
+        )
         waiting = np.concatenate(stream.inbox) if stream.inbox else np.zeros(0, np.float32)
-        longest = max(self.config.min_chunk_size, self._limits.max_step_seconds)
         size = round(longest * SAMPLING_RATE)
         audio, rest = waiting[:size], waiting[size:]
         stream.inbox = [rest] if rest.size else []
         stream.inbox_samples = rest.size
         self._step_running = True
         self._final_step_running = ending and not rest.size
-        return [RunStep(audio, final=self._final_step_running)]
+        return [RunStep(audio, final=self._final_step_running, lag=lag)]
+
+    def _lag(self, now: float) -> float:
+        """Seconds of received audio not yet given to the model that a live source would
+        have sent by `now` (since its first frame arrived); for a live stream, how far
+        the model is behind its speaker."""
+        stream = self._stream
+        waiting = stream.inbox_samples / SAMPLING_RATE
+        if stream.started_at is None:
+            return 0.0
+        given = stream.audio_seconds - waiting
+        return max(0.0, min(waiting, now - stream.started_at - given))
 
     def _announcements(self, result: StepResult) -> list[Action]:
         """Where speech started or ended, and the stream's language, ahead of the commits."""

@@ -1,0 +1,329 @@
+"""Cross-stream batching: which waiting steps share one model call, and the loop running them.
+
+Sessions decide when a step is ready; this module decides which ready steps of one model
+go into the same batched call. `BatchPolicy` is that decision as plain code over the
+waiting steps and the clock; `run_batch` is one batched call (each engine's `begin`, one
+`decode`, each engine's `complete`) on a worker thread; `BatchScheduler` is the thin
+asyncio driver between them.
+
+A model runs one batch at a time: it has a single CTranslate2 replica, so a second
+batch in flight would only queue inside it, holding steps that could have joined the next
+batch. Steps that become ready while a batch runs wait for the next one, which takes the
+oldest waiting step and every other one with its key, up to `max_batch`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Hashable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from asr_interface.backends.whisper_batch import WindowRequest, WindowResult
+from asr_interface.server.admission import LoadMonitor
+from asr_interface.server.engine import BatchableEngine, BatchKey, StepResult, StreamEngine
+
+logger = logging.getLogger(__name__)
+
+
+class Waiting(Protocol):
+    """A step waiting for the model: what it may be batched with, and since when."""
+
+    @property
+    def key(self) -> Hashable: ...
+
+    @property
+    def since(self) -> float: ...
+
+
+W = TypeVar("W", bound=Waiting)
+
+
+@dataclass(frozen=True)
+class RunBatch(Generic[W]):
+    """Run these steps now, in one call."""
+
+    steps: list[W]
+
+
+@dataclass(frozen=True)
+class WaitUntil:
+    """Nothing to run before `deadline` unless another step becomes ready."""
+
+    deadline: float
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """Forms the next batch of one model from its waiting steps.
+
+    The oldest waiting step always goes next, with the steps of the same key (decoding
+    options and language) in the order they became ready, up to `max_batch`: within a key
+    no step is ever overtaken by a later one, so with one key (the usual case: one model,
+    one language, one set of options) no step waits more than one batch behind another.
+    Steps of other keys wait for batches of their own; the oldest of them heads the next.
+
+    When fewer than `max_batch` steps of that key are ready and other streams of the model
+    could still become ready, the batch waits for them, at most `window` seconds after its
+    oldest step became ready or the model became free, whichever is later. Counting from
+    the model's last batch matters under load: the streams of that batch become ready again
+    only once their results are in, just after the steps that waited meanwhile, and
+    without the wait the two groups would take turns instead of sharing the model calls.
+    """
+
+    max_batch: int
+    window: float
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {self.max_batch}")
+        if self.window < 0:
+            raise ValueError(f"the batch window must not be negative, got {self.window}")
+
+    def plan(
+        self, waiting: Sequence[W], now: float, *, joinable: int, free_since: float = 0.0
+    ) -> RunBatch[W] | WaitUntil:
+        """The batch to run at `now`, or when to look again.
+
+        `waiting` must not be empty; `joinable` is how many other streams of this model
+        are not waiting and so might still join; `free_since` is when the model's last
+        batch returned.
+        """
+        oldest = min(waiting, key=lambda step: step.since)
+        batch = [step for step in waiting if step.key == oldest.key]
+        batch.sort(key=lambda step: step.since)
+        batch = batch[: self.max_batch]
+        deadline = max(oldest.since, free_since) + self.window
+        if len(batch) == self.max_batch or joinable == 0 or now >= deadline:
+            return RunBatch(batch)
+        return WaitUntil(deadline)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One session's step in a batch."""
+
+    engine: BatchableEngine
+    audio: npt.NDArray[np.float32]
+    final: bool
+
+
+Outcome = StepResult | Exception
+"""What one step of a batch came to: its result, or the error that failed that step only."""
+
+
+def run_batch(key: BatchKey, items: Sequence[BatchItem]) -> list[Outcome]:
+    """Runs the steps of one batch with one model call; call it on a worker thread.
+
+    Each engine adds its audio and hands over its window (a step with no new audio has
+    none), the decoder transcribes all windows in one call, and each engine commits its
+    result. The call's time is shared equally among its windows. An error in one engine's
+    `begin` or `complete`, or in the model on one window, fails that step only.
+    """
+    outcomes: dict[int, Outcome] = {}
+    requests: dict[int, WindowRequest] = {}
+    for index, item in enumerate(items):
+        try:
+            request = item.engine.begin(item.audio)
+        except Exception as error:
+            outcomes[index] = error
+        else:
+            if request is not None:
+                requests[index] = request
+    decoded, failed = _decode(key, requests)
+    outcomes.update(failed)
+    for index, item in enumerate(items):
+        if index in outcomes:
+            continue
+        result, seconds = decoded.get(index, (None, 0.0))
+        try:
+            outcomes[index] = item.engine.complete(result, seconds, final=item.final)
+        except Exception as error:
+            outcomes[index] = error
+    return [outcomes[index] for index in range(len(items))]
+
+
+def _decode(
+    key: BatchKey, requests: dict[int, WindowRequest]
+) -> tuple[dict[int, tuple[WindowResult, float]], dict[int, Exception]]:
+    """Each window's result with its share of the call's time, and the error of each window
+    the model failed on. When the batched call raises, the windows are decoded again one by
+    one, so that only those the model really fails on fail."""
+    if not requests:
+        return {}, {}
+    try:
+        return _timed_decode(key, requests), {}
+    except Exception as error:
+        if len(requests) == 1:
+            return {}, {index: error for index in requests}
+        logger.warning("a batch of %d windows failed; decoding them one by one", len(requests))
+    decoded: dict[int, tuple[WindowResult, float]] = {}
+    failed: dict[int, Exception] = {}
+    for index, request in requests.items():
+        try:
+            decoded |= _timed_decode(key, {index: request})
+        except Exception as error:
+            failed[index] = error
+    return decoded, failed
+
+
+def _timed_decode(
+    key: BatchKey, requests: dict[int, WindowRequest]
+) -> dict[int, tuple[WindowResult, float]]:
+    began = time.perf_counter()
+    results = key.decoder.decode(list(requests.values()), key.options)
+    share = (time.perf_counter() - began) / len(requests)
+    return {index: (result, share) for index, result in zip(requests, results, strict=True)}
+
+
+class SchedulerObserver(Protocol):
+    """Receives the scheduler's figures for the metrics endpoint."""
+
+    def batch(self, steps: int) -> None: ...
+    def queue_wait(self, seconds: float) -> None: ...
+    def lag(self, seconds: float) -> None: ...
+
+
+@dataclass(eq=False)
+class _Ticket:
+    """A ready step in its model's queue, with the future its session awaits."""
+
+    item: BatchItem
+    key: BatchKey
+    since: float
+    future: asyncio.Future[StepResult]
+
+
+@dataclass(eq=False)
+class _Lane:
+    """One model's queue: its waiting steps, the engines that used it, its loop task."""
+
+    waiting: list[_Ticket] = field(default_factory=list)
+    members: set[BatchableEngine] = field(default_factory=set)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    free_since: float = 0.0  # when the last batch returned
+
+    def joinable(self) -> int:
+        return len(self.members - {ticket.item.engine for ticket in self.waiting})
+
+
+class BatchScheduler:
+    """Runs every session's steps: batchable ones in per-model batches, others alone.
+
+    Every step reports its queue wait (ready to running) and the session's lag; each
+    step's latency (lag, then the time until its result) goes to `load` for admission.
+    """
+
+    def __init__(
+        self,
+        executor: Executor,
+        policy: BatchPolicy,
+        *,
+        observer: SchedulerObserver,
+        load: LoadMonitor,
+    ) -> None:
+        self.executor = executor
+        self.policy = policy
+        self.observer = observer
+        self.load = load
+        self._lanes: dict[object, _Lane] = {}
+
+    async def step(
+        self, engine: StreamEngine, audio: npt.NDArray[np.float32], *, final: bool, lag: float
+    ) -> StepResult:
+        """Runs one step of `engine` and returns its result; raises what failed it."""
+        since = time.monotonic()
+        self.observer.lag(lag)
+        try:
+            if isinstance(engine, BatchableEngine) and (key := engine.batch_key()) is not None:
+                return await self._batched(BatchItem(engine, audio, final), key, since)
+            return await self._alone(engine, audio, final, since)
+        finally:
+            now = time.monotonic()
+            self.load.record(engine, now, lag + now - since)
+
+    def forget(self, engine: StreamEngine) -> None:
+        """The engine's session closed or changed model: batches no longer wait for it,
+        and its steps no longer count for admission."""
+        self.load.forget(engine)
+        for lane in self._lanes.values():
+            lane.members.discard(engine)
+
+    async def close(self) -> None:
+        """Stops the model queues; their waiting steps fail."""
+        for lane in self._lanes.values():
+            if lane.task is not None:
+                lane.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await lane.task
+            for ticket in lane.waiting:
+                ticket.future.cancel()
+        self._lanes.clear()
+
+    async def _alone(
+        self, engine: StreamEngine, audio: npt.NDArray[np.float32], final: bool, since: float
+    ) -> StepResult:
+        def step() -> StepResult:
+            self.observer.queue_wait(time.monotonic() - since)
+            return engine.step(audio, final=final)
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, step)
+
+    async def _batched(self, item: BatchItem, key: BatchKey, since: float) -> StepResult:
+        lane = self._lanes.setdefault(key.decoder, _Lane())
+        lane.members.add(item.engine)
+        future: asyncio.Future[StepResult] = asyncio.get_running_loop().create_future()
+        lane.waiting.append(_Ticket(item, key, since, future))
+        lane.wake.set()
+        if lane.task is None:
+            lane.task = asyncio.create_task(self._drain(lane))
+        return await future
+
+    async def _drain(self, lane: _Lane) -> None:
+        """Runs the lane's batches one after the other until nothing waits."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                lane.waiting = [ticket for ticket in lane.waiting if not ticket.future.done()]
+                if not lane.waiting:
+                    return
+                now = time.monotonic()
+                plan = self.policy.plan(
+                    lane.waiting, now, joinable=lane.joinable(), free_since=lane.free_since
+                )
+                if isinstance(plan, WaitUntil):
+                    lane.wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lane.wake.wait(), plan.deadline - now)
+                    continue
+                batch = plan.steps
+                lane.waiting = [ticket for ticket in lane.waiting if ticket not in batch]
+                try:
+                    outcomes = await loop.run_in_executor(self.executor, self._run, batch)
+                except Exception as error:  # the executor refused: the server is stopping
+                    outcomes = [error] * len(batch)
+                lane.free_since = time.monotonic()
+                for ticket, outcome in zip(batch, outcomes, strict=True):
+                    if ticket.future.done():
+                        continue
+                    if isinstance(outcome, Exception):
+                        ticket.future.set_exception(outcome)
+                    else:
+                        ticket.future.set_result(outcome)
+        finally:
+            lane.task = None
+
+    def _run(self, batch: list[_Ticket]) -> list[Outcome]:
+        started = time.monotonic()
+        for ticket in batch:
+            self.observer.queue_wait(started - ticket.since)
+        self.observer.batch(len(batch))
+        return run_batch(batch[0].key, [ticket.item for ticket in batch])
