@@ -10,10 +10,14 @@ Prints one JSON line:
   seconds of audio, and `end`) -- the server's own overhead once the model is free. It is
   exact while the server keeps up with the chunk rate; a server falling further behind
   shows in the commit latency;
-- `wer` over all streams (against the manifest transcript; null when `--seconds` cuts the
-  recording), `errors` (error messages received), `server_cpu_seconds` and
+- `wer` over all streams (against the manifest transcript, or the clips' transcripts with
+  `--clips`; null when `--seconds` cuts the recording), `errors` (error messages received),
+  `server_cpu_seconds`, `server_cpu_per_audio_second` (over all streams) and
   `server_peak_rss_mb` (from /proc, for a server this script started), `streams`,
   `audio_seconds` per stream and `duration_seconds` of the whole run.
+
+Flags after `--server-arg` go to a started server: `--server-arg=--max-batch=1` decodes
+every step alone, `--server-arg=--beam-size=1` decodes greedily.
 
 Two backends: the real model (default tiny.en), and `--backend replay`, which serves the
 recorded tiny.en trace of the long LJ Speech recording at no model cost
@@ -42,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from speech_sets import LONG, REPO, SPEECH, Recording, long_stretch
 from websockets.exceptions import ConnectionClosed
 
 from asr_interface.audio import SAMPLING_RATE, load_audio
@@ -50,9 +55,6 @@ from asr_interface.errors import ASRInterfaceError
 from asr_interface.evaluation import ErrorCount, read_manifest, word_errors
 from asr_interface.protocol import Commit, Done, Error, Partial
 
-REPO = Path(__file__).resolve().parents[1]
-SPEECH = REPO / ".." / "shared" / "speech"
-LONG = "long/ljspeech_LJ001-0001_to_0032.wav"
 TRACE = REPO / "bench" / "traces" / "ljspeech_long.json"
 LISTENING = re.compile(r"listening on (wss?://\S+/asr)")
 START_TIMEOUT = 300.0
@@ -158,7 +160,7 @@ def spawned_server(arguments: argparse.Namespace) -> Iterator[ServerProcess]:
         command = [sys.executable, "-m", "asr_interface"]
         model = ["--backend", arguments.backend, "--model", arguments.model]
     command += ["--port", "0", "--log-level", "INFO", "--max-sessions", str(arguments.streams)]
-    command += ["--workers", str(arguments.workers), *model]
+    command += ["--workers", str(arguments.workers), *model, *arguments.server_args]
     cpus = arguments.server_cpus
     process = subprocess.Popen(
         command,
@@ -206,10 +208,19 @@ def percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
     }
 
 
-async def load(url: str, arguments: argparse.Namespace) -> list[StreamRecord]:
+def speech(arguments: argparse.Namespace) -> Recording:
+    """What every client sends, and what is said in it (empty when `--seconds` cuts it)."""
+    if arguments.clips is not None:
+        return long_stretch(0, arguments.clips)
     audio = load_audio(arguments.file)
-    if arguments.seconds is not None:
-        audio = audio[: round(arguments.seconds * SAMPLING_RATE)]
+    if arguments.seconds is None:
+        return Recording("file", audio, reference(arguments.file))
+    return Recording("file", audio[: round(arguments.seconds * SAMPLING_RATE)], "")
+
+
+async def load(
+    url: str, audio: npt.NDArray[np.float32], arguments: argparse.Namespace
+) -> list[StreamRecord]:
     streams = arguments.streams
     return await asyncio.gather(
         *(
@@ -231,11 +242,10 @@ def reference(path: Path) -> str:
 
 
 def summary(
-    records: list[StreamRecord], arguments: argparse.Namespace, seconds: float
+    records: list[StreamRecord], arguments: argparse.Namespace, expected: str, seconds: float
 ) -> dict[str, object]:
     wer = None
-    if arguments.seconds is None:
-        expected = reference(arguments.file)
+    if expected:
         errors = sum((word_errors(expected, r.text()) for r in records), ErrorCount(0, 0))
         wer = round(errors.rate, 4)
     latencies = [value for r in records for value in r.word_latencies()]
@@ -256,7 +266,7 @@ def summary(
     }
 
 
-def parse_arguments() -> argparse.Namespace:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running server (default: start one here)")
     parser.add_argument("--streams", type=int, default=1, help="concurrent clients")
@@ -265,8 +275,14 @@ def parse_arguments() -> argparse.Namespace:
     )
     parser.add_argument("--model", default="tiny.en", help="model of a started server")
     parser.add_argument("--trace", type=Path, default=TRACE, help="trace of the replay backend")
-    parser.add_argument("--file", type=Path, default=SPEECH / LONG, help="speech each client sends")
+    parser.add_argument("--file", type=Path, default=LONG, help="speech each client sends")
     parser.add_argument("--seconds", type=float, help="send only the first SECONDS of it")
+    parser.add_argument(
+        "--clips",
+        type=int,
+        help="send the first CLIPS LJ Speech clips of the long recording instead of --file "
+        "(scored for WER)",
+    )
     parser.add_argument("--frame-seconds", type=float, default=0.1, help="audio per frame")
     parser.add_argument(
         "--chunk-seconds", type=float, default=1.0, help="the server's min_chunk_size"
@@ -275,6 +291,13 @@ def parse_arguments() -> argparse.Namespace:
         "--stagger", type=float, default=1.0, help="spread the stream starts over SECONDS"
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="model threads")
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        dest="server_args",
+        help="pass this flag to a started server, e.g. --server-arg=--max-batch=1 (repeatable)",
+    )
     parser.add_argument(
         "--server-cpus",
         type=lambda text: {int(cpu) for cpu in text.split(",")},
@@ -285,29 +308,37 @@ def parse_arguments() -> argparse.Namespace:
         type=lambda text: {int(cpu) for cpu in text.split(",")},
         help="pin this script (the clients) to these CPUs, e.g. 1",
     )
-    return parser.parse_args()
+    return parser
+
+
+def run(arguments: argparse.Namespace) -> dict[str, object]:
+    """One load run as the arguments describe it, against a running or a started server."""
+    recording = speech(arguments)
+    if arguments.url:
+        began = time.perf_counter()
+        records = asyncio.run(load(arguments.url, recording.audio, arguments))
+        result = summary(records, arguments, recording.reference, time.perf_counter() - began)
+        result.update(server_cpu_seconds=None, server_peak_rss_mb=None)
+        return result
+    with spawned_server(arguments) as server:
+        cpu_before = server.cpu_seconds()
+        began = time.perf_counter()
+        records = asyncio.run(load(server.url, recording.audio, arguments))
+        result = summary(records, arguments, recording.reference, time.perf_counter() - began)
+        cpu_seconds = server.cpu_seconds() - cpu_before
+        result.update(
+            server_cpu_seconds=round(cpu_seconds, 2),
+            server_cpu_per_audio_second=round(cpu_seconds / (len(records) * recording.seconds), 3),
+            server_peak_rss_mb=round(server.peak_rss_mb(), 1),
+        )
+    return result
 
 
 def main() -> None:
-    arguments = parse_arguments()
+    arguments = argument_parser().parse_args()
     if arguments.client_cpus:
         os.sched_setaffinity(0, arguments.client_cpus)
-    if arguments.url:
-        began = time.perf_counter()
-        records = asyncio.run(load(arguments.url, arguments))
-        result = summary(records, arguments, time.perf_counter() - began)
-        result.update(server_cpu_seconds=None, server_peak_rss_mb=None)
-    else:
-        with spawned_server(arguments) as server:
-            cpu_before = server.cpu_seconds()
-            began = time.perf_counter()
-            records = asyncio.run(load(server.url, arguments))
-            result = summary(records, arguments, time.perf_counter() - began)
-            result.update(
-                server_cpu_seconds=round(server.cpu_seconds() - cpu_before, 2),
-                server_peak_rss_mb=round(server.peak_rss_mb(), 1),
-            )
-    print(json.dumps(result), flush=True)
+    print(json.dumps(run(arguments)), flush=True)
 
 
 if __name__ == "__main__":

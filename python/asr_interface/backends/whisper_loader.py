@@ -238,6 +238,8 @@ class FasterWhisperLoader:
             compute_type=config.compute_type,
             cpu_threads=config.cpu_threads,
             beam_size=config.beam_size,
+            encoder_seconds=config.encoder_seconds,
+            force_committed=config.force_committed,
         )
         if config.task == "translate":
             asr.set_translate_task()

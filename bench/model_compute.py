@@ -1,0 +1,345 @@
+"""Model compute per audio second of LocalAgreement streaming, against one whole-file
+transcription of the same audio, for each way of decoding the streamed windows.
+
+Real speech from ../shared/speech is streamed in `min_chunk_size` steps (1 s) with a clock
+that follows the audio alone, so every configuration makes every model call its policy asks
+for and the transcripts depend only on the model. The audio (2 min): LJ Speech clips 1-8
+and the J. F. Kennedy clip as separate streams ("clips"), and clips 17-24 as one continuous
+stretch of the long LJ Speech recording ("long", where the window fills up with committed
+words). `--quick` (26 s) streams the Kennedy clip and clips 17-18. Configurations:
+
+- `whisper_streaming`: `OnlineASRProcessor.process_iter` over `FasterWhisperASR.transcribe`,
+  whisper_streaming's way (beam 5, the encoder sees 30 s, committed words re-decoded);
+- the others run the processor's halves around the batch decoder, as the server's scheduler
+  does: `prepare()`, `WhisperBatchDecoder.decode` on a batch of one (with the committed
+  text inside the window as `committed`), `commit()`. Named by their decoding options:
+  `greedy` or `beam5`, `encoder10s` (the encoder sees the window rounded up to a multiple
+  of 10 s rather than 30 s; likewise `encoder5s`) and `forced` (the committed words inside
+  the window are forced as the decoder's prefix instead of being decoded again).
+
+Model compute is process CPU time (all threads, since CTranslate2 decodes on its own) around
+the model calls alone. The whole-file baseline (`transcribe` of each recording in one call)
+is measured before and after the configurations and averaged, so slow drift of the machine
+shows as a difference between the two. Prints one JSON line:
+
+- `whole_file`: its model CPU seconds (before, after), CPU seconds per audio second, WER;
+- per configuration: `compute_over_whole_file` (model CPU per audio second of streaming over
+  that of the whole-file transcription; issue target <= 6), the same per part of the audio
+  (`by_part`), `model_cpu_seconds`, `model_calls`, `wer` (pooled over all words, against the
+  manifest transcripts), `mean`/`p90_commit_latency_s` (how long after a word was spoken its
+  commit came, the policy's own delay with no processing time) and
+  `same_text_as_whisper_streaming`;
+- `meets_target`: the configurations at or under 6x whose WER is no worse than
+  `whisper_streaming`'s; `load_average` (1-minute, before and after) to judge how quiet the
+  machine was.
+
+    python bench/model_compute.py [--quick] [recognition flags, e.g. --model base]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy.typing as npt
+from speech_sets import SPEECH, Recording, ljspeech_entries, long_stretch
+from vac import recording_asr_class
+
+from asr_interface.audio import load_audio
+from asr_interface.backends.registry import get_loader
+from asr_interface.backends.whisper_batch import (
+    DecodingOptions,
+    WhisperBatchDecoder,
+    WindowRequest,
+)
+from asr_interface.backends.whisper_loader import FasterWhisperASR
+from asr_interface.cli.options import add_config_arguments, config_from_arguments
+from asr_interface.cli.progress import ProgressBar
+from asr_interface.core.processor import OnlineASRProcessor
+from asr_interface.core.protocols import TimedText
+from asr_interface.evaluation import ErrorCount, read_manifest, word_errors
+from asr_interface.simulation import SimulationResult, simulate, summarize
+from asr_interface.transcript import transcribe_whole, transcript_text
+
+TARGET_RATIO = 6.0
+BASELINE = "whisper_streaming"
+
+CLIPS = 8
+"""The first LJ Speech clips, streamed one by one."""
+LONG_FIRST, LONG_CLIPS = 16, 8
+"""The long stretch: this many clips of the long recording from clip 17 (0-based 16) on."""
+QUICK_CLIPS, QUICK_LONG_CLIPS = 0, 2
+
+
+def speech_set(quick: bool) -> list[Recording]:
+    """LJ Speech clips and the J. F. Kennedy clip, each on its own, and a continuous stretch
+    of the long recording holding other LJ Speech clips."""
+    entries = read_manifest(SPEECH / "manifest.tsv")
+    ljspeech = ljspeech_entries()
+    kennedy = next(entry for entry in entries if entry.subset == "misc")
+    clips = ljspeech[: QUICK_CLIPS if quick else CLIPS]
+    recordings = [Recording("clips", load_audio(e.audio_path), e.transcript) for e in clips]
+    recordings.append(Recording("clips", load_audio(kennedy.audio_path), kennedy.transcript))
+    recordings.append(long_stretch(LONG_FIRST, QUICK_LONG_CLIPS if quick else LONG_CLIPS, ljspeech))
+    return recordings
+
+
+class DecoderStream:
+    """The processor driven as a batching scheduler drives it, one stream at a time:
+    `prepare()`, one decoder call on a batch of one, `commit()`. Streams like any
+    processor through `simulate`, and adds up the CPU time of the decoder calls."""
+
+    def __init__(
+        self,
+        processor: OnlineASRProcessor,
+        decoder: WhisperBatchDecoder,
+        options: DecodingOptions,
+        language: str | None,
+    ) -> None:
+        self.processor = processor
+        self.decoder = decoder
+        self.options = options
+        self.language = language
+        self.cpu_seconds = 0.0
+        self.calls = 0
+
+    def init(self, offset: float | None = None) -> None:
+        self.processor.init(offset)
+
+    def insert_audio_chunk(self, audio: npt.NDArray[Any]) -> None:
+        self.processor.insert_audio_chunk(audio)
+
+    def process_iter(self) -> TimedText:
+        window, prompt = self.processor.prepare()
+        committed = self.processor.prompt()[1]
+        request = WindowRequest(window, prompt, committed=committed, language=self.language)
+        began = time.process_time()
+        (result,) = self.decoder.decode([request], self.options)
+        self.cpu_seconds += time.process_time() - began
+        self.calls += 1
+        return self.processor.to_flush(self.processor.commit(result.words, result.segment_ends))
+
+    def finish(self) -> TimedText:
+        return self.processor.finish()
+
+
+@dataclass
+class Measurement:
+    """What one configuration cost and produced over the whole audio set."""
+
+    cpu_by_part: dict[str, float] = field(default_factory=dict)
+    calls: int = 0
+    errors: ErrorCount = field(default_factory=lambda: ErrorCount(0, 0))
+    results: list[SimulationResult] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_by_part.values())
+
+    def add(self, part: str, cpu_seconds: float, reference: str, text: str) -> None:
+        self.cpu_by_part[part] = self.cpu_by_part.get(part, 0.0) + cpu_seconds
+        self.errors += word_errors(reference, text)
+        self.texts.append(text)
+
+
+@dataclass(frozen=True)
+class Bench:
+    """The loaded model in both shapes, and how the processors are set up."""
+
+    asr: FasterWhisperASR
+    decoder: WhisperBatchDecoder
+    min_chunk_seconds: float
+    trimming: tuple[str, float]
+
+    def processor(self, asr: Any) -> OnlineASRProcessor:
+        return OnlineASRProcessor(
+            asr, buffer_trimming=self.trimming, min_chunk_sec=self.min_chunk_seconds
+        )
+
+    def whole_file(self, recordings: Sequence[Recording]) -> Measurement:
+        """Each recording transcribed in one call, as an offline transcriber would."""
+        measurement = Measurement()
+        for recording in recordings:
+            began = time.process_time()
+            segments = transcribe_whole(self.asr, recording.audio)
+            cpu_seconds = time.process_time() - began
+            measurement.calls += 1
+            text = transcript_text(segments)
+            measurement.add(recording.part, cpu_seconds, recording.reference, text)
+        return measurement
+
+    def whisper_streaming(self, recordings: Sequence[Recording]) -> Measurement:
+        """`process_iter` over `FasterWhisperASR.transcribe`, timed call by call."""
+        measurement = Measurement()
+        recording_asr = recording_asr_class()
+        for recording in recordings:
+            recorder = recording_asr(self.asr)
+            self.stream(self.processor(recorder), recording, measurement)
+            measurement.cpu_by_part[recording.part] += recorder.cpu_seconds
+            measurement.calls += len(recorder.calls)
+        return measurement
+
+    def decoded(self, recordings: Sequence[Recording], options: DecodingOptions) -> Measurement:
+        """Prepare, decode and commit with the batch decoder and these options."""
+        measurement = Measurement()
+        for recording in recordings:
+            stream = DecoderStream(
+                self.processor(self.asr), self.decoder, options, self.asr.original_language
+            )
+            self.stream(stream, recording, measurement)
+            measurement.cpu_by_part[recording.part] += stream.cpu_seconds
+            measurement.calls += stream.calls
+        return measurement
+
+    def stream(self, processor: Any, recording: Recording, measurement: Measurement) -> None:
+        result = simulate(
+            processor, recording.audio, min_chunk_sec=self.min_chunk_seconds, compute_aware=False
+        )
+        measurement.results.append(result)
+        measurement.add(recording.part, 0.0, recording.reference, result.text)
+
+
+def configuration_name(options: DecodingOptions) -> str:
+    """E.g. `greedy+encoder10s+forced` or `beam5`."""
+    name = "greedy" if options.beam_size == 1 else f"beam{options.beam_size}"
+    if options.encoder_seconds is not None:
+        name += f"+encoder{options.encoder_seconds:g}s"
+    if options.force_committed:
+        name += "+forced"
+    return name
+
+
+DECODER_CONFIGURATIONS: list[tuple[bool, float | None, bool]] = [
+    # (greedy, encoder_seconds, force_committed)
+    (False, None, False),  # the decoder doing what `whisper_streaming` does: same words
+    (True, None, False),
+    (False, 10.0, False),
+    (True, 10.0, False),
+    (True, 5.0, False),
+    (False, None, True),
+    (True, None, True),
+    (False, 10.0, True),
+    (True, 10.0, True),
+]
+"""Each lever alone, then the cheap ones together; 5 s encoder inputs show where the
+encoder's savings stop."""
+
+
+def decoder_configurations(base: DecodingOptions) -> list[DecodingOptions]:
+    """The measured decoding options, on top of the loaded model's (`base`)."""
+    return [
+        replace(
+            base,
+            beam_size=1 if greedy else base.beam_size,
+            encoder_seconds=encoder_seconds,
+            force_committed=forced,
+        )
+        for greedy, encoder_seconds, forced in DECODER_CONFIGURATIONS
+    ]
+
+
+def report_entry(
+    measurement: Measurement, whole: dict[str, float], baseline: Measurement | None
+) -> dict[str, Any]:
+    pooled = summarize(measurement.results)
+    return {
+        "compute_over_whole_file": round(measurement.cpu_seconds / sum(whole.values()), 2),
+        "by_part": {
+            part: round(cpu / whole[part], 2) for part, cpu in measurement.cpu_by_part.items()
+        },
+        "model_cpu_seconds": round(measurement.cpu_seconds, 1),
+        "model_calls": measurement.calls,
+        "wer": round(measurement.errors.rate, 4),
+        "mean_commit_latency_s": _rounded(pooled.mean_latency),
+        "p90_commit_latency_s": _rounded(pooled.p90_latency),
+        "same_text_as_whisper_streaming": (
+            None if baseline is None else measurement.texts == baseline.texts
+        ),
+    }
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller audio set (26 s)")
+    add_config_arguments(parser)
+    arguments = parser.parse_args()
+    config = config_from_arguments(arguments)
+    loaded, metadata = get_loader(config.backend).load(config.model_copy(update={"vac": False}))
+    asr = loaded.asr  # type: ignore[attr-defined]
+    bench = Bench(
+        asr,
+        asr.batch_decoder(),
+        config.min_chunk_size,
+        (config.buffer_trimming, config.buffer_trimming_sec),
+    )
+    recordings = speech_set(arguments.quick)
+    base_options = asr.decoding_options()
+    configurations = decoder_configurations(base_options)
+
+    load_before = os.getloadavg()[0]
+    bench.whole_file(recordings[:1])  # the first calls pay one-time set-up
+    with ProgressBar(len(configurations) + 3, "runs", long=True) as progress:
+        whole_before = bench.whole_file(recordings)
+        progress.update(1)
+        measured = {BASELINE: bench.whisper_streaming(recordings)}
+        progress.update(2)
+        for done, options in enumerate(configurations, start=3):
+            name = configuration_name(options)
+            measured[name] = bench.decoded(recordings, options)
+            progress.update(done)
+        whole_after = bench.whole_file(recordings)
+        progress.update(len(configurations) + 3)
+
+    whole = {
+        part: (cpu + whole_after.cpu_by_part[part]) / 2
+        for part, cpu in whole_before.cpu_by_part.items()
+    }
+    audio_seconds = sum(recording.seconds for recording in recordings)
+    baseline = measured[BASELINE]
+    entries = {
+        name: report_entry(measurement, whole, None if name == BASELINE else baseline)
+        for name, measurement in measured.items()
+    }
+    report = {
+        "model": metadata.get("model"),
+        "compute_type": metadata.get("compute_type"),
+        "quick": arguments.quick,
+        "streams": len(recordings),
+        "audio_seconds": round(audio_seconds, 1),
+        "audio_seconds_by_part": {
+            part: round(sum(r.seconds for r in recordings if r.part == part), 1) for part in whole
+        },
+        "min_chunk_size": config.min_chunk_size,
+        "whole_file": {
+            "model_cpu_seconds": [
+                round(whole_before.cpu_seconds, 2),
+                round(whole_after.cpu_seconds, 2),
+            ],
+            "cpu_per_audio_second": round(sum(whole.values()) / audio_seconds, 4),
+            "wer": round(whole_before.errors.rate, 4),
+        },
+        "configurations": entries,
+        "target_compute_over_whole_file": TARGET_RATIO,
+        "meets_target": [
+            name
+            for name, entry in entries.items()
+            if entry["compute_over_whole_file"] <= TARGET_RATIO
+            and entry["wer"] <= entries[BASELINE]["wer"]
+        ],
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
