@@ -223,8 +223,6 @@ DECODER_CONFIGURATIONS: list[tuple[bool, float | None, bool]] = [
     (True, 10.0, False),
     (True, 5.0, False),
     (False, None, True),
-    (True, None, True),
-    (False, 10.0, True),
     (True, 10.0, True),
 ]
 """Each lever alone, then the cheap ones together; 5 s encoder inputs show where the

@@ -50,6 +50,9 @@ its transcript before the end of its 30 s input: speech that fills a shorter inp
 last frame makes it run on to the length limit and through every fallback temperature
 (measured with 10 s inputs: 224-token loops, 25x the compute of the whole window)."""
 
+PREFIX_RESUME_SECONDS = 1.0
+"""Audio left after the last word of a pass with a forced prefix that is decoded again."""
+
 NO_SPEECH_SKIP_PROBABILITY = 0.9
 """Segments Whisper itself deems this likely to be silence yield no words (whisper_streaming)."""
 
@@ -625,9 +628,23 @@ class WhisperBatchDecoder:
                     continue
                 # Output that stops before the window's end resumes after its last word.
                 time_offset = batch.starts[index] * self.model.feature_extractor.time_per_frame
-                if not single_timestamp_ending and last_word_end > time_offset:
+                resume = not single_timestamp_ending or self._stopped_after_prefix(
+                    window, batch.starts[index], last_word_end
+                )
+                if resume and last_word_end > time_offset:
                     window.seek = round(last_word_end * self.model.frames_per_second)
                 window.last_speech_timestamp = last_word_end
+
+    def _stopped_after_prefix(self, window: _Window, start: int, last_word_end: float) -> bool:
+        """Whether a pass with a forced prefix ended its output well before the audio did.
+
+        A prefix ending a sentence often makes Whisper close the transcript right after it,
+        as though nothing followed; the audio after the last word is then decoded again
+        without the prefix instead of being dropped."""
+        if not window.prefix or start != 0:
+            return False
+        content_end = window.content_frames / self.model.frames_per_second
+        return content_end - last_word_end > PREFIX_RESUME_SECONDS
 
     def _keep_segments(
         self, window: _Window, start: int, segments: list[dict[str, Any]], attempt: _Attempt

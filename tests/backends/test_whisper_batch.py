@@ -1,0 +1,111 @@
+"""The batched decoder's cheaper decoding options on the real tiny.en model: a shortened
+encoder input and the committed words forced as the decoder's prefix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from asr_interface.backends.registry import get_loader
+from asr_interface.backends.whisper_batch import (
+    DecodingOptions,
+    WhisperBatchDecoder,
+    WindowRequest,
+    WindowResult,
+)
+from asr_interface.backends.whisper_loader import FasterWhisperASR
+from asr_interface.core.config import ASRConfig
+from asr_interface.errors import ConfigError
+from asr_interface.evaluation import word_error_rate, word_errors
+from tests.speech import JFK, speech_audio
+
+pytestmark = pytest.mark.model
+
+RATE = 16000
+LONG = "long/ljspeech_LJ001-0001_to_0032.wav"
+GREEDY = DecodingOptions(beam_size=1)
+
+
+@pytest.fixture(scope="module")
+def decoder() -> WhisperBatchDecoder:
+    processor, _ = get_loader("faster-whisper").load(ASRConfig())
+    asr = processor.asr  # type: ignore[attr-defined]
+    assert isinstance(asr, FasterWhisperASR)
+    return asr.batch_decoder()
+
+
+def decode(
+    decoder: WhisperBatchDecoder,
+    audio: npt.NDArray[np.float32],
+    options: DecodingOptions,
+    **request: Any,
+) -> WindowResult:
+    (result,) = decoder.decode([WindowRequest(audio, language="en", **request)], options)
+    return result
+
+
+def text(result: WindowResult) -> str:
+    return "".join(word for _, _, word in result.words)
+
+
+@pytest.mark.parametrize("seconds", [3.0, 9.0, 10.0, 11.0])
+def test_shortened_encoder_input_keeps_the_words_of_the_full_one(
+    decoder: WhisperBatchDecoder, seconds: float
+) -> None:
+    """Windows shorter than, filling and passing a 10 s encoder input decode to the words
+    the full 30 s input gives (tiny.en differs by a word or two either way), timed inside
+    the window."""
+    audio = speech_audio(JFK)[: round(seconds * RATE)]
+    full = decode(decoder, audio, GREEDY)
+    short = decode(decoder, audio, DecodingOptions(beam_size=1, encoder_seconds=10.0))
+    assert text(full).strip()
+    assert word_errors(text(full), text(short)).errors <= 2
+    assert all(0 <= start <= end <= seconds + 0.05 for start, end, _ in short.words)
+
+
+def test_speech_filling_a_shortened_input_decodes_in_one_pass(
+    decoder: WhisperBatchDecoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exactly 10 s of speech on a 10 s input gets headroom, so Whisper ends its output
+    instead of running on to the length limit and through every fallback temperature."""
+    temperatures: list[float] = []
+    generate = decoder._generate
+
+    def counted(*args: Any, **settings: Any) -> list[Any]:
+        temperatures.append(settings.get("sampling_temperature", 0.0))
+        return generate(*args, **settings)
+
+    monkeypatch.setattr(decoder, "_generate", counted)
+    audio = speech_audio(JFK)[: 10 * RATE]
+    result = decode(decoder, audio, DecodingOptions(beam_size=1, encoder_seconds=10.0))
+    assert temperatures == [0.0]
+    assert "country" in text(result)
+
+
+def test_forced_prefix_ending_a_sentence_keeps_the_speech_after_it(
+    decoder: WhisperBatchDecoder,
+) -> None:
+    """Committed text that ends a sentence, forced as the prefix, still lets the next
+    sentence of the window be decoded, with the words the unforced decoding gives."""
+    audio = speech_audio(LONG)[: 13 * RATE]
+    free = decode(decoder, audio, GREEDY)
+    first_end = next(i for i, (_, _, word) in enumerate(free.words) if word.endswith("."))
+    committed = "".join(word for _, _, word in free.words[: first_end + 1])
+    rest = "".join(word for _, _, word in free.words[first_end + 1 :])
+    assert rest.strip(), "the window must hold speech after its first sentence"
+    forced = decode(
+        decoder, audio, DecodingOptions(beam_size=1, force_committed=True), committed=committed
+    )
+    assert text(forced).startswith(committed)
+    assert word_error_rate(rest, text(forced)[len(committed) :]) <= 0.2
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 31, 0.015])
+def test_encoder_seconds_out_of_range_is_refused(seconds: float) -> None:
+    """An encoder input that is empty, longer than Whisper's 30 s or off its 20 ms grid is
+    a configuration error naming the option."""
+    with pytest.raises((ValueError, ConfigError), match="encoder_seconds"):
+        get_loader("faster-whisper").load(ASRConfig(encoder_seconds=seconds))
