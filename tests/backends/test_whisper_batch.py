@@ -15,6 +15,7 @@ from asr_interface.backends.whisper_batch import (
     WhisperBatchDecoder,
     WindowRequest,
     WindowResult,
+    speech_words,
 )
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.core.config import ASRConfig
@@ -30,10 +31,15 @@ GREEDY = DecodingOptions(beam_size=1)
 
 
 @pytest.fixture(scope="module")
-def decoder() -> WhisperBatchDecoder:
+def asr() -> FasterWhisperASR:
     processor, _ = get_loader("faster-whisper").load(ASRConfig())
-    asr = processor.asr  # type: ignore[attr-defined]
-    assert isinstance(asr, FasterWhisperASR)
+    loaded = processor.asr  # type: ignore[attr-defined]
+    assert isinstance(loaded, FasterWhisperASR)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def decoder(asr: FasterWhisperASR) -> WhisperBatchDecoder:
     return asr.batch_decoder()
 
 
@@ -49,6 +55,18 @@ def decode(
 
 def text(result: WindowResult) -> str:
     return "".join(word for _, _, word in result.words)
+
+
+@pytest.mark.parametrize(("seconds", "prompt"), [(2.0, ""), (5.0, "Good evening."), (11.0, "")])
+def test_whisper_streaming_options_decode_exactly_as_faster_whisper(
+    decoder: WhisperBatchDecoder, asr: FasterWhisperASR, seconds: float, prompt: str
+) -> None:
+    """With whisper_streaming's options (beam 5, a 30 s encoder input, nothing forced) a
+    window decodes to faster-whisper's own words and times, prompt included."""
+    audio = speech_audio(JFK)[: round(seconds * RATE)]
+    expected = speech_words(asr.transcribe_recording(audio, prompt, "en"))
+    assert expected
+    assert decode(decoder, audio, DecodingOptions(), prompt=prompt).words == expected
 
 
 @pytest.mark.parametrize("seconds", [3.0, 9.0, 10.0, 11.0])

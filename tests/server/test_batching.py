@@ -119,7 +119,7 @@ def batched_steps(
 
 def test_batch_of_one_commits_what_a_step_commits(template: OnlineASRProcessor) -> None:
     """A stream decoded through the batched decoder, alone in every batch, commits exactly
-    the words, times included, of the same stream run by `transcribe`."""
+    the words, times included, of the same stream run step by step."""
     expected = stream_alone(new_engine(template), JFK, 2.0)
     (batched,) = stream_together([new_engine(template)], [JFK], 2.0)
     assert batched == expected

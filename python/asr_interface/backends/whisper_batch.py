@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_WINDOW_SECONDS",
     "NO_SPEECH_SKIP_PROBABILITY",
+    "SAMPLING_RATE",
     "DecodingOptions",
     "WhisperBatchDecoder",
     "WindowRequest",
@@ -121,6 +122,8 @@ class WindowResult:
     language: str
     language_probability: float
     """Whisper's probability for the detected language; 1.0 when the language was given."""
+    segments: list[Segment] = field(default_factory=list)
+    """The decoded segments, as faster-whisper's `transcribe` yields them."""
 
 
 def speech_words(segments: Iterable[Segment]) -> list[tuple[float, float, str]]:
@@ -208,6 +211,7 @@ class _Window:
             segment_ends=[float(segment.end) for segment in self.segments],
             language=self.language,
             language_probability=self.language_probability,
+            segments=self.segments,
         )
 
 
@@ -643,7 +647,8 @@ class WhisperBatchDecoder:
         without the prefix instead of being dropped."""
         if not window.prefix or start != 0:
             return False
-        content_end = window.content_frames / self.model.frames_per_second
+        frames_per_second: int = self.model.frames_per_second
+        content_end = window.content_frames / frames_per_second
         return content_end - last_word_end > PREFIX_RESUME_SECONDS
 
     def _keep_segments(

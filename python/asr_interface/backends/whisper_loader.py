@@ -15,9 +15,12 @@ import numpy.typing as npt
 from asr_interface.backends.model_resolution import resolve_model_path
 from asr_interface.backends.shared_models import shared_whisper_model
 from asr_interface.backends.whisper_batch import (
+    MAX_WINDOW_SECONDS,
     NO_SPEECH_SKIP_PROBABILITY,
+    SAMPLING_RATE,
     DecodingOptions,
     WhisperBatchDecoder,
+    WindowRequest,
     speech_words,
 )
 from asr_interface.core.language import DetectedLanguage
@@ -65,8 +68,9 @@ class FasterWhisperASR(ASRBase):
     instance with the same weights and settings. English-only models accept only `lan="en"`
     and no translation; anything else raises `ConfigError`.
 
-    `encoder_seconds` and `force_committed` apply only to batched decoding (`batch_decoder()`
-    with `decoding_options()`); see `DecodingOptions`.
+    `encoder_seconds` applies to every window `transcribe` or the batched decoder decodes;
+    `force_committed` needs the committed text inside the window, which only the batched
+    decoder's requests carry (the server's path); see `DecodingOptions`.
     """
 
     sep = ""  # faster-whisper words carry their leading space
@@ -131,10 +135,26 @@ class FasterWhisperASR(ASRBase):
         self, audio: npt.NDArray[np.float32], init_prompt: str = "", language: str | None = None
     ) -> WhisperResult:
         """Decodes the audio into segments with word timestamps, in `language` when given,
-        else in the configured language (detected per call with `lan="auto"`)."""
+        else in the configured language (detected per call with `lan="auto"`).
+
+        A streaming window (up to 30 s) is decoded by the batched decoder with this ASR's
+        `decoding_options()`, exactly as the server decodes it among other streams, so that
+        every caller sees the same words; a longer recording by faster-whisper's own loop."""
+        language = language or self.original_language
+        if self.batchable and len(audio) <= MAX_WINDOW_SECONDS * SAMPLING_RATE:
+            request = WindowRequest(audio, init_prompt, language=language)
+            (result,) = self.batch_decoder().decode([request], self.decoding_options())
+            return WhisperResult(result.segments, result.language, result.language_probability)
+        return self.transcribe_recording(audio, init_prompt, language)
+
+    def transcribe_recording(
+        self, audio: npt.NDArray[np.float32], init_prompt: str = "", language: str | None = None
+    ) -> WhisperResult:
+        """faster-whisper's `transcribe` with this ASR's settings: audio of any length, the
+        encoder always fed 30 s, with faster-whisper's VAD when `use_vad` was called."""
         segments, info = self.model.transcribe(
             audio,
-            language=language or self.original_language,
+            language=language,
             # An empty string would still prompt the decoder with a lone space.
             initial_prompt=init_prompt or None,
             beam_size=self.beam_size,
