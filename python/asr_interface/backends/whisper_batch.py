@@ -76,6 +76,10 @@ class DecodingOptions:
     force_committed: bool = False
     """Forces each request's `committed` text as the decoder's prefix instead of decoding it
     again."""
+    tail_seconds: float = 0.0
+    """When a pass's output stops before the window's end, audio after its last word shorter
+    than this is left to the next window, which holds it with more context, instead of being
+    decoded in another pass now. 0 decodes every tail, as `transcribe` does."""
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -84,6 +88,11 @@ class DecodingOptions:
             raise ValueError(f"beam_size must be an integer, got {self.beam_size!r}")
         if self.beam_size < 1:
             raise ValueError(f"beam_size must be at least 1 (1 is greedy), got {self.beam_size}")
+        if not 0 <= self.tail_seconds <= MAX_WINDOW_SECONDS:
+            raise ValueError(
+                f"tail_seconds must be between 0 and {MAX_WINDOW_SECONDS}, "
+                f"got {self.tail_seconds!r}"
+            )
         if self.encoder_seconds is not None:
             # The encoder halves its input, so its length moves in steps of two 10 ms frames.
             steps = self.encoder_seconds * 50
@@ -428,7 +437,7 @@ class WhisperBatchDecoder:
                 )
             )
             batch.splits[index] = (segments, single_timestamp_ending)
-        self._time_words(batch)
+        self._time_words(batch, options)
         for index, (segments, _) in batch.splits.items():
             self._keep_segments(
                 batch.windows[index], batch.starts[index], segments, batch.attempts[index]
@@ -587,7 +596,7 @@ class WhisperBatchDecoder:
             np.ascontiguousarray(np.asarray(encoded)[indices])
         )
 
-    def _time_words(self, batch: _Round) -> None:
+    def _time_words(self, batch: _Round, options: DecodingOptions) -> None:
         """Word times for every window with speech: one alignment call per language, then
         faster-whisper's word timing per window."""
         from faster_whisper import WhisperModel
@@ -636,8 +645,16 @@ class WhisperBatchDecoder:
                     window, batch.starts[index], last_word_end
                 )
                 if resume and last_word_end > time_offset:
-                    window.seek = round(last_word_end * self.model.frames_per_second)
+                    window.seek = self._resume_frame(window, last_word_end, options)
                 window.last_speech_timestamp = last_word_end
+
+    def _resume_frame(self, window: _Window, last_word_end: float, options: DecodingOptions) -> int:
+        """Where the next pass over the window starts: after the last word, or past the end
+        when less than `options.tail_seconds` of audio follows it."""
+        frames_per_second: int = self.model.frames_per_second
+        if window.content_frames / frames_per_second - last_word_end < options.tail_seconds:
+            return window.content_frames
+        return round(last_word_end * frames_per_second)
 
     def _stopped_after_prefix(self, window: _Window, start: int, last_word_end: float) -> bool:
         """Whether a pass with a forced prefix ended its output well before the audio did.
