@@ -1,12 +1,16 @@
 //! `StreamingCore`: the Python handle on one stream's [`StreamingProcessor`].
 
+use std::borrow::Cow;
+
 use asr_core::{
     ProcessorConfig, Punctuation, SentenceBoundaries, SentenceSpan, StreamingProcessor, Trimming,
     WindowView, Word,
 };
 use numpy::ndarray::ArrayView1;
 use numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
-use numpy::{PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -84,6 +88,19 @@ fn window_array(py: Python<'_>, view: WindowView) -> PyResult<Bound<'_, PyArray1
         array
     };
     Ok(array)
+}
+
+/// The samples of a 1-D array: borrowed when contiguous, else copied.
+fn samples_of<'a, T: Element + Copy>(array: &'a Bound<'_, PyArray1<T>>) -> Cow<'a, [T]> {
+    // SAFETY: the samples are read under the GIL and copied before control goes back to
+    // Python, and this extension never holds a writable view of a caller's array. This
+    // skips numpy's borrow tracking, which costs more than copying a short chunk.
+    unsafe {
+        match array.as_slice() {
+            Ok(contiguous) => Cow::Borrowed(contiguous),
+            Err(_) => Cow::Owned(array.as_array().to_vec()),
+        }
+    }
 }
 
 /// Sentence ends for `sentence` trimming: the words' punctuation or a Python tokenizer.
@@ -194,27 +211,19 @@ impl StreamingCore {
             )));
         }
         if let Ok(samples) = audio.cast::<PyArray1<f32>>() {
-            let samples = samples.readonly();
-            return match samples.as_slice() {
-                Ok(contiguous) => self.inner.insert_f32(contiguous),
-                Err(_) => self.inner.insert_f32(&samples.as_array().to_vec()),
-            }
-            .map_err(|e| CoreError::from(e).into());
+            return self
+                .inner
+                .insert_f32(&samples_of(samples))
+                .map_err(|e| CoreError::from(e).into());
         }
         if let Ok(samples) = audio.cast::<PyArray1<f64>>() {
-            let samples = samples.readonly();
-            return match samples.as_slice() {
-                Ok(contiguous) => self.inner.insert_f64(contiguous),
-                Err(_) => self.inner.insert_f64(&samples.as_array().to_vec()),
-            }
-            .map_err(|e| CoreError::from(e).into());
+            return self
+                .inner
+                .insert_f64(&samples_of(samples))
+                .map_err(|e| CoreError::from(e).into());
         }
         if let Ok(samples) = audio.cast::<PyArray1<i16>>() {
-            let samples = samples.readonly();
-            match samples.as_slice() {
-                Ok(contiguous) => self.inner.insert_i16(contiguous),
-                Err(_) => self.inner.insert_i16(&samples.as_array().to_vec()),
-            }
+            self.inner.insert_i16(&samples_of(samples));
             return Ok(());
         }
         let dtype = audio.dtype();
