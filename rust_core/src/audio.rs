@@ -245,13 +245,26 @@ impl AudioWindow {
     }
 
     /// Drops the first `count` samples (all of them if there are fewer).
+    ///
+    /// When no view shares the block and no more samples are left than lie before them, the
+    /// window moves to the front of the block at once: a trim leaves a short window, whose
+    /// copy costs far less than compacting the full block later would, and appends keep
+    /// writing into the same, recently used memory.
     pub fn drop_front(&mut self, count: usize) {
         self.start += count.min(self.len());
+        if self.start < self.len() {
+            return;
+        }
+        if let Some(block) = Arc::get_mut(&mut self.block) {
+            block.compact(self.start, self.end);
+            self.end -= self.start;
+            self.start = 0;
+        }
     }
 
     /// Empties the window; the next append starts a fresh block when views are alive.
     pub fn clear(&mut self) {
-        self.start = self.end;
+        self.drop_front(self.len());
     }
 }
 
@@ -403,6 +416,25 @@ mod tests {
         window.append_f32(&[9.0]).unwrap();
         assert_eq!(view.samples(), first.as_slice());
         assert_eq!(window.samples(), &[9.0]);
+    }
+
+    #[test]
+    fn a_trim_moves_a_short_window_to_the_front_unless_a_view_shares_it() {
+        let mut window = AudioWindow::new();
+        let samples: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        window.append_f32(&samples).unwrap();
+        window.drop_front(400);
+        assert_eq!(
+            window.start, 400,
+            "600 samples left are more than the 400 dropped"
+        );
+        let view = window.view();
+        window.drop_front(300);
+        assert_eq!(window.start, 700, "the view shares the block");
+        drop(view);
+        window.drop_front(100);
+        assert_eq!((window.start, window.end), (0, 200));
+        assert_eq!(window.samples(), &samples[800..]);
     }
 
     #[test]
