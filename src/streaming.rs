@@ -14,12 +14,15 @@ use numpy::{
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 
 use crate::errors::CoreError;
 
 /// A word as Python sees it: `(start, end, text)`.
 type PyWord = (f64, f64, String);
+
+/// A word from the model, its text left in Python: the core copies only the texts it keeps.
+type ModelWord<'py> = (f64, f64, Bound<'py, PyString>);
 
 /// Joined words as whisper_streaming returns them: `(start, end, text)`, or
 /// `(None, None, "")` for none.
@@ -134,6 +137,8 @@ pub struct StreamingCore {
     inner: StreamingProcessor,
     sep: String,
     tokenizer: Option<Py<PyAny>>,
+    /// The last prompt handed to Python, with the core's `prompt_id` it was made for.
+    prompt: Option<(usize, Py<PyString>)>,
 }
 
 impl StreamingCore {
@@ -141,23 +146,37 @@ impl StreamingCore {
     fn commit_words(
         &mut self,
         py: Python<'_>,
-        words: Vec<PyWord>,
+        words: &[ModelWord<'_>],
         segment_ends: &[f64],
     ) -> PyResult<Vec<Word>> {
-        let words = words
-            .into_iter()
-            .map(|(start, end, text)| Word { start, end, text })
-            .collect();
+        // A loop rather than `collect` into a `PyResult`, which cannot size the vector.
+        let mut borrowed = Vec::with_capacity(words.len());
+        for (start, end, text) in words {
+            borrowed.push((*start, *end, text.to_str()?));
+        }
         Ok(match &self.tokenizer {
             Some(tokenizer) => {
                 let boundaries = Tokenizer { py, tokenizer };
-                self.inner.commit(words, segment_ends, &boundaries)?
+                self.inner.commit(borrowed, segment_ends, &boundaries)?
             }
             None => {
-                let Ok(committed) = self.inner.commit(words, segment_ends, &Punctuation);
+                let Ok(committed) = self.inner.commit(borrowed, segment_ends, &Punctuation);
                 committed
             }
         })
+    }
+
+    /// The prompt as a Python string, made anew only when the core's prompt has changed.
+    fn prompt_string<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyString> {
+        let id = self.inner.prompt_id();
+        if let Some((made_for, prompt)) = &self.prompt {
+            if *made_for == id {
+                return prompt.bind(py).clone();
+            }
+        }
+        let prompt = PyString::new(py, &self.inner.prompt(&self.sep));
+        self.prompt = Some((id, prompt.clone().unbind()));
+        prompt
     }
 }
 
@@ -193,6 +212,7 @@ impl StreamingCore {
             inner,
             sep,
             tokenizer,
+            prompt: None,
         })
     }
 
@@ -243,22 +263,25 @@ impl StreamingCore {
     }
 
     /// The window and prompt to transcribe next; resets `pending_seconds`.
-    fn prepare<'py>(&mut self, py: Python<'py>) -> PyResult<(Bound<'py, PyArray1<f32>>, String)> {
+    fn prepare<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyString>)> {
         let view = self.inner.prepare();
-        Ok((window_array(py, view)?, self.inner.prompt(&self.sep).0))
+        Ok((window_array(py, view)?, self.prompt_string(py)))
     }
 
     fn prompt(&self) -> (String, String) {
-        self.inner.prompt(&self.sep)
+        (self.inner.prompt(&self.sep), self.inner.context(&self.sep))
     }
 
     fn commit(
         &mut self,
         py: Python<'_>,
-        words: Vec<PyWord>,
+        words: Vec<ModelWord<'_>>,
         segment_ends: Vec<f64>,
     ) -> PyResult<Vec<PyWord>> {
-        Ok(to_py(&self.commit_words(py, words, &segment_ends)?))
+        Ok(to_py(&self.commit_words(py, &words, &segment_ends)?))
     }
 
     /// whisper_streaming's `process_iter`: transcribes the window with `asr` and returns
@@ -269,13 +292,13 @@ impl StreamingCore {
         let kwargs = PyDict::new(py);
         kwargs.set_item(intern!(py, "init_prompt"), prompt)?;
         let result = asr.call_method(intern!(py, "transcribe"), (window,), Some(&kwargs))?;
-        let words = asr
+        let words: Vec<ModelWord<'_>> = asr
             .call_method1(intern!(py, "ts_words"), (&result,))?
             .extract()?;
         let ends: Vec<f64> = asr
             .call_method1(intern!(py, "segments_end_ts"), (&result,))?
             .extract()?;
-        let committed = self.commit_words(py, words, &ends)?;
+        let committed = self.commit_words(py, &words, &ends)?;
         Ok(flushed(
             committed.iter().map(|w| (w.start, w.end, w.text.as_str())),
             &self.sep,
