@@ -1,21 +1,28 @@
 //! `StreamingCore`: the Python handle on one stream's [`StreamingProcessor`].
 
+use std::borrow::Cow;
+
 use asr_core::{
     ProcessorConfig, Punctuation, SentenceBoundaries, SentenceSpan, StreamingProcessor, Trimming,
     WindowView, Word,
 };
 use numpy::ndarray::ArrayView1;
 use numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
-use numpy::{PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 
 use crate::errors::CoreError;
 
 /// A word as Python sees it: `(start, end, text)`.
 type PyWord = (f64, f64, String);
+
+/// A word from the model, its text left in Python: the core copies only the texts it keeps.
+type ModelWord<'py> = (f64, f64, Bound<'py, PyString>);
 
 /// Joined words as whisper_streaming returns them: `(start, end, text)`, or
 /// `(None, None, "")` for none.
@@ -86,6 +93,19 @@ fn window_array(py: Python<'_>, view: WindowView) -> PyResult<Bound<'_, PyArray1
     Ok(array)
 }
 
+/// The samples of a 1-D array: borrowed when contiguous, else copied.
+fn samples_of<'a, T: Element + Copy>(array: &'a Bound<'_, PyArray1<T>>) -> Cow<'a, [T]> {
+    // SAFETY: the samples are read under the GIL and copied before control goes back to
+    // Python, and this extension never holds a writable view of a caller's array. This
+    // skips numpy's borrow tracking, which costs more than copying a short chunk.
+    unsafe {
+        match array.as_slice() {
+            Ok(contiguous) => Cow::Borrowed(contiguous),
+            Err(_) => Cow::Owned(array.as_array().to_vec()),
+        }
+    }
+}
+
 /// Sentence ends for `sentence` trimming: the words' punctuation or a Python tokenizer.
 struct Tokenizer<'a, 'py> {
     py: Python<'py>,
@@ -117,6 +137,8 @@ pub struct StreamingCore {
     inner: StreamingProcessor,
     sep: String,
     tokenizer: Option<Py<PyAny>>,
+    /// The last prompt handed to Python, with the core's `prompt_id` it was made for.
+    prompt: Option<(usize, Py<PyString>)>,
 }
 
 impl StreamingCore {
@@ -124,23 +146,37 @@ impl StreamingCore {
     fn commit_words(
         &mut self,
         py: Python<'_>,
-        words: Vec<PyWord>,
+        words: &[ModelWord<'_>],
         segment_ends: &[f64],
     ) -> PyResult<Vec<Word>> {
-        let words = words
-            .into_iter()
-            .map(|(start, end, text)| Word { start, end, text })
-            .collect();
+        // A loop rather than `collect` into a `PyResult`, which cannot size the vector.
+        let mut borrowed = Vec::with_capacity(words.len());
+        for (start, end, text) in words {
+            borrowed.push((*start, *end, text.to_str()?));
+        }
         Ok(match &self.tokenizer {
             Some(tokenizer) => {
                 let boundaries = Tokenizer { py, tokenizer };
-                self.inner.commit(words, segment_ends, &boundaries)?
+                self.inner.commit(borrowed, segment_ends, &boundaries)?
             }
             None => {
-                let Ok(committed) = self.inner.commit(words, segment_ends, &Punctuation);
+                let Ok(committed) = self.inner.commit(borrowed, segment_ends, &Punctuation);
                 committed
             }
         })
+    }
+
+    /// The prompt as a Python string, made anew only when the core's prompt has changed.
+    fn prompt_string<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyString> {
+        let id = self.inner.prompt_id();
+        if let Some((made_for, prompt)) = &self.prompt {
+            if *made_for == id {
+                return prompt.bind(py).clone();
+            }
+        }
+        let prompt = PyString::new(py, &self.inner.prompt(&self.sep));
+        self.prompt = Some((id, prompt.clone().unbind()));
+        prompt
     }
 }
 
@@ -176,6 +212,7 @@ impl StreamingCore {
             inner,
             sep,
             tokenizer,
+            prompt: None,
         })
     }
 
@@ -194,27 +231,19 @@ impl StreamingCore {
             )));
         }
         if let Ok(samples) = audio.cast::<PyArray1<f32>>() {
-            let samples = samples.readonly();
-            return match samples.as_slice() {
-                Ok(contiguous) => self.inner.insert_f32(contiguous),
-                Err(_) => self.inner.insert_f32(&samples.as_array().to_vec()),
-            }
-            .map_err(|e| CoreError::from(e).into());
+            return self
+                .inner
+                .insert_f32(&samples_of(samples))
+                .map_err(|e| CoreError::from(e).into());
         }
         if let Ok(samples) = audio.cast::<PyArray1<f64>>() {
-            let samples = samples.readonly();
-            return match samples.as_slice() {
-                Ok(contiguous) => self.inner.insert_f64(contiguous),
-                Err(_) => self.inner.insert_f64(&samples.as_array().to_vec()),
-            }
-            .map_err(|e| CoreError::from(e).into());
+            return self
+                .inner
+                .insert_f64(&samples_of(samples))
+                .map_err(|e| CoreError::from(e).into());
         }
         if let Ok(samples) = audio.cast::<PyArray1<i16>>() {
-            let samples = samples.readonly();
-            match samples.as_slice() {
-                Ok(contiguous) => self.inner.insert_i16(contiguous),
-                Err(_) => self.inner.insert_i16(&samples.as_array().to_vec()),
-            }
+            self.inner.insert_i16(&samples_of(samples));
             return Ok(());
         }
         let dtype = audio.dtype();
@@ -234,22 +263,25 @@ impl StreamingCore {
     }
 
     /// The window and prompt to transcribe next; resets `pending_seconds`.
-    fn prepare<'py>(&mut self, py: Python<'py>) -> PyResult<(Bound<'py, PyArray1<f32>>, String)> {
+    fn prepare<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyString>)> {
         let view = self.inner.prepare();
-        Ok((window_array(py, view)?, self.inner.prompt(&self.sep).0))
+        Ok((window_array(py, view)?, self.prompt_string(py)))
     }
 
     fn prompt(&self) -> (String, String) {
-        self.inner.prompt(&self.sep)
+        (self.inner.prompt(&self.sep), self.inner.context(&self.sep))
     }
 
     fn commit(
         &mut self,
         py: Python<'_>,
-        words: Vec<PyWord>,
+        words: Vec<ModelWord<'_>>,
         segment_ends: Vec<f64>,
     ) -> PyResult<Vec<PyWord>> {
-        Ok(to_py(&self.commit_words(py, words, &segment_ends)?))
+        Ok(to_py(&self.commit_words(py, &words, &segment_ends)?))
     }
 
     /// whisper_streaming's `process_iter`: transcribes the window with `asr` and returns
@@ -260,13 +292,13 @@ impl StreamingCore {
         let kwargs = PyDict::new(py);
         kwargs.set_item(intern!(py, "init_prompt"), prompt)?;
         let result = asr.call_method(intern!(py, "transcribe"), (window,), Some(&kwargs))?;
-        let words = asr
+        let words: Vec<ModelWord<'_>> = asr
             .call_method1(intern!(py, "ts_words"), (&result,))?
             .extract()?;
         let ends: Vec<f64> = asr
             .call_method1(intern!(py, "segments_end_ts"), (&result,))?
             .extract()?;
-        let committed = self.commit_words(py, words, &ends)?;
+        let committed = self.commit_words(py, &words, &ends)?;
         Ok(flushed(
             committed.iter().map(|w| (w.start, w.end, w.text.as_str())),
             &self.sep,

@@ -1,19 +1,18 @@
 //! Criterion benches of the core's hot operations at steady state.
 
-use asr_core::{
-    AudioWindow, LocalAgreement, ProcessorConfig, Punctuation, StreamingProcessor, Word,
-};
+use asr_core::{AudioWindow, LocalAgreement, ProcessorConfig, Punctuation, StreamingProcessor};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use std::hint::black_box;
 
 const SECOND: usize = 16_000;
 
-/// A hypothesis of `count` words, a third of a second each, starting at `start`.
-fn hypothesis(start: f64, count: usize) -> Vec<Word> {
+/// A hypothesis of `count` words `(start, end, text)`, a third of a second each, starting
+/// at `start`.
+fn hypothesis(start: f64, count: usize) -> Vec<(f64, f64, String)> {
     (0..count)
         .map(|i| {
             let t = start + i as f64 / 3.0;
-            Word::new(t, t + 0.3, format!(" word{}", i % 17))
+            (t, t + 0.3, format!(" word{}", i % 17))
         })
         .collect()
 }

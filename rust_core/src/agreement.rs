@@ -71,16 +71,21 @@ impl LocalAgreement {
         self.committed_in_window.iter()
     }
 
-    /// Takes a hypothesis whose times are relative to `offset`.
+    /// Takes a hypothesis of `(start, end, text)` words whose times are relative to `offset`.
     ///
-    /// Words starting before the last commit are dropped, and so is a head that merely
-    /// repeats the committed tail (Whisper often re-emits the words just before the window).
-    pub fn insert(&mut self, words: impl IntoIterator<Item = Word>, offset: f64) {
+    /// Words starting before the last commit are dropped, their text never copied, and so is
+    /// a head that merely repeats the committed tail (Whisper often re-emits the words just
+    /// before the window).
+    pub fn insert<S: Into<String>>(
+        &mut self,
+        words: impl IntoIterator<Item = (f64, f64, S)>,
+        offset: f64,
+    ) {
         let threshold = self.last_committed_time - OVERLAP_TOLERANCE;
         self.new = words
             .into_iter()
-            .map(|w| Word::new(w.start + offset, w.end + offset, w.text))
-            .filter(|w| w.start > threshold)
+            .filter(|word| word.0 + offset > threshold)
+            .map(|(start, end, text)| Word::new(start + offset, end + offset, text))
             .collect();
         let Some(first) = self.new.first() else {
             return;
@@ -97,7 +102,7 @@ impl LocalAgreement {
             let tail = self
                 .committed_in_window
                 .range(self.committed_in_window.len() - i..);
-            joined(tail) == joined(self.new[..i].iter())
+            joined(tail).eq(joined(self.new[..i].iter()))
         });
         if let Some(i) = repeated {
             self.new.drain(..i);
@@ -153,23 +158,23 @@ impl LocalAgreement {
     }
 }
 
-fn joined<'a>(words: impl Iterator<Item = &'a Word>) -> String {
-    let mut text = String::new();
-    for (i, w) in words.enumerate() {
-        if i > 0 {
-            text.push(' ');
-        }
-        text.push_str(&w.text);
-    }
-    text
+/// The bytes of the words' texts joined by single spaces, without building the string.
+fn joined<'a, I>(words: I) -> impl Iterator<Item = u8> + 'a
+where
+    I: Iterator<Item = &'a Word> + 'a,
+{
+    words.enumerate().flat_map(|(i, w)| {
+        let space = (i > 0).then_some(b' ');
+        space.into_iter().chain(w.text.bytes())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn words(spec: &[(f64, f64, &str)]) -> Vec<Word> {
-        spec.iter().map(|&(s, e, t)| Word::new(s, e, t)).collect()
+    fn words<'a>(spec: &'a [(f64, f64, &'a str)]) -> impl Iterator<Item = (f64, f64, &'a str)> {
+        spec.iter().copied()
     }
 
     fn texts(words: &[Word]) -> Vec<&str> {

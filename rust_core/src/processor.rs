@@ -106,6 +106,10 @@ pub struct StreamingProcessor {
     agreement: LocalAgreement,
     /// The committed words the prompt and sentence trimming can still read.
     committed: VecDeque<Word>,
+    /// Committed words dropped from the front of `committed` since the processor was made.
+    dropped: usize,
+    /// The `prompt_id` for which the words before the prompt were last forgotten.
+    forgotten_for: usize,
     /// Samples appended since the last `prepare`.
     pending: usize,
 }
@@ -124,6 +128,8 @@ impl StreamingProcessor {
             offset: 0.0,
             agreement,
             committed: VecDeque::new(),
+            dropped: 0,
+            forgotten_for: 0,
             pending: 0,
         })
     }
@@ -133,6 +139,7 @@ impl StreamingProcessor {
         self.audio.clear();
         self.offset = offset;
         self.agreement = LocalAgreement::new(self.config.agreement_n, offset);
+        self.dropped += self.committed.len();
         self.committed.clear();
         self.pending = 0;
     }
@@ -186,20 +193,24 @@ impl StreamingProcessor {
         self.audio.view()
     }
 
-    /// The committed words before the window (the prompt) and inside it (the context).
-    pub fn prompt(&self, sep: &str) -> (String, String) {
+    /// The committed words before the window, joined by `sep`: the prompt for the model.
+    pub fn prompt(&self, sep: &str) -> String {
         let split = self.prompt_split();
-        let mut used = 0;
-        let prompt_start = self.committed.range(..split).rev().take_while(|w| {
-            let fits = used < PROMPT_CHARS;
-            used += w.text.chars().count() + 1;
-            fits
-        });
-        let prompt_start = split - prompt_start.count();
-        (
-            join(self.committed.range(prompt_start..split), sep),
-            join(self.committed.range(split..), sep),
-        )
+        join(self.committed.range(self.prompt_start(split)..split), sep)
+    }
+
+    /// The committed words inside the window, joined by `sep`.
+    pub fn context(&self, sep: &str) -> String {
+        join(self.committed.range(self.prompt_split()..), sep)
+    }
+
+    /// Names the current prompt: equal ids mean equal prompts (for the same `sep`), so a
+    /// caller can keep the prompt it made and remake it only when the id changes.
+    ///
+    /// It is the index of the first committed word after the prompt, counted from the
+    /// stream's first word: the prompt is the words before it, which never change.
+    pub fn prompt_id(&self) -> usize {
+        self.dropped + self.prompt_split()
     }
 
     /// Index of the first committed word that belongs to the window rather than the prompt.
@@ -213,11 +224,30 @@ impl StreamingProcessor {
         k
     }
 
-    /// Takes the model's words and segment ends (relative to the window start) and
-    /// returns the words newly committed, in stream time.
-    pub fn commit<B: SentenceBoundaries>(
+    /// Index of the first committed word of the prompt that ends before `split`: the prompt
+    /// takes words back from `split` until it holds `PROMPT_CHARS` characters.
+    fn prompt_start(&self, split: usize) -> usize {
+        let mut used = 0;
+        let taken = self
+            .committed
+            .range(..split)
+            .rev()
+            .take_while(|w| {
+                let fits = used < PROMPT_CHARS;
+                used += w.text.chars().count() + 1;
+                fits
+            })
+            .count();
+        split - taken
+    }
+
+    /// Takes the model's `(start, end, text)` words and segment ends (relative to the window
+    /// start) and returns the words newly committed, in stream time.
+    ///
+    /// Only the words kept past the last commit have their text copied.
+    pub fn commit<S: Into<String>, B: SentenceBoundaries>(
         &mut self,
-        words: Vec<Word>,
+        words: impl IntoIterator<Item = (f64, f64, S)>,
         segment_ends: &[f64],
         boundaries: &B,
     ) -> Result<Vec<Word>, B::Error> {
@@ -338,18 +368,13 @@ impl StreamingProcessor {
     /// Forgets committed words that neither the prompt nor the sentence split will read.
     fn forget_unreadable_words(&mut self) {
         let split = self.prompt_split();
-        let mut used = 0;
-        let kept = self
-            .committed
-            .range(..split)
-            .rev()
-            .take_while(|w| {
-                let needed = used < PROMPT_CHARS;
-                used += w.text.chars().count() + 1;
-                needed
-            })
-            .count();
-        self.committed.drain(..split - kept);
+        if self.dropped + split == self.forgotten_for {
+            return; // the same prompt as at the last call: nothing more to forget
+        }
+        let unread = self.prompt_start(split);
+        self.committed.drain(..unread);
+        self.dropped += unread;
+        self.forgotten_for = self.prompt_id();
     }
 }
 
@@ -374,12 +399,8 @@ mod tests {
         StreamingProcessor::new(config).unwrap()
     }
 
-    fn hypothesis(spec: &[(f64, f64, &str)]) -> Vec<Word> {
-        spec.iter().map(|&(s, e, t)| Word::new(s, e, t)).collect()
-    }
-
     fn commit(p: &mut StreamingProcessor, spec: &[(f64, f64, &str)], ends: &[f64]) -> Vec<String> {
-        p.commit(hypothesis(spec), ends, &Punctuation)
+        p.commit(spec.iter().copied(), ends, &Punctuation)
             .unwrap()
             .into_iter()
             .map(|w| w.text)
@@ -410,7 +431,8 @@ mod tests {
         let words = [(0.0, 0.4, " Hello"), (0.4, 0.8, " world")];
         assert!(commit(&mut p, &words, &[0.8]).is_empty());
         assert_eq!(commit(&mut p, &words, &[0.8]), [" Hello", " world"]);
-        assert_eq!(p.prompt(""), (String::new(), " Hello world".to_owned()));
+        assert_eq!(p.prompt(""), "");
+        assert_eq!(p.context(""), " Hello world");
     }
 
     #[test]
@@ -425,7 +447,7 @@ mod tests {
         commit(&mut p, &words, &[1.0, 2.0, 2.9]);
         assert_eq!(p.offset(), 2.0);
         assert_eq!(p.window().len(), SECOND);
-        assert_eq!(p.prompt(" ").0, "a. b.");
+        assert_eq!(p.prompt(" "), "a. b.");
     }
 
     #[test]
@@ -473,7 +495,49 @@ mod tests {
         assert!(p.window().is_empty());
         assert_eq!(p.agreement().last_committed_time(), 2.0);
         // The finished words are now prompt for the next utterance (all but the newest).
-        assert_eq!(p.prompt(" ").0, "one");
+        assert_eq!(p.prompt(" "), "one");
+    }
+
+    #[test]
+    fn equal_prompt_ids_mean_equal_prompts() {
+        let mut p = processor(ProcessorConfig {
+            trimming_sec: 3.0,
+            ..ProcessorConfig::default()
+        });
+        let mut seen = std::collections::HashMap::new();
+        let mut check = |p: &StreamingProcessor| {
+            let prompt = p.prompt(" ");
+            assert_eq!(
+                *seen.entry(p.prompt_id()).or_insert_with(|| prompt.clone()),
+                prompt
+            );
+        };
+        for utterance in 0..3 {
+            for second in 0..40 {
+                p.insert_f32(&vec![0.0; SECOND]).unwrap();
+                check(&p);
+                let start = (second as f64 - p.offset()).max(0.0);
+                let words: Vec<(f64, f64, String)> = (0..4)
+                    .map(|i| {
+                        let t = start + 0.25 * i as f64;
+                        (t, t + 0.25, format!("u{utterance}s{second}w{i}."))
+                    })
+                    .collect();
+                let ends = [start + 0.5, start + 1.0];
+                for _ in 0..2 {
+                    p.commit(words.iter().cloned(), &ends, &Punctuation)
+                        .unwrap();
+                    check(&p);
+                }
+            }
+            p.finish();
+            check(&p);
+            if utterance == 1 {
+                p.init(0.0);
+                check(&p);
+            }
+        }
+        assert!(seen.len() > 50, "only {} prompts", seen.len());
     }
 
     #[test]
