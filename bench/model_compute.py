@@ -13,9 +13,15 @@ words). `--quick` (26 s) streams the Kennedy clip and clips 17-18. Configuration
 - the others run the processor's halves around the batch decoder, as the server's scheduler
   does: `prepare()`, `WhisperBatchDecoder.decode` on a batch of one (with the committed
   text inside the window as `committed`), `commit()`. Named by their decoding options:
-  `greedy` or `beam5`, `encoder10s` (the encoder sees the window rounded up to a multiple
-  of 10 s rather than 30 s; likewise `encoder5s`) and `forced` (the committed words inside
-  the window are forced as the decoder's prefix instead of being decoded again).
+  `greedy` or `beam5`, `encoder10s` (the encoder sees the window and a second of headroom
+  rounded up to a multiple of 10 s rather than 30 s), `tail2s` (audio after a pass's last
+  word shorter than 2 s is left to the next window rather than decoded in another pass) and
+  `forced` (the committed words inside the window are forced as the decoder's prefix
+  instead of being decoded again). `greedy+encoder10s+tail2s` is `ASRConfig`'s default.
+
+The model is loaded with whisper_streaming's decoding settings whatever the flags say, so
+that both baselines decode as faster-whisper does; the other flags (model, trimming, chunk
+size) apply.
 
 Model compute is process CPU time (all threads, since CTranslate2 decodes on its own) around
 the model calls alone. The whole-file baseline (`transcribe` of each recording in one call)
@@ -205,41 +211,41 @@ class Bench:
         measurement.add(recording.part, 0.0, recording.reference, result.text)
 
 
-def configuration_name(options: DecodingOptions) -> str:
-    """E.g. `greedy+encoder10s+forced` or `beam5`."""
-    name = "greedy" if options.beam_size == 1 else f"beam{options.beam_size}"
-    if options.encoder_seconds is not None:
-        name += f"+encoder{options.encoder_seconds:g}s"
-    if options.force_committed:
-        name += "+forced"
-    return name
+WHISPER_STREAMING_DECODING = {
+    "beam_size": 5,
+    "encoder_seconds": None,
+    "tail_seconds": 0.0,
+    "force_committed": False,
+}
+"""How whisper_streaming decodes each window; the model is loaded with these settings, so
+the whole-file and `whisper_streaming` baselines decode as faster-whisper does."""
 
-
-DECODER_CONFIGURATIONS: list[tuple[bool, float | None, bool]] = [
-    # (greedy, encoder_seconds, force_committed)
-    (False, None, False),  # the decoder doing what `whisper_streaming` does: same words
-    (True, None, False),
-    (False, 10.0, False),
-    (True, 10.0, False),
-    (True, 5.0, False),
-    (False, None, True),
-    (True, 10.0, True),
+DECODER_CONFIGURATIONS: list[dict[str, Any]] = [
+    {},  # the decoder doing what `whisper_streaming` does: the same words
+    {"beam_size": 1},
+    {"beam_size": 1, "encoder_seconds": 10.0},
+    {"beam_size": 1, "encoder_seconds": 10.0, "tail_seconds": 2.0},  # ASRConfig's defaults
+    {"beam_size": 1, "encoder_seconds": 10.0, "tail_seconds": 2.0, "force_committed": True},
 ]
-"""Each lever alone, then the cheap ones together; 5 s encoder inputs show where the
-encoder's savings stop."""
+"""Each lever added in turn on top of the last (greedy decoding, a 10 s encoder input, tails
+left to the next window), then the forced prefix as well."""
 
 
 def decoder_configurations(base: DecodingOptions) -> list[DecodingOptions]:
-    """The measured decoding options, on top of the loaded model's (`base`)."""
-    return [
-        replace(
-            base,
-            beam_size=1 if greedy else base.beam_size,
-            encoder_seconds=encoder_seconds,
-            force_committed=forced,
-        )
-        for greedy, encoder_seconds, forced in DECODER_CONFIGURATIONS
-    ]
+    """The measured decoding options, on top of whisper_streaming's (`base`)."""
+    return [replace(base, **changes) for changes in DECODER_CONFIGURATIONS]
+
+
+def configuration_name(options: DecodingOptions) -> str:
+    """E.g. `greedy+encoder10s+tail2s+forced` or `beam5`."""
+    name = "greedy" if options.beam_size == 1 else f"beam{options.beam_size}"
+    if options.encoder_seconds is not None:
+        name += f"+encoder{options.encoder_seconds:g}s"
+    if options.tail_seconds:
+        name += f"+tail{options.tail_seconds:g}s"
+    if options.force_committed:
+        name += "+forced"
+    return name
 
 
 def report_entry(
@@ -272,7 +278,9 @@ def main() -> None:
     add_config_arguments(parser)
     arguments = parser.parse_args()
     config = config_from_arguments(arguments)
-    loaded, metadata = get_loader(config.backend).load(config.model_copy(update={"vac": False}))
+    loaded, metadata = get_loader(config.backend).load(
+        config.model_copy(update={"vac": False, **WHISPER_STREAMING_DECODING})
+    )
     asr = loaded.asr  # type: ignore[attr-defined]
     bench = Bench(
         asr,

@@ -51,6 +51,10 @@ def test_no_flags_means_the_configuration_defaults() -> None:
         (["--no-vad"], {"vad": False}),
         (["--beam-size", "1", "--cpu-threads", "2"], {"beam_size": 1, "cpu_threads": 2}),
         (
+            ["--encoder-seconds", "30", "--tail-seconds", "0", "--force-committed"],
+            {"encoder_seconds": 30.0, "tail_seconds": 0.0, "force_committed": True},
+        ),
+        (
             ["--compute-type", "float32", "--device", "auto"],
             {"compute_type": "float32", "device": "auto"},
         ),

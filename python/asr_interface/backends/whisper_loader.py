@@ -68,7 +68,9 @@ class FasterWhisperASR(ASRBase):
     instance with the same weights and settings. English-only models accept only `lan="en"`
     and no translation; anything else raises `ConfigError`.
 
-    `encoder_seconds` applies to every window `transcribe` or the batched decoder decodes;
+    Its decoding defaults are whisper_streaming's (beam 5, 30 s encoder input, every tail
+    decoded); `ASRConfig`'s are the cheaper ones the server uses. `encoder_seconds` and
+    `tail_seconds` apply to every window `transcribe` or the batched decoder decodes;
     `force_committed` needs the committed text inside the window, which only the batched
     decoder's requests carry (the server's path); see `DecodingOptions`.
     """
@@ -89,6 +91,7 @@ class FasterWhisperASR(ASRBase):
         beam_size: int = 5,
         encoder_seconds: float | None = None,
         force_committed: bool = False,
+        tail_seconds: float = 0.0,
     ) -> None:
         # Set before the base constructor, which calls `load_model`.
         self.device = device
@@ -97,6 +100,7 @@ class FasterWhisperASR(ASRBase):
         self.beam_size = beam_size
         self.encoder_seconds = encoder_seconds
         self.force_committed = force_committed
+        self.tail_seconds = tail_seconds
         self.vad = False
         self.model: WhisperModel
         super().__init__(lan, modelsize, cache_dir, model_dir, logfile)
@@ -213,6 +217,7 @@ class FasterWhisperASR(ASRBase):
             beam_size=self.beam_size,
             encoder_seconds=self.encoder_seconds,
             force_committed=self.force_committed,
+            tail_seconds=self.tail_seconds,
         )
 
     def set_translate_task(self) -> None:
@@ -260,6 +265,7 @@ class FasterWhisperLoader:
             beam_size=config.beam_size,
             encoder_seconds=config.encoder_seconds,
             force_committed=config.force_committed,
+            tail_seconds=config.tail_seconds,
         )
         if config.task == "translate":
             asr.set_translate_task()

@@ -99,19 +99,27 @@ class ASRConfig(BaseModel):
         default="cpu", description="where the model runs"
     )
     compute_type: ComputeType = Field(default="int8", description="CTranslate2 compute type")
-    beam_size: int = Field(default=5, ge=1, description="beam search width; 1 decodes greedily")
+    beam_size: int = Field(default=1, ge=1, description="beam search width; 1 decodes greedily")
     encoder_seconds: float | None = Field(
-        default=None,
+        default=10.0,
         gt=0,
         le=30,
         allow_inf_nan=False,
         description="feed Whisper's encoder the window rounded up to a multiple of this many "
-        "seconds instead of padding it to 30 s (batched decoding); None keeps 30 s",
+        "seconds instead of padding it to 30 s; None keeps 30 s",
     )
     force_committed: bool = Field(
         default=False,
         description="force the committed words inside the window as the decoder's prefix "
         "instead of decoding them again (batched decoding)",
+    )
+    tail_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        allow_inf_nan=False,
+        description="audio after the last word of a pass shorter than this is left to the next "
+        "step instead of being decoded in another pass; 0 decodes it at once",
     )
     cpu_threads: int = Field(
         default=0, ge=0, description="CPU threads per model; 0 = library default"
