@@ -123,7 +123,9 @@ class DecoderStream:
     def process_iter(self) -> TimedText:
         window, prompt = self.processor.prepare()
         committed = self.processor.prompt()[1]
-        request = WindowRequest(window, prompt, committed=committed, language=self.language)
+        request = WindowRequest(
+            window, prompt, committed=committed, language=self.language, more_audio=True
+        )
         began = time.process_time()
         (result,) = self.decoder.decode([request], self.options)
         self.cpu_seconds += time.process_time() - began

@@ -3,6 +3,7 @@ encoder input and the committed words forced as the decoder's prefix."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -127,3 +128,19 @@ def test_encoder_seconds_out_of_range_is_refused(seconds: float) -> None:
     a configuration error naming the option."""
     with pytest.raises((ValueError, ConfigError), match="encoder_seconds"):
         get_loader("faster-whisper").load(ASRConfig(encoder_seconds=seconds))
+
+
+def test_short_tail_is_left_to_the_next_window_but_never_in_the_last(
+    decoder: WhisperBatchDecoder,
+) -> None:
+    """A window cut in the middle of a word: with more audio to come its short tail is left
+    for the next window, while a stream's last window decodes it as `transcribe` would."""
+    audio = speech_audio(LONG)[: round(11.5 * RATE)]
+    options = DecodingOptions(beam_size=1, encoder_seconds=10.0, tail_seconds=2.0)
+    every_tail = decode(decoder, audio, replace(options, tail_seconds=0.0))
+    last = decode(decoder, audio, options)
+    going_on = decode(decoder, audio, options, more_audio=True)
+    assert last.words == every_tail.words
+    assert going_on.words == every_tail.words[: len(going_on.words)]
+    assert len(going_on.words) < len(every_tail.words)
+    assert going_on.words[-1][2].strip() == "comparatively"

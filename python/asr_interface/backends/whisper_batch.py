@@ -79,7 +79,8 @@ class DecodingOptions:
     tail_seconds: float = 0.0
     """When a pass's output stops before the window's end, audio after its last word shorter
     than this is left to the next window, which holds it with more context, instead of being
-    decoded in another pass now. 0 decodes every tail, as `transcribe` does."""
+    decoded in another pass now; only for requests with `more_audio`. 0 decodes every tail,
+    as `transcribe` does."""
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -118,6 +119,9 @@ class WindowRequest:
     """Committed text inside the window (`OnlineASRProcessor.prompt()[1]`)."""
     language: str | None = None
     """The language code to decode in; None detects it from this window (multilingual models)."""
+    more_audio: bool = False
+    """Whether the stream goes on after this window, so that a short tail may be left to the
+    next window (`DecodingOptions.tail_seconds`); the last window of a stream decodes all."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,7 @@ class _Window:
     prefix: str | None
     language: str
     language_probability: float
+    more_audio: bool
     history: list[int] = field(default_factory=list)
     """Prompt tokens then every decoded segment's tokens: the text the next round continues."""
     prompt_reset_since: int = 0
@@ -371,6 +376,7 @@ class WhisperBatchDecoder:
             prefix=request.committed if options.force_committed else None,
             language=language[0],
             language_probability=language[1],
+            more_audio=request.more_audio,
         )
         # As `transcribe` does with `initial_prompt` (FasterWhisperASR passes None for "").
         if request.prompt:
@@ -650,9 +656,10 @@ class WhisperBatchDecoder:
 
     def _resume_frame(self, window: _Window, last_word_end: float, options: DecodingOptions) -> int:
         """Where the next pass over the window starts: after the last word, or past the end
-        when less than `options.tail_seconds` of audio follows it."""
+        when less than `options.tail_seconds` of audio follows it and more audio will come."""
         frames_per_second: int = self.model.frames_per_second
-        if window.content_frames / frames_per_second - last_word_end < options.tail_seconds:
+        tail = window.content_frames / frames_per_second - last_word_end
+        if window.more_audio and tail < options.tail_seconds:
             return window.content_frames
         return round(last_word_end * frames_per_second)
 

@@ -69,10 +69,11 @@ class FasterWhisperASR(ASRBase):
     and no translation; anything else raises `ConfigError`.
 
     Its decoding defaults are whisper_streaming's (beam 5, 30 s encoder input, every tail
-    decoded); `ASRConfig`'s are the cheaper ones the server uses. `encoder_seconds` and
-    `tail_seconds` apply to every window `transcribe` or the batched decoder decodes;
-    `force_committed` needs the committed text inside the window, which only the batched
-    decoder's requests carry (the server's path); see `DecodingOptions`.
+    decoded); `ASRConfig`'s are the cheaper ones the server uses. `encoder_seconds` applies
+    to every window `transcribe` or the batched decoder decodes. `tail_seconds` and
+    `force_committed` need what only the server's requests carry (whether more audio
+    follows, the committed text inside the window): `transcribe` decodes every tail and
+    forces nothing; see `DecodingOptions`.
     """
 
     sep = ""  # faster-whisper words carry their leading space

@@ -78,8 +78,9 @@ class BatchableEngine(StreamEngine, Protocol):
         """The batch the next step may join, or None when it must run alone by `step`."""
         ...
 
-    def begin(self, audio: npt.NDArray[np.float32]) -> WindowRequest | None:
-        """Adds `audio` and returns the window to decode, or None without new audio."""
+    def begin(self, audio: npt.NDArray[np.float32], *, final: bool) -> WindowRequest | None:
+        """Adds `audio` and returns the window to decode, or None without new audio; the
+        window of a `final` step has its every tail decoded."""
         ...
 
     def complete(
@@ -92,9 +93,10 @@ class BatchableEngine(StreamEngine, Protocol):
 class AgreementEngine:
     """Runs the model between `prepare` and `commit` of the Rust-backed processor.
 
-    `step` calls the ASR object's `transcribe`; a batchable faster-whisper model also has
-    its steps split into `begin` and `complete` around one batched decoder call, which for
-    a batch of one gives exactly `step`'s words.
+    Over a batchable faster-whisper model a step is split into `begin` and `complete`
+    around the model's batched decoder, which the scheduler calls for many streams at once;
+    `step` runs the same three parts for this stream alone. Over any other ASR object `step`
+    calls its `transcribe`.
     """
 
     def __init__(self, processor: OnlineASRProcessor) -> None:
@@ -106,6 +108,8 @@ class AgreementEngine:
         self._decoding = (asr.batch_decoder(), asr.decoding_options()) if batchable else None
 
     def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
+        if self._decoding is not None:
+            return self._decode_alone(audio, final=final)
         processor = self.processor
         asr = processor.asr
         processor.insert_audio_chunk(audio)
@@ -118,20 +122,32 @@ class AgreementEngine:
         model_seconds = time.perf_counter() - began
         return self._conclude(processor.commit(words, ends), model_seconds, 1, final=final)
 
+    def _decode_alone(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
+        """A batch of one: the step a batched call would make for this stream alone."""
+        assert self._decoding is not None
+        decoder, options = self._decoding
+        request = self.begin(audio, final=final)
+        if request is None:
+            return self.complete(None, 0.0, final=final)
+        began = time.perf_counter()
+        (result,) = decoder.decode([request], options)
+        return self.complete(result, time.perf_counter() - began, final=final)
+
     def batch_key(self) -> BatchKey | None:
         if self._decoding is None:
             return None
         decoder, options = self._decoding
         return BatchKey(decoder, options, self._window_language())
 
-    def begin(self, audio: npt.NDArray[np.float32]) -> WindowRequest | None:
+    def begin(self, audio: npt.NDArray[np.float32], *, final: bool) -> WindowRequest | None:
         processor = self.processor
         processor.insert_audio_chunk(audio)
         if not self._pending():
             return None
         window, prompt = processor.prepare()
         _, committed = processor.prompt()
-        return WindowRequest(window, prompt, committed, self._window_language())
+        language = self._window_language()
+        return WindowRequest(window, prompt, committed, language, more_audio=not final)
 
     def complete(
         self, result: WindowResult | None, model_seconds: float, *, final: bool

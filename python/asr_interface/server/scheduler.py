@@ -131,7 +131,7 @@ def run_batch(key: BatchKey, items: Sequence[BatchItem]) -> list[Outcome]:
     requests: dict[int, WindowRequest] = {}
     for index, item in enumerate(items):
         try:
-            request = item.engine.begin(item.audio)
+            request = item.engine.begin(item.audio, final=item.final)
         except Exception as error:
             outcomes[index] = error
         else:
