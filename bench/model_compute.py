@@ -17,7 +17,8 @@ words). `--quick` (26 s) streams the Kennedy clip and clips 17-18. Configuration
   rounded up to a multiple of 10 s rather than 30 s), `tail2s` (audio after a pass's last
   word shorter than 2 s is left to the next window rather than decoded in another pass) and
   `forced` (the committed words inside the window are forced as the decoder's prefix
-  instead of being decoded again). `greedy+encoder10s+tail2s` is `ASRConfig`'s default.
+  instead of being decoded again), `budget12` (an output stops at 12 tokens per second of
+  audio). `greedy+encoder10s+tail2s+budget12` is `ASRConfig`'s default.
 
 The model is loaded with whisper_streaming's decoding settings whatever the flags say, so
 that both baselines decode as faster-whisper does; the other flags (model, trimming, chunk
@@ -217,6 +218,7 @@ WHISPER_STREAMING_DECODING = {
     "beam_size": 5,
     "encoder_seconds": None,
     "tail_seconds": 0.0,
+    "max_tokens_per_second": None,
     "force_committed": False,
 }
 """How whisper_streaming decodes each window; the model is loaded with these settings, so
@@ -226,11 +228,13 @@ DECODER_CONFIGURATIONS: list[dict[str, Any]] = [
     {},  # the decoder doing what `whisper_streaming` does: the same words
     {"beam_size": 1},
     {"beam_size": 1, "encoder_seconds": 10.0},
-    {"beam_size": 1, "encoder_seconds": 10.0, "tail_seconds": 2.0},  # ASRConfig's defaults
+    {"beam_size": 1, "encoder_seconds": 10.0, "tail_seconds": 2.0},
+    {"beam_size": 1, "encoder_seconds": 10.0, "tail_seconds": 2.0, "max_tokens_per_second": 12.0},
     {"beam_size": 1, "encoder_seconds": 10.0, "tail_seconds": 2.0, "force_committed": True},
 ]
 """Each lever added in turn on top of the last (greedy decoding, a 10 s encoder input, tails
-left to the next window), then the forced prefix as well."""
+left to the next window, a token budget: `ASRConfig`'s defaults), then the forced prefix
+instead of the budget."""
 
 
 def decoder_configurations(base: DecodingOptions) -> list[DecodingOptions]:
@@ -239,12 +243,14 @@ def decoder_configurations(base: DecodingOptions) -> list[DecodingOptions]:
 
 
 def configuration_name(options: DecodingOptions) -> str:
-    """E.g. `greedy+encoder10s+tail2s+forced` or `beam5`."""
+    """E.g. `greedy+encoder10s+tail2s+budget12` or `beam5`."""
     name = "greedy" if options.beam_size == 1 else f"beam{options.beam_size}"
     if options.encoder_seconds is not None:
         name += f"+encoder{options.encoder_seconds:g}s"
     if options.tail_seconds:
         name += f"+tail{options.tail_seconds:g}s"
+    if options.max_tokens_per_second is not None:
+        name += f"+budget{options.max_tokens_per_second:g}"
     if options.force_committed:
         name += "+forced"
     return name

@@ -3,6 +3,7 @@ encoder input and the committed words forced as the decoder's prefix."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_batch import (
+    TOKEN_ALLOWANCE,
     DecodingOptions,
     WhisperBatchDecoder,
     WindowRequest,
@@ -31,9 +33,16 @@ LONG = "long/ljspeech_LJ001-0001_to_0032.wav"
 GREEDY = DecodingOptions(beam_size=1)
 
 
+WHISPER_STREAMING = ASRConfig(
+    beam_size=5, encoder_seconds=None, tail_seconds=0.0, max_tokens_per_second=None
+)
+"""whisper_streaming's decoding: beam 5, a 30 s encoder input, every tail, no budget."""
+
+
 @pytest.fixture(scope="module")
 def asr() -> FasterWhisperASR:
-    processor, _ = get_loader("faster-whisper").load(ASRConfig())
+    """tiny.en decoding as whisper_streaming does (`transcribe_recording` follows it)."""
+    processor, _ = get_loader("faster-whisper").load(WHISPER_STREAMING)
     loaded = processor.asr  # type: ignore[attr-defined]
     assert isinstance(loaded, FasterWhisperASR)
     return loaded
@@ -144,3 +153,27 @@ def test_short_tail_is_left_to_the_next_window_but_never_in_the_last(
     assert going_on.words == every_tail.words[: len(going_on.words)]
     assert len(going_on.words) < len(every_tail.words)
     assert going_on.words[-1][2].strip() == "comparatively"
+
+
+def test_token_budget_stops_output_longer_than_the_audio_allows(
+    decoder: WhisperBatchDecoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every pass stops at the budget of tokens per second of audio, which the speech of a
+    normal window never reaches (a model repeating itself does at once)."""
+    lengths: list[int] = []
+    generate = decoder._generate
+
+    def measured(*args: Any, **settings: Any) -> list[Any]:
+        results = generate(*args, **settings)
+        lengths.extend(len(result.sequences_ids[0]) for result in results)
+        return results
+
+    monkeypatch.setattr(decoder, "_generate", measured)
+    audio = speech_audio(JFK)
+    unlimited = decode(decoder, audio, GREEDY)
+    longest = max(lengths)
+    budgeted = decode(decoder, audio, replace(GREEDY, max_tokens_per_second=12.0))
+    assert budgeted.words == unlimited.words
+    lengths.clear()
+    decode(decoder, audio, replace(GREEDY, max_tokens_per_second=0.5))
+    assert max(lengths) <= TOKEN_ALLOWANCE + math.ceil(0.5 * len(audio) / RATE) < longest

@@ -51,6 +51,9 @@ its transcript before the end of its 30 s input: speech that fills a shorter inp
 last frame makes it run on to the length limit and through every fallback temperature
 (measured with 10 s inputs: 224-token loops, 25x the compute of the whole window)."""
 
+TOKEN_ALLOWANCE = 16
+"""Tokens an output may take besides its share per second: timestamps and the end token."""
+
 PREFIX_RESUME_SECONDS = 1.0
 """Audio left after the last word of a pass with a forced prefix that is decoded again."""
 
@@ -76,6 +79,11 @@ class DecodingOptions:
     force_committed: bool = False
     """Forces each request's `committed` text as the decoder's prefix instead of decoding it
     again."""
+    max_tokens_per_second: float | None = None
+    """Stops an output longer than this many tokens per second of audio (plus
+    `TOKEN_ALLOWANCE`): speech never needs more, and a run-on, Whisper repeating itself up to
+    its length limit at every fallback temperature, costs many times a normal window. None
+    keeps Whisper's limit of 448 tokens."""
     tail_seconds: float = 0.0
     """When a pass's output stops before the window's end, audio after its last word shorter
     than this is left to the next window, which holds it with more context, instead of being
@@ -89,6 +97,10 @@ class DecodingOptions:
             raise ValueError(f"beam_size must be an integer, got {self.beam_size!r}")
         if self.beam_size < 1:
             raise ValueError(f"beam_size must be at least 1 (1 is greedy), got {self.beam_size}")
+        if self.max_tokens_per_second is not None and not self.max_tokens_per_second > 0:
+            raise ValueError(
+                f"max_tokens_per_second must be positive, got {self.max_tokens_per_second!r}"
+            )
         if not 0 <= self.tail_seconds <= MAX_WINDOW_SECONDS:
             raise ValueError(
                 f"tail_seconds must be between 0 and {MAX_WINDOW_SECONDS}, "
@@ -488,10 +500,10 @@ class WhisperBatchDecoder:
                 batch,
                 pending,
                 [prompts[index] for index in pending],
+                options,
                 length_penalty=defaults.length_penalty,
                 repetition_penalty=defaults.repetition_penalty,
                 no_repeat_ngram_size=defaults.no_repeat_ngram_size,
-                max_length=self.model.max_length,
                 return_scores=True,
                 return_no_speech_prob=True,
                 suppress_blank=defaults.suppress_blank,
@@ -522,7 +534,12 @@ class WhisperBatchDecoder:
         return [chosen[index] for index in range(len(batch.windows))]
 
     def _generate(
-        self, batch: _Round, indices: list[int], prompts: list[list[int]], **settings: Any
+        self,
+        batch: _Round,
+        indices: list[int],
+        prompts: list[list[int]],
+        options: DecodingOptions,
+        **settings: Any,
     ) -> list[Any]:
         """`generate` for the windows at `indices`, one call per length of prompt text.
 
@@ -539,14 +556,36 @@ class WhisperBatchDecoder:
         results: list[Any] = [None] * len(indices)
         for positions in groups.values():
             rows = [indices[position] for position in positions]
+            group_prompts = [prompts[position] for position in positions]
             outputs = self.model.model.generate(
                 self._rows(batch.encoded, rows, len(batch.windows)),
-                [prompts[position] for position in positions],
+                group_prompts,
+                max_length=self._max_length(batch, rows, group_prompts, options),
                 **settings,
             )
             for position, output in zip(positions, outputs, strict=True):
                 results[position] = output
         return results
+
+    def _max_length(
+        self,
+        batch: _Round,
+        rows: list[int],
+        prompts: list[list[int]],
+        options: DecodingOptions,
+    ) -> int:
+        """The longest sequence, prompt included, that windows `rows` may generate: Whisper's
+        limit, or the prompt and what `options.max_tokens_per_second` allows for the audio."""
+        limit: int = self.model.max_length
+        rate = options.max_tokens_per_second
+        if rate is None:
+            return limit
+        seconds_per_frame: float = self.model.feature_extractor.time_per_frame
+        allowed = (
+            len(prompt) + TOKEN_ALLOWANCE + math.ceil(rate * batch.sizes[row] * seconds_per_frame)
+            for row, prompt in zip(rows, prompts, strict=True)
+        )
+        return min(limit, max(allowed))
 
     def _suppressed_tokens(self, batch: _Round, options: DecodingOptions) -> list[int]:
         """faster-whisper's suppressed tokens, plus, with a shortened encoder input, every

@@ -93,6 +93,7 @@ class FasterWhisperASR(ASRBase):
         encoder_seconds: float | None = None,
         force_committed: bool = False,
         tail_seconds: float = 0.0,
+        max_tokens_per_second: float | None = None,
     ) -> None:
         # Set before the base constructor, which calls `load_model`.
         self.device = device
@@ -102,6 +103,7 @@ class FasterWhisperASR(ASRBase):
         self.encoder_seconds = encoder_seconds
         self.force_committed = force_committed
         self.tail_seconds = tail_seconds
+        self.max_tokens_per_second = max_tokens_per_second
         self.vad = False
         self.model: WhisperModel
         super().__init__(lan, modelsize, cache_dir, model_dir, logfile)
@@ -219,6 +221,7 @@ class FasterWhisperASR(ASRBase):
             encoder_seconds=self.encoder_seconds,
             force_committed=self.force_committed,
             tail_seconds=self.tail_seconds,
+            max_tokens_per_second=self.max_tokens_per_second,
         )
 
     def set_translate_task(self) -> None:
@@ -267,6 +270,7 @@ class FasterWhisperLoader:
             encoder_seconds=config.encoder_seconds,
             force_committed=config.force_committed,
             tail_seconds=config.tail_seconds,
+            max_tokens_per_second=config.max_tokens_per_second,
         )
         if config.task == "translate":
             asr.set_translate_task()

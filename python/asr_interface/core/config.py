@@ -113,6 +113,13 @@ class ASRConfig(BaseModel):
         description="force the committed words inside the window as the decoder's prefix "
         "instead of decoding them again (batched decoding)",
     )
+    max_tokens_per_second: float | None = Field(
+        default=12.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="stop an output longer than this many tokens per second of audio, a "
+        "model repeating itself; None keeps Whisper's 448-token limit",
+    )
     tail_seconds: float = Field(
         default=2.0,
         ge=0,
