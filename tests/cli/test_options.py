@@ -55,6 +55,10 @@ def test_no_flags_means_the_configuration_defaults() -> None:
             {"encoder_seconds": 30.0, "tail_seconds": 0.0, "force_committed": True},
         ),
         (
+            ["--encoder-seconds", "none", "--max-tokens-per-second", "None"],
+            {"encoder_seconds": None, "max_tokens_per_second": None},
+        ),
+        (
             ["--compute-type", "float32", "--device", "auto"],
             {"compute_type": "float32", "device": "auto"},
         ),

@@ -1,9 +1,9 @@
 """Command-line flags generated from `ASRConfig`, so every subcommand takes the same options.
 
 Each field `some_name` becomes `--some-name` (and `--some_name`, the spelling some of
-whisper_streaming's flags use). Values reach the configuration as strings and pydantic
-validates them, so a flag accepts exactly what the configuration accepts and reports the
-same reasons.
+whisper_streaming's flags use); `none` sets an option that takes None to None. Values
+reach the configuration as strings and pydantic validates them, so a flag accepts exactly
+what the configuration accepts and reports the same reasons.
 """
 
 from __future__ import annotations
@@ -55,14 +55,21 @@ def config_from_arguments(
 ) -> ASRConfig:
     """Builds the configuration from the flags given; ConfigError names the flag at fault."""
     values = {
-        name: getattr(arguments, name)
-        for name in config_class.model_fields
+        name: _value(getattr(arguments, name), field.annotation)
+        for name, field in config_class.model_fields.items()
         if getattr(arguments, name, None) is not None
     }
     try:
         return config_class(**values)
     except ValidationError as error:
         raise ConfigError(describe_validation_error(error)) from None
+
+
+def _value(given: Any, annotation: Any) -> Any:
+    """The flag's value, with `none` meaning None for the options that take None."""
+    if isinstance(given, str) and given.lower() == "none" and type(None) in get_args(annotation):
+        return None
+    return given
 
 
 def describe_validation_error(error: ValidationError) -> str:
