@@ -1,22 +1,25 @@
 """How many real-time streams one server holds, batched against unbatched, on the real model.
 
 A stream is held when the p90 of its words' commit latency (from the moment a word was
-spoken to its commit reaching the client, bench/load.py) stays under the target, 3 s, and
-every stream finishes. For each mode the script runs bench/load.py with 1, 2, 3... streams
+spoken to its commit reaching the client, bench/load.py) stays under the target, and
+every stream finishes; the targets are 3 s (the issue's) and 5 s (for machines on which
+not even one stream meets 3 s). For each mode the script runs bench/load.py with 1, 2, 3... streams
 of the same speech (the first `--clips` LJ Speech clips of the long recording, about 60 s,
 scored for WER), each run against a fresh server, until a run misses the target or
-`--max-streams` is reached. The modes differ only in `--max-batch`: 8 (batched, the
-default) or 1 (each step decoded alone, one at a time, as an unbatched server does).
+`--max-streams` is reached (the loosest target decides when to stop). The modes differ
+only in `--max-batch`: 8 (batched, the default) or 1 (each step decoded alone, one at a
+time, as an unbatched server does).
 Admission control is off (`--latency-target 0`) so that overloaded runs show their latency
 instead of refusing streams. Prints one JSON line:
 
 - per mode, `runs` (streams, p50/p90 commit latency, server CPU seconds per audio second,
-  WER, failures) and `streams_held`, the most streams of a run that met the target;
-- `batched_over_unbatched`: the ratio of streams held (issue target >= 1.5; null when the
-  unbatched server holds none) and the CPU and WER of both modes at the largest stream
+  WER, failures) and `streams_held` per target, the most streams (runs from one up all
+  meeting it);
+- `batched_over_unbatched`: per target the ratio of streams held (issue target >= 1.5;
+  null when either holds none) and the CPU and WER of both modes at the largest stream
   count that both ran.
 
-    python bench/batching.py [--clips 9] [--max-streams 8] [recognition flags, e.g. --beam-size 1]
+    python bench/batching.py [--clips 9] [--max-streams 6] [recognition flags, e.g. --beam-size 1]
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from asr_interface.core.config import ASRConfig
 
 MODES = {"batched": 8, "unbatched": 1}
 """Each mode's `--max-batch`."""
-TARGET_P90_SECONDS = 3.0
+TARGETS_P90_SECONDS = (3.0, 5.0)
+"""The issue's latency target, and a looser one for machines where no stream meets it."""
 TARGET_RATIO = 1.5
 
 
@@ -62,10 +66,10 @@ def load_run(streams: int, max_batch: int, arguments: argparse.Namespace) -> dic
     return run(load_arguments)
 
 
-def held(result: dict[str, Any]) -> bool:
+def held(result: dict[str, Any], target: float) -> bool:
     p90 = result["commit_latency_p90"]
     finished = result["finished_streams"] == result["streams"]
-    return finished and p90 is not None and p90 < TARGET_P90_SECONDS
+    return finished and p90 is not None and p90 < target
 
 
 def measure_mode(max_batch: int, arguments: argparse.Namespace) -> dict[str, Any]:
@@ -80,25 +84,36 @@ def measure_mode(max_batch: int, arguments: argparse.Namespace) -> dict[str, Any
                 "server_cpu_per_audio_second": result["server_cpu_per_audio_second"],
                 "wer": result["wer"],
                 "failures": result["failures"],
-                "held": held(result),
             }
         )
-        if not runs[-1]["held"]:
+        if not held(result, max(TARGETS_P90_SECONDS)):
             break
     return {
         "max_batch": max_batch,
         "runs": runs,
-        "streams_held": max((r["streams"] for r in runs if r["held"]), default=0),
+        "streams_held": {str(target): streams_held(runs, target) for target in TARGETS_P90_SECONDS},
     }
+
+
+def streams_held(runs: list[dict[str, Any]], target: float) -> int:
+    """The most streams of the runs, from one up, that all met `target`."""
+    held_so_far = 0
+    for result in runs:
+        p90 = result["commit_latency_p90"]
+        if result["failures"] or p90 is None or p90 >= target:
+            break
+        held_so_far = result["streams"]
+    return held_so_far
 
 
 def comparison(modes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     batched, unbatched = modes["batched"], modes["unbatched"]
-    ratio = (
-        round(batched["streams_held"] / unbatched["streams_held"], 2)
-        if unbatched["streams_held"]
+    ratio = {
+        target: (round(held / unbatched["streams_held"][target], 2) if held else None)
+        if unbatched["streams_held"][target]
         else None
-    )
+        for target, held in batched["streams_held"].items()
+    }
     common = min(len(batched["runs"]), len(unbatched["runs"]))
     at_common = {
         name: {key: mode["runs"][common - 1][key] for key in ("wer", "server_cpu_per_audio_second")}
@@ -110,7 +125,7 @@ def comparison(modes: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=9, help="LJ Speech clips per stream (9: 60 s)")
-    parser.add_argument("--max-streams", type=int, default=8, help="most streams tried")
+    parser.add_argument("--max-streams", type=int, default=6, help="most streams tried")
     parser.add_argument("--stagger", type=float, default=1.0, help="spread of stream starts")
     parser.add_argument(
         "--modes", default=",".join(MODES), help="which modes to run, comma-separated"
@@ -120,7 +135,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     modes = {name: measure_mode(MODES[name], arguments) for name in arguments.modes.split(",")}
     report: dict[str, Any] = {
-        "target_p90_commit_latency_s": TARGET_P90_SECONDS,
+        "targets_p90_commit_latency_s": TARGETS_P90_SECONDS,
         "server_flags": server_flags(arguments),
         "clips": arguments.clips,
         "modes": modes,
