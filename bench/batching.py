@@ -7,8 +7,8 @@ not even one stream meets 3 s). For each mode the script runs bench/load.py with
 of the same speech (the first `--clips` LJ Speech clips of the long recording, about 60 s,
 scored for WER), each run against a fresh server, until a run misses the target or
 `--max-streams` is reached (the loosest target decides when to stop). The modes differ
-only in `--max-batch`: 8 (batched, the default) or 1 (each step decoded alone, one at a
-time, as an unbatched server does).
+only in `--max-batch`: 8 (batched) or 1 (each step decoded alone, one at a time, as an
+unbatched server does; the default).
 Admission control is off (`--latency-target 0`) so that overloaded runs show their latency
 instead of refusing streams. Prints one JSON line:
 

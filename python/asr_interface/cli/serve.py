@@ -66,7 +66,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-batch",
         type=_positive_int,
         default=defaults.max_batch,
-        help="most sessions' steps decoded in one model call; 1 decodes each step alone "
+        help="most sessions' steps decoded in one model call; 1 decodes each step alone, "
+        "which on a CPU measured as fast as batching and with less delay; try 8 on a GPU "
         "(default: %(default)s)",
     )
     batching.add_argument(

@@ -67,8 +67,8 @@ class ServerSettings:
     config: ASRConfig = field(default_factory=ASRConfig)
     allowed_models: tuple[str, ...] | None = None
     workers: int = max(1, os.cpu_count() or 1)
-    # Batching: see docs/batching.md.
-    max_batch: int = 8
+    # Batching: see docs/batching.md (it measured no gain on a CPU; raise it on a GPU).
+    max_batch: int = 1
     batch_window_ms: float = 30.0
     # Limits.
     token: str | None = None
