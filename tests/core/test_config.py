@@ -108,6 +108,13 @@ def test_defaults() -> None:
     assert ASRConfig().model_dump() == DEFAULTS
 
 
+def test_translation_keeps_the_full_encoder_input_unless_told() -> None:
+    """Translating defaults to Whisper's 30 s encoder input; an explicit value still wins."""
+    assert ASRConfig(task="translate").encoder_seconds is None
+    assert ASRConfig(task="translate", encoder_seconds=10).encoder_seconds == 10
+    assert ASRConfig(task="transcribe").encoder_seconds == 10
+
+
 @pytest.mark.parametrize(("field", "value"), VALID)
 def test_valid_value_is_kept(field: str, value: Any) -> None:
     """Each accepted value is stored unchanged."""

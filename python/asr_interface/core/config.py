@@ -106,7 +106,7 @@ class ASRConfig(BaseModel):
         le=30,
         allow_inf_nan=False,
         description="feed Whisper's encoder the window rounded up to a multiple of this many "
-        "seconds instead of padding it to 30 s; None keeps 30 s",
+        "seconds instead of padding it to 30 s; None keeps 30 s, the default when translating",
     )
     force_committed: bool = Field(
         default=False,
@@ -144,6 +144,15 @@ class ASRConfig(BaseModel):
                 f"unknown option(s) {', '.join(map(repr, unknown))}; "
                 f"{cls.__name__} accepts: {', '.join(cls.model_fields)}"
             )
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _full_encoder_input_for_translation(cls, data: Any) -> Any:
+        """Translation keeps Whisper's full 30 s encoder input unless `encoder_seconds` is
+        given: a shortened input cost translation words the full one got (docs/batching.md)."""
+        if isinstance(data, dict) and data.get("task") == "translate":
+            return {"encoder_seconds": None, **data}
         return data
 
     @field_validator("lan")

@@ -55,7 +55,10 @@ class ModelPool:
                     ErrorCode.MODEL_NOT_ALLOWED, f"clients may not set {name}; name a model"
                 )
         try:
-            config = type(self.default).model_validate({**self.default.model_dump(), **fields})
+            # Only the options the server was given: the rest keep their defaults, which
+            # may depend on the client's fields (translation's encoder input).
+            given = self.default.model_dump(exclude_unset=True)
+            config = type(self.default).model_validate({**given, **fields})
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors()
