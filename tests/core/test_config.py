@@ -108,11 +108,13 @@ def test_defaults() -> None:
     assert ASRConfig().model_dump() == DEFAULTS
 
 
-def test_translation_keeps_the_full_encoder_input_unless_told() -> None:
-    """Translating defaults to Whisper's 30 s encoder input; an explicit value still wins."""
-    assert ASRConfig(task="translate").encoder_seconds is None
-    assert ASRConfig(task="translate", encoder_seconds=10).encoder_seconds == 10
-    assert ASRConfig(task="transcribe").encoder_seconds == 10
+def test_translation_keeps_careful_decoding_unless_told() -> None:
+    """Translating defaults to beam 5 and Whisper's 30 s encoder input; explicit values win."""
+    translating = ASRConfig(task="translate")
+    assert (translating.beam_size, translating.encoder_seconds) == (5, None)
+    told = ASRConfig(task="translate", beam_size=1, encoder_seconds=10)
+    assert (told.beam_size, told.encoder_seconds) == (1, 10)
+    assert (ASRConfig().beam_size, ASRConfig().encoder_seconds) == (1, 10)
 
 
 @pytest.mark.parametrize(("field", "value"), VALID)

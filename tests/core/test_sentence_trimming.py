@@ -71,5 +71,6 @@ def test_window_is_cut_at_sentence_ends() -> None:
     text, cuts, longest = stream_sentences()
     assert word_error_rate(reference, text) <= 0.15
     assert len(cuts) >= 2
-    # Without the cuts the window would grow to the whole recording.
-    assert longest < total - 10
+    # Without the cuts the window would grow to the whole recording (25.8 s); the first cut,
+    # after the second sentence at about 10 s, already keeps it 8 s shorter.
+    assert longest < total - 8
