@@ -154,9 +154,12 @@ def test_languages_are_detected_and_fixed_alike_batched_and_alone(
     spoken: dict[str, npt.NDArray[np.float32]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """A German and a Spanish stream, batched together while their keys agree (both still
-    detecting), commit and announce what each does alone through `transcribe`, and end up
-    in batches of their own language."""
-    config = ASRConfig(model="base", lan="auto", model_cache_dir=str(tmp_path_factory.mktemp("m")))
+    detecting), commit and announce what each does alone, and end up in batches of their
+    own language. Beam search: greedy decoding of base in a batch of two differed from each
+    window alone (docs/batching.md)."""
+    config = ASRConfig(
+        model="base", lan="auto", beam_size=5, model_cache_dir=str(tmp_path_factory.mktemp("m"))
+    )
     base, _ = get_loader(config.backend).load(config)
     assert isinstance(base, OnlineASRProcessor)
     pieces = [

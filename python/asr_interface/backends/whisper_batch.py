@@ -313,8 +313,22 @@ class WhisperBatchDecoder:
             )
         ]
         while active := [window for window in windows if not window.done]:
-            self._decode_round(active, options)
+            for group in self._by_encoder_input(active, options):
+                self._decode_round(group, options)
         return [window.result() for window in windows]
+
+    def _by_encoder_input(
+        self, windows: list[_Window], options: DecodingOptions
+    ) -> list[list[_Window]]:
+        """The windows grouped by the encoder input length their next slice gets alone, so
+        that a window decodes in a batch exactly as it decodes alone (with the full 30 s
+        input, one group)."""
+        max_frames: int = self.model.feature_extractor.nb_max_frames
+        groups: dict[int, list[_Window]] = {}
+        for window in windows:
+            size = min(max_frames, window.content_frames - window.seek)
+            groups.setdefault(self._encoder_frames(size, options), []).append(window)
+        return list(groups.values())
 
     def _check(self, index: int, request: WindowRequest, options: DecodingOptions) -> None:
         audio = request.audio
