@@ -710,11 +710,15 @@ class WhisperBatchDecoder:
     def _resume_frame(self, window: _Window, last_word_end: float, options: DecodingOptions) -> int:
         """Where the next pass over the window starts: after the last word, or past the end
         when less than `options.tail_seconds` of audio follows it and more audio will come."""
-        frames_per_second: int = self.model.frames_per_second
-        tail = window.content_frames / frames_per_second - last_word_end
-        if window.more_audio and tail < options.tail_seconds:
+        if window.more_audio and self._tail(window, last_word_end) < options.tail_seconds:
             return window.content_frames
+        frames_per_second: int = self.model.frames_per_second
         return round(last_word_end * frames_per_second)
+
+    def _tail(self, window: _Window, last_word_end: float) -> float:
+        """Seconds of the window's audio after `last_word_end`."""
+        frames_per_second: int = self.model.frames_per_second
+        return window.content_frames / frames_per_second - last_word_end
 
     def _stopped_after_prefix(self, window: _Window, start: int, last_word_end: float) -> bool:
         """Whether a pass with a forced prefix ended its output well before the audio did.
@@ -724,9 +728,7 @@ class WhisperBatchDecoder:
         without the prefix instead of being dropped."""
         if not window.prefix or start != 0:
             return False
-        frames_per_second: int = self.model.frames_per_second
-        content_end = window.content_frames / frames_per_second
-        return content_end - last_word_end > PREFIX_RESUME_SECONDS
+        return self._tail(window, last_word_end) > PREFIX_RESUME_SECONDS
 
     def _keep_segments(
         self, window: _Window, start: int, segments: list[dict[str, Any]], attempt: _Attempt
