@@ -10,9 +10,10 @@ words). `--quick` (26 s) streams the Kennedy clip and clips 17-18. Configuration
 
 - `whisper_streaming`: `OnlineASRProcessor.process_iter` over `FasterWhisperASR.transcribe`,
   whisper_streaming's way (beam 5, the encoder sees 30 s, committed words re-decoded);
-- the others run the processor's halves around the batch decoder, as the server's scheduler
-  does: `prepare()`, `WhisperBatchDecoder.decode` on a batch of one (with the committed
-  text inside the window as `committed`), `commit()`. Named by their decoding options:
+- the others are streams opened from an `ASRConfig` with those decoding options, as the
+  server opens them (`load_model(config).open_stream()`), stepping through the model's
+  batched decoder with the committed text and whether more audio follows. Named by their
+  decoding options:
   `greedy` or `beam5`, `encoder10s` (the encoder sees the window and a second of headroom
   rounded up to a multiple of 10 s rather than 30 s), `tail2s` (audio after a pass's last
   word shorter than 2 s is left to the next window rather than decoded in another pass) and
@@ -25,7 +26,8 @@ that both baselines decode as faster-whisper does; the other flags (model, trimm
 size) apply.
 
 Model compute is process CPU time (all threads, since CTranslate2 decodes on its own) around
-the model calls alone. The whole-file baseline (`transcribe` of each recording in one call)
+the model calls for the baselines and around whole streams for the rest (the processor's own
+work is microseconds per step). The whole-file baseline (`transcribe` of each recording in one call)
 is measured before and after the configurations and averaged, so slow drift of the machine
 shows as a difference between the two. Prints one JSON line:
 
@@ -50,25 +52,21 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy.typing as npt
 from speech_sets import SPEECH, Recording, ljspeech_entries, long_stretch
-from vac import recording_asr_class
 
 from asr_interface.audio import load_audio
-from asr_interface.backends.registry import get_loader
-from asr_interface.backends.whisper_batch import (
-    DecodingOptions,
-    WhisperBatchDecoder,
-    WindowRequest,
-)
+from asr_interface.backends.decoding_options import DecodingOptions
+from asr_interface.backends.loaded import load_model
+from asr_interface.backends.replay import RecordingASR
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.cli.progress import ProgressBar
+from asr_interface.core.config import ASRConfig
+from asr_interface.core.pacing import Pacing
 from asr_interface.core.processor import OnlineASRProcessor
-from asr_interface.core.protocols import TimedText
 from asr_interface.evaluation import ErrorCount, read_manifest, word_errors
 from asr_interface.simulation import SimulationResult, simulate, summarize
 from asr_interface.transcript import transcribe_whole, transcript_text
@@ -96,47 +94,6 @@ def speech_set(quick: bool) -> list[Recording]:
     return recordings
 
 
-class DecoderStream:
-    """The processor driven as a batching scheduler drives it, one stream at a time:
-    `prepare()`, one decoder call on a batch of one, `commit()`. Streams like any
-    processor through `simulate`, and adds up the CPU time of the decoder calls."""
-
-    def __init__(
-        self,
-        processor: OnlineASRProcessor,
-        decoder: WhisperBatchDecoder,
-        options: DecodingOptions,
-        language: str | None,
-    ) -> None:
-        self.processor = processor
-        self.decoder = decoder
-        self.options = options
-        self.language = language
-        self.cpu_seconds = 0.0
-        self.calls = 0
-
-    def init(self, offset: float | None = None) -> None:
-        self.processor.init(offset)
-
-    def insert_audio_chunk(self, audio: npt.NDArray[Any]) -> None:
-        self.processor.insert_audio_chunk(audio)
-
-    def process_iter(self) -> TimedText:
-        window, prompt = self.processor.prepare()
-        committed = self.processor.prompt()[1]
-        request = WindowRequest(
-            window, prompt, committed=committed, language=self.language, more_audio=True
-        )
-        began = time.process_time()
-        (result,) = self.decoder.decode([request], self.options)
-        self.cpu_seconds += time.process_time() - began
-        self.calls += 1
-        return self.processor.to_flush(self.processor.commit(result.words, result.segment_ends))
-
-    def finish(self) -> TimedText:
-        return self.processor.finish()
-
-
 @dataclass
 class Measurement:
     """What one configuration cost and produced over the whole audio set."""
@@ -159,17 +116,10 @@ class Measurement:
 
 @dataclass(frozen=True)
 class Bench:
-    """The loaded model in both shapes, and how the processors are set up."""
+    """The loaded model (with whisper_streaming's decoding) and the configuration measured."""
 
     asr: FasterWhisperASR
-    decoder: WhisperBatchDecoder
-    min_chunk_seconds: float
-    trimming: tuple[str, float]
-
-    def processor(self, asr: Any) -> OnlineASRProcessor:
-        return OnlineASRProcessor(
-            asr, buffer_trimming=self.trimming, min_chunk_sec=self.min_chunk_seconds
-        )
+    config: ASRConfig
 
     def whole_file(self, recordings: Sequence[Recording]) -> Measurement:
         """Each recording transcribed in one call, as an offline transcriber would."""
@@ -186,32 +136,40 @@ class Bench:
     def whisper_streaming(self, recordings: Sequence[Recording]) -> Measurement:
         """`process_iter` over `FasterWhisperASR.transcribe`, timed call by call."""
         measurement = Measurement()
-        recording_asr = recording_asr_class()
+        trimming = (self.config.buffer_trimming, self.config.buffer_trimming_sec)
         for recording in recordings:
-            recorder = recording_asr(self.asr)
-            self.stream(self.processor(recorder), recording, measurement)
+            recorder = RecordingASR(self.asr)
+            processor = OnlineASRProcessor(recorder, buffer_trimming=trimming)
+            self.stream(processor, recording, measurement)
             measurement.cpu_by_part[recording.part] += recorder.cpu_seconds
             measurement.calls += len(recorder.calls)
         return measurement
 
-    def decoded(self, recordings: Sequence[Recording], options: DecodingOptions) -> Measurement:
-        """Prepare, decode and commit with the batch decoder and these options."""
+    def decoded(self, recordings: Sequence[Recording], changes: dict[str, Any]) -> Measurement:
+        """Streams opened from the configuration with these decoding options, as the server
+        opens them; the CPU time of a whole stream (the processor's own work is microseconds
+        per step, the model's tenths of a second)."""
         measurement = Measurement()
+        model = load_model(self.config.model_copy(update={**WHISPER_STREAMING_DECODING, **changes}))
         for recording in recordings:
-            stream = DecoderStream(
-                self.processor(self.asr), self.decoder, options, self.asr.original_language
-            )
-            self.stream(stream, recording, measurement)
-            measurement.cpu_by_part[recording.part] += stream.cpu_seconds
-            measurement.calls += stream.calls
+            began = time.process_time()
+            result = self.stream(model.open_stream(), recording, measurement, model.config)
+            measurement.cpu_by_part[recording.part] += time.process_time() - began
+            measurement.calls += result.asr_calls
         return measurement
 
-    def stream(self, processor: Any, recording: Recording, measurement: Measurement) -> None:
-        result = simulate(
-            processor, recording.audio, min_chunk_sec=self.min_chunk_seconds, compute_aware=False
-        )
+    def stream(
+        self,
+        stream: Any,
+        recording: Recording,
+        measurement: Measurement,
+        config: ASRConfig | None = None,
+    ) -> SimulationResult:
+        pacing = Pacing.from_config(config or self.config)
+        result = simulate(stream, recording.audio, pacing=pacing, compute_aware=False)
         measurement.results.append(result)
         measurement.add(recording.part, 0.0, recording.reference, result.text)
+        return result
 
 
 WHISPER_STREAMING_DECODING = {
@@ -237,13 +195,9 @@ left to the next window, a token budget: `ASRConfig`'s defaults), then the force
 instead of the budget."""
 
 
-def decoder_configurations(base: DecodingOptions) -> list[DecodingOptions]:
-    """The measured decoding options, on top of whisper_streaming's (`base`)."""
-    return [replace(base, **changes) for changes in DECODER_CONFIGURATIONS]
-
-
-def configuration_name(options: DecodingOptions) -> str:
+def configuration_name(changes: dict[str, Any]) -> str:
     """E.g. `greedy+encoder10s+tail2s+budget12` or `beam5`."""
+    options = DecodingOptions(**{**WHISPER_STREAMING_DECODING, **changes})
     name = "greedy" if options.beam_size == 1 else f"beam{options.beam_size}"
     if options.encoder_seconds is not None:
         name += f"+encoder{options.encoder_seconds:g}s"
@@ -286,19 +240,12 @@ def main() -> None:
     add_config_arguments(parser)
     arguments = parser.parse_args()
     config = config_from_arguments(arguments)
-    loaded, metadata = get_loader(config.backend).load(
-        config.model_copy(update={"vac": False, **WHISPER_STREAMING_DECODING})
-    )
-    asr = loaded.asr  # type: ignore[attr-defined]
-    bench = Bench(
-        asr,
-        asr.batch_decoder(),
-        config.min_chunk_size,
-        (config.buffer_trimming, config.buffer_trimming_sec),
-    )
+    config = config.model_copy(update={"vac": False})
+    baseline = load_model(config.model_copy(update=WHISPER_STREAMING_DECODING))
+    metadata = baseline.metadata
+    bench = Bench(baseline.template.asr, config)
     recordings = speech_set(arguments.quick)
-    base_options = asr.decoding_options()
-    configurations = decoder_configurations(base_options)
+    configurations = DECODER_CONFIGURATIONS
 
     load_before = os.getloadavg()[0]
     bench.whole_file(recordings[:1])  # the first calls pay one-time set-up
@@ -307,9 +254,8 @@ def main() -> None:
         progress.update(1)
         measured = {BASELINE: bench.whisper_streaming(recordings)}
         progress.update(2)
-        for done, options in enumerate(configurations, start=3):
-            name = configuration_name(options)
-            measured[name] = bench.decoded(recordings, options)
+        for done, changes in enumerate(configurations, start=3):
+            measured[configuration_name(changes)] = bench.decoded(recordings, changes)
             progress.update(done)
         whole_after = bench.whole_file(recordings)
         progress.update(len(configurations) + 3)

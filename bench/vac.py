@@ -25,9 +25,7 @@ Prints one JSON line:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ import numpy.typing as npt
 
 from asr_interface.audio import SAMPLING_RATE, load_audio
 from asr_interface.backends.registry import get_loader
+from asr_interface.backends.replay import RecordingASR
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.core.protocols import ASRProcessor
@@ -71,18 +70,6 @@ def half_silence(clip_count: int) -> HalfSilence:
         start += 2 * duration
     reference = " ".join(entry.transcript for entry in entries[:clip_count])
     return HalfSilence(np.concatenate(parts), spans, reference)
-
-
-def recording_asr_class() -> Any:
-    """The call-recording ASR wrapper from tests/recording_asr.py (not in the package)."""
-    spec = importlib.util.spec_from_file_location(
-        "recording_asr", REPO / "tests" / "recording_asr.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module.RecordingASR
 
 
 def utterance_end_latencies(
@@ -133,13 +120,12 @@ def main() -> None:
     trimming = (config.buffer_trimming, config.buffer_trimming_sec)
     speech = half_silence(arguments.clips)
     compute_aware = arguments.compute_aware
-    recording_asr = recording_asr_class()
 
-    plain_recorder = recording_asr(asr)
+    plain_recorder = RecordingASR(asr)
     plain = OnlineASRProcessor(
         plain_recorder, buffer_trimming=trimming, min_chunk_sec=config.min_chunk_size
     )
-    vac_recorder = recording_asr(asr)
+    vac_recorder = RecordingASR(asr)
     vac = VACOnlineASRProcessor(config.min_chunk_size, vac_recorder, buffer_trimming=trimming)
 
     without = run(plain, plain_recorder, speech, config.min_chunk_size, compute_aware)

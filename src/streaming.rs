@@ -12,9 +12,8 @@ use numpy::{
     Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
-use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::PyString;
 
 use crate::errors::CoreError;
 
@@ -282,28 +281,6 @@ impl StreamingCore {
         segment_ends: Vec<f64>,
     ) -> PyResult<Vec<PyWord>> {
         Ok(to_py(&self.commit_words(py, &words, &segment_ends)?))
-    }
-
-    /// whisper_streaming's `process_iter`: transcribes the window with `asr` and returns
-    /// the newly committed `(start, end, text)`, or `(None, None, "")`.
-    fn process_iter(&mut self, asr: &Bound<'_, PyAny>) -> PyResult<Flushed> {
-        let py = asr.py();
-        let (window, prompt) = self.prepare(py)?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item(intern!(py, "init_prompt"), prompt)?;
-        let result = asr.call_method(intern!(py, "transcribe"), (window,), Some(&kwargs))?;
-        let words: Vec<ModelWord<'_>> = asr
-            .call_method1(intern!(py, "ts_words"), (&result,))?
-            .extract()?;
-        let ends: Vec<f64> = asr
-            .call_method1(intern!(py, "segments_end_ts"), (&result,))?
-            .extract()?;
-        let committed = self.commit_words(py, &words, &ends)?;
-        Ok(flushed(
-            committed.iter().map(|w| (w.start, w.end, w.text.as_str())),
-            &self.sep,
-            0.0,
-        ))
     }
 
     fn finish(&mut self) -> Vec<PyWord> {

@@ -8,9 +8,11 @@ from pathlib import Path
 import av
 import numpy as np
 
+from asr_interface._core import SAMPLE_RATE
 from asr_interface.errors import AudioDecodeError
 
-SAMPLING_RATE = 16000
+SAMPLING_RATE: int = SAMPLE_RATE
+"""The rate every stream is converted to, Whisper's (the Rust core's `SAMPLE_RATE`)."""
 
 _PCM_FORMATS = {np.dtype(np.int16): "s16", np.dtype(np.float32): "flt"}
 

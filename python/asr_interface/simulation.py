@@ -1,25 +1,29 @@
-"""Real-time streaming of a recording through a processor, timing when each text appears.
+"""Real-time streaming of a recording through a stream engine, timing when each text appears.
 
-The clock is simulated: audio "arrives" at real-time speed, and in the default compute-aware
-mode every processing step advances the clock by the wall time it really took, so a slow
-model sees more new audio at its next step, exactly as in a live stream. The waiting for
-audio is not slept through, so a simulation of a faster-than-real-time model finishes in
-less than the recording's duration. In compute-unaware mode the clock advances by the
-audio alone, which makes the output depend only on the model's results.
+The clock is simulated: audio "arrives" at real-time speed, steps are paced by the server's
+own rule (`asr_interface.core.pacing`), and in the default compute-aware mode every step
+advances the clock by the wall time it really took, so a slow model sees more new audio at
+its next step, exactly as in a live stream. The waiting for audio is not slept through, so a
+simulation of a faster-than-real-time model finishes in less than the recording's duration.
+In compute-unaware mode the clock advances by the audio alone, which makes the output depend
+only on the model's results.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import numpy.typing as npt
 
 from asr_interface.audio import SAMPLING_RATE
-from asr_interface.core.protocols import ASRProcessor, TimedText
+from asr_interface.core.decoding import TimedWord
+from asr_interface.core.engine import StreamEngine, engine_of
+from asr_interface.core.pacing import AudioInbox, Pacing
+from asr_interface.core.protocols import ASRProcessor
 from asr_interface.transcript import Segment, transcript_text
 
 
@@ -88,65 +92,96 @@ def summarize(results: Sequence[SimulationResult]) -> SimulationResult:
     )
 
 
+@dataclass(frozen=True)
+class _Arrival:
+    """A client frame arriving at `time`, or (`audio` None) the client's `end`."""
+
+    time: float
+    audio: npt.NDArray[np.float32] | None
+
+
 def simulate(
-    processor: ASRProcessor,
+    stream: ASRProcessor | StreamEngine,
     audio: npt.NDArray[np.float32],
     *,
-    min_chunk_sec: float,
+    min_chunk_sec: float | None = None,
+    pacing: Pacing | None = None,
+    frame_sec: float | None = None,
     compute_aware: bool = True,
     on_commit: Callable[[Commit], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> SimulationResult:
-    """Streams 16 kHz `audio` through `processor`, recording each commit and when it appeared.
+    """Streams 16 kHz `audio` through `stream` as a live client streams it to the server,
+    recording each commit and when it appeared.
 
-    The processor is reset with `init()` first. Each step waits until at least
-    `min_chunk_sec` of new audio has arrived (or the recording has ended), inserts all audio
-    that arrived, and calls `process_iter()`, which runs the model once in
-    `OnlineASRProcessor`, so `asr_calls` counts the steps. `finish()` emits the tail at the
-    end. `on_commit` sees each commit as it happens; `on_progress` sees the seconds of audio
-    received after each step.
+    `stream` is an engine (`LoadedModel.open_stream()`) or a processor (driven by the
+    engine it offers, or through `process_iter`/`finish`); it is reset first. A client
+    sends the recording in frames of `frame_sec` seconds (default: the step size), each as
+    soon as it has been spoken, then `end`; steps start and take audio exactly as a server
+    session's do (`Pacing`: steps of at least `min_chunk_sec`, by default the processor's
+    `min_chunk_size`, or `pacing` for a configuration's),
+    and the last step commits the tail. `asr_calls` counts model calls. `on_commit` sees each
+    commit as it happens; `on_progress` the seconds of audio stepped through so far.
     """
+    if pacing is None:
+        step = (
+            min_chunk_sec if min_chunk_sec is not None else getattr(stream, "min_chunk_size", None)
+        )
+        if step is None:
+            raise TypeError("simulate() needs min_chunk_sec or pacing for this stream")
+        pacing = Pacing(min_step_seconds=step)
+    engine: StreamEngine = engine_of(stream) if hasattr(stream, "process_iter") else stream
     total = len(audio)
-    chunk = max(1, round(min_chunk_sec * SAMPLING_RATE))
+    frame = max(1, round((frame_sec or pacing.min_step_seconds) * SAMPLING_RATE))
+    arrivals = deque(
+        _Arrival(min(start + frame, total) / SAMPLING_RATE, audio[start : start + frame])
+        for start in range(0, total, frame)
+    )
+    arrivals.append(_Arrival(total / SAMPLING_RATE, None))
+    inbox = AudioInbox()
     commits: list[Commit] = []
-    clock = 0.0
-    received = 0
+    clock = processing = 0.0
     asr_calls = 0
-    processing = 0.0
+    ended = False
 
-    def record(output: TimedText) -> None:
-        start, end, text = output
-        if start is None or end is None or not text:
-            return
-        commit = Commit(clock, float(start), float(end), text)
-        commits.append(commit)
-        if on_commit is not None:
-            on_commit(commit)
+    def arrive(arrival: _Arrival) -> None:
+        nonlocal ended
+        if arrival.audio is None:
+            ended = True
+        else:
+            inbox.add(arrival.audio, arrival.time)
 
-    def timed(step: Callable[[], TimedText]) -> TimedText:
-        nonlocal clock, processing
+    engine.reset()
+    while True:
+        step = inbox.take_step(pacing, clock, ending=ended)
+        if step is None:
+            # Idle: the session decides again at the next frame (or `end`).
+            arrival = arrivals.popleft()
+            clock = max(clock, arrival.time)
+            arrive(arrival)
+            continue
         began = time.perf_counter()
-        output = step()
+        result = engine.step(step.audio, final=step.final)
         elapsed = time.perf_counter() - began
         processing += elapsed
         if compute_aware:
             clock += elapsed
-        return output
-
-    processor.init()
-    while received < total:
-        # Everything that arrived while the previous step ran, but at least one chunk.
-        ready = min(total, max(received + chunk, int(clock * SAMPLING_RATE)))
-        clock = max(clock, ready / SAMPLING_RATE)
-        record(timed(partial(_step, processor, audio[received:ready])))
-        asr_calls += 1
-        received = ready
+        asr_calls += result.model_calls
+        if result.committed:
+            commit = _commit(result.committed, engine.sep, clock)
+            commits.append(commit)
+            if on_commit is not None:
+                on_commit(commit)
         if on_progress is not None:
-            on_progress(received / SAMPLING_RATE)
-    record(timed(processor.finish))
+            on_progress((inbox.received_samples - inbox.waiting_samples) / SAMPLING_RATE)
+        if step.final:
+            break
+        # What arrived while the step ran waits for the next decision, as on the server.
+        while arrivals and arrivals[0].time <= clock:
+            arrive(arrivals.popleft())
     return SimulationResult(tuple(commits), total / SAMPLING_RATE, asr_calls, processing)
 
 
-def _step(processor: ASRProcessor, new_audio: npt.NDArray[np.float32]) -> TimedText:
-    processor.insert_audio_chunk(new_audio)
-    return processor.process_iter()
+def _commit(words: list[TimedWord], sep: str, emission: float) -> Commit:
+    text = sep.join(word for _, _, word in words)
+    return Commit(emission, float(words[0][0]), float(words[-1][1]), text)

@@ -17,7 +17,7 @@ from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.evaluation import normalize
 from asr_interface.server.engine import engine_for
 from tests.espeak import SENTENCES, speak_all
-from tests.recording_asr import RecordingASR
+from asr_interface.backends.replay import RecordingASR
 
 RATE = 16000
 LANGUAGES = list(SENTENCES)

@@ -26,7 +26,7 @@ from asr_interface.core.vac import (
 )
 from asr_interface.evaluation import normalize, word_error_rate
 from asr_interface.simulation import SimulationResult, simulate
-from tests.recording_asr import RecordingASR
+from asr_interface.backends.replay import RecordingASR
 from tests.speech import speech_audio, transcript
 
 RATE = 16000

@@ -22,7 +22,7 @@ from asr_interface.protocol import (
     Ready,
     ResetDone,
 )
-from asr_interface.server.engine import StepResult
+from asr_interface.core.engine import StepResult
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.session import (

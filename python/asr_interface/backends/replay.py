@@ -5,7 +5,8 @@ segment end times, both relative to the start of the window it was given. Replay
 through the same audio schedule reproduces the original stream exactly, which makes it a
 backend for benchmarks and tests that must measure or check everything except the model.
 
-`RecordingASR` wraps any ASR of the whisper_streaming shape and records a trace;
+`RecordingASR` wraps any ASR of the whisper_streaming shape and records a trace and the
+cost of each call;
 `ReplayASR` plays one back; `Trace.save` / `Trace.load` keep it as compact JSON:
 
     {"format": "asr-interface-trace", "version": 1, "sep": "", "meta": {...},
@@ -15,12 +16,15 @@ backend for benchmarks and tests that must measure or check everything except th
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from asr_interface.audio import SAMPLING_RATE
 
 TRACE_FORMAT = "asr-interface-trace"
 TRACE_VERSION = 1
@@ -94,23 +98,7 @@ class Trace:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
 
-class _TraceResults:
-    """Both trace ASRs hand the processor a `TraceCall` as the transcription result."""
-
-    def ts_words(self, result: TraceCall) -> list[Word]:
-        return list(result.words)
-
-    def segments_end_ts(self, result: TraceCall) -> list[float]:
-        return list(result.segment_ends)
-
-    def use_vad(self) -> None:
-        """Nothing to switch: a trace already holds whatever the recorded model produced."""
-
-    def set_translate_task(self) -> None:
-        """Nothing to switch: a trace already holds whatever the recorded model produced."""
-
-
-class ReplayASR(_TraceResults):
+class ReplayASR:
     """Returns the calls of a trace in order, ignoring the audio and the prompt.
 
     The replay is faithful only when the processor receives the same audio schedule as when
@@ -137,29 +125,76 @@ class ReplayASR(_TraceResults):
         self.position += 1
         return call
 
+    def ts_words(self, result: TraceCall) -> list[Word]:
+        return list(result.words)
 
-class RecordingASR(_TraceResults):
-    """Forwards every call to `asr` and appends what it returned to `trace`."""
+    def segments_end_ts(self, result: TraceCall) -> list[float]:
+        return list(result.segment_ends)
 
-    def __init__(self, asr: StreamingASR, meta: dict[str, Any] | None = None) -> None:
+    def use_vad(self) -> None:
+        """Nothing to switch: a trace already holds whatever the recorded model produced."""
+
+    def set_translate_task(self) -> None:
+        """Nothing to switch: a trace already holds whatever the recorded model produced."""
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """One `transcribe` call: the window's length, its prompt, the options and the cost."""
+
+    window_seconds: float
+    prompt: str
+    options: dict[str, Any]
+    cpu_seconds: float
+
+
+class RecordingASR:
+    """Forwards every call to `asr`, appends what it returned to `trace` and how each call
+    went to `calls`; changes no result.
+
+    Every window goes through `transcribe`, so that each is recorded: the wrapped model's
+    own `window_decoder` is hidden. Other attributes are the wrapped ASR's.
+    """
+
+    window_decoder = None
+
+    def __init__(self, asr: Any, meta: dict[str, Any] | None = None) -> None:
         self.asr = asr
         self.sep = asr.sep
         self.trace = Trace(sep=asr.sep, meta=dict(meta or {}))
+        self.calls: list[ModelCall] = []
 
-    def transcribe(self, audio: npt.NDArray[np.float32], init_prompt: str = "") -> TraceCall:
-        result = self.asr.transcribe(audio, init_prompt=init_prompt)
-        call = TraceCall(
-            words=tuple((float(s), float(e), str(t)) for s, e, t in self.asr.ts_words(result)),
-            segment_ends=tuple(float(x) for x in self.asr.segments_end_ts(result)),
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.asr, name)
+
+    def transcribe(
+        self, audio: npt.NDArray[np.float32], init_prompt: str = "", language: str | None = None
+    ) -> Any:
+        options = {} if language is None else {"language": language}
+        began = time.process_time()
+        result = self.asr.transcribe(audio, init_prompt=init_prompt, **options)
+        cpu_seconds = time.process_time() - began
+        words = self.asr.ts_words(result)
+        ends = self.asr.segments_end_ts(result)
+        self.trace.calls.append(
+            TraceCall(
+                words=tuple((float(s), float(e), str(t)) for s, e, t in words),
+                segment_ends=tuple(float(x) for x in ends),
+            )
         )
-        self.trace.calls.append(call)
-        return call
+        self.calls.append(ModelCall(len(audio) / SAMPLING_RATE, init_prompt, options, cpu_seconds))
+        return result
 
-    def use_vad(self) -> None:
-        self.asr.use_vad()
+    def ts_words(self, result: Any) -> list[Word]:
+        return list(self.asr.ts_words(result))
 
-    def set_translate_task(self) -> None:
-        self.asr.set_translate_task()
+    def segments_end_ts(self, result: Any) -> list[float]:
+        return list(self.asr.segments_end_ts(result))
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of every call together, across all the model's threads."""
+        return sum(call.cpu_seconds for call in self.calls)
 
 
 def _compact(value: Any) -> str:

@@ -25,31 +25,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from asr_interface.audio import SAMPLING_RATE
+from asr_interface.backends.decoding_options import DecodingOptions
+from asr_interface.core.config import MAX_WINDOW_SECONDS
+from asr_interface.core.decoding import WindowRequest, WindowResult
+
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
     from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import Segment
 
 __all__ = [
-    "MAX_WINDOW_SECONDS",
     "NO_SPEECH_SKIP_PROBABILITY",
-    "SAMPLING_RATE",
-    "DecodingOptions",
+    "BoundDecoder",
     "WhisperBatchDecoder",
-    "WindowRequest",
-    "WindowResult",
     "speech_words",
 ]
 
-SAMPLING_RATE = 16000
-MAX_WINDOW_SECONDS = 30
-"""Whisper's encoder sees at most 30 s; longer windows would need a second decoding pass."""
 
 ENCODER_HEADROOM_SECONDS = 1.0
 """Audio-free input a shortened encoder input keeps after the speech. Whisper learned to end
 its transcript before the end of its 30 s input: speech that fills a shorter input to its
 last frame makes it run on to the length limit and through every fallback temperature
 (measured with 10 s inputs: 224-token loops, 25x the compute of the whole window)."""
+
+MAX_WINDOW_SAMPLES = round(MAX_WINDOW_SECONDS * SAMPLING_RATE)
+"""The longest window one decoding takes."""
 
 TOKEN_ALLOWANCE = 16
 """Tokens an output may take besides its share per second: timestamps and the end token."""
@@ -59,96 +60,6 @@ PREFIX_RESUME_SECONDS = 1.0
 
 NO_SPEECH_SKIP_PROBABILITY = 0.9
 """Segments Whisper itself deems this likely to be silence yield no words (whisper_streaming)."""
-
-TASKS = ("transcribe", "translate")
-
-
-@dataclass(frozen=True)
-class DecodingOptions:
-    """Settings that must be equal for windows to share one batched model call (hashable)."""
-
-    task: str = "transcribe"
-    """"transcribe", or "translate" into English (multilingual models only)."""
-    beam_size: int = 5
-    """1 decodes greedily."""
-    encoder_seconds: float | None = None
-    """None feeds the encoder Whisper's full 30 s input (the features padded to 3000 frames).
-    A number feeds it only the longest window of the batch and `ENCODER_HEADROOM_SECONDS`,
-    rounded up to a multiple of this many seconds (at most 30 s), and keeps timestamps inside
-    that shorter input."""
-    force_committed: bool = False
-    """Forces each request's `committed` text as the decoder's prefix instead of decoding it
-    again."""
-    max_tokens_per_second: float | None = None
-    """Stops an output longer than this many tokens per second of audio (plus
-    `TOKEN_ALLOWANCE`): speech never needs more, and a run-on, Whisper repeating itself up to
-    its length limit at every fallback temperature, costs many times a normal window. None
-    keeps Whisper's limit of 448 tokens."""
-    tail_seconds: float = 0.0
-    """When a pass's output stops before the window's end, audio after its last word shorter
-    than this is left to the next window, which holds it with more context, instead of being
-    decoded in another pass now; only for requests with `more_audio`. 0 decodes every tail,
-    as `transcribe` does."""
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if isinstance(self.beam_size, bool) or not isinstance(self.beam_size, int):
-            raise ValueError(f"beam_size must be an integer, got {self.beam_size!r}")
-        if self.beam_size < 1:
-            raise ValueError(f"beam_size must be at least 1 (1 is greedy), got {self.beam_size}")
-        if self.max_tokens_per_second is not None and not self.max_tokens_per_second > 0:
-            raise ValueError(
-                f"max_tokens_per_second must be positive, got {self.max_tokens_per_second!r}"
-            )
-        if not 0 <= self.tail_seconds <= MAX_WINDOW_SECONDS:
-            raise ValueError(
-                f"tail_seconds must be between 0 and {MAX_WINDOW_SECONDS}, "
-                f"got {self.tail_seconds!r}"
-            )
-        if self.encoder_seconds is not None:
-            # The encoder halves its input, so its length moves in steps of two 10 ms frames.
-            steps = self.encoder_seconds * 50
-            if (
-                not (0 < self.encoder_seconds <= MAX_WINDOW_SECONDS)
-                or abs(steps - round(steps)) > 1e-6
-            ):
-                raise ValueError(
-                    "encoder_seconds must be a multiple of 0.02 s between 0.02 and "
-                    f"{MAX_WINDOW_SECONDS}, or None for the full 30 s, got {self.encoder_seconds!r}"
-                )
-
-
-@dataclass(frozen=True)
-class WindowRequest:
-    """One stream's window, as the processor's `prepare()` hands it out."""
-
-    audio: npt.NDArray[np.float32]
-    """16 kHz mono samples, at most 30 s; only read, never written."""
-    prompt: str = ""
-    """Committed text before the window (whisper_streaming's `init_prompt`)."""
-    committed: str = ""
-    """Committed text inside the window (`OnlineASRProcessor.prompt()[1]`)."""
-    language: str | None = None
-    """The language code to decode in; None detects it from this window (multilingual models)."""
-    more_audio: bool = False
-    """Whether the stream goes on after this window, so that a short tail may be left to the
-    next window (`DecodingOptions.tail_seconds`); the last window of a stream decodes all."""
-
-
-@dataclass(frozen=True)
-class WindowResult:
-    """What the processor's `commit()` needs from the model, and the language it decoded in."""
-
-    words: list[tuple[float, float, str]]
-    """Every word of the likely-speech segments, relative to the window start (`ts_words`)."""
-    segment_ends: list[float]
-    """The end of every segment (`segments_end_ts`)."""
-    language: str
-    language_probability: float
-    """Whisper's probability for the detected language; 1.0 when the language was given."""
-    segments: list[Segment] = field(default_factory=list)
-    """The decoded segments, as faster-whisper's `transcribe` yields them."""
 
 
 def speech_words(segments: Iterable[Segment]) -> list[tuple[float, float, str]]:
@@ -339,10 +250,10 @@ class WhisperBatchDecoder:
             raise ValueError(
                 f"window {index}: audio must be float samples in [-1, 1], got dtype {audio.dtype}"
             )
-        if len(audio) > MAX_WINDOW_SECONDS * SAMPLING_RATE:
+        if len(audio) > MAX_WINDOW_SAMPLES:
             raise ValueError(
-                f"window {index}: at most {MAX_WINDOW_SECONDS} s of 16 kHz audio "
-                f"({MAX_WINDOW_SECONDS * SAMPLING_RATE} samples) fit in one decoding, "
+                f"window {index}: at most {MAX_WINDOW_SECONDS:g} s of 16 kHz audio "
+                f"({MAX_WINDOW_SAMPLES} samples) fit in one decoding, "
                 f"got {len(audio) / SAMPLING_RATE:.2f} s"
             )
         supported = self.model.supported_languages
@@ -759,3 +670,19 @@ class WhisperBatchDecoder:
         # Text sampled at a high temperature is too unreliable to prompt the next pass.
         if attempt.temperature > self._defaults.prompt_reset_on_temperature:
             window.prompt_reset_since = len(window.history)
+
+
+@dataclass(frozen=True)
+class BoundDecoder:
+    """A model's batched decoder with one set of options: the `WindowDecoder` a stream on
+    that model steps with. Equal bound decoders (same model, same options) batch together."""
+
+    decoder: WhisperBatchDecoder
+    options: DecodingOptions
+
+    def decode(self, requests: Sequence[WindowRequest]) -> list[WindowResult]:
+        return self.decoder.decode(requests, self.options)
+
+    @property
+    def batch_key(self) -> BoundDecoder:
+        return self

@@ -7,22 +7,23 @@ import sys
 import threading
 import weakref
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 import numpy.typing as npt
 
+from asr_interface.backends.decoding_options import DecodingOptions
 from asr_interface.backends.model_resolution import resolve_model_path
 from asr_interface.backends.shared_models import shared_whisper_model
 from asr_interface.backends.whisper_batch import (
-    MAX_WINDOW_SECONDS,
+    MAX_WINDOW_SAMPLES,
     NO_SPEECH_SKIP_PROBABILITY,
-    SAMPLING_RATE,
-    DecodingOptions,
+    BoundDecoder,
     WhisperBatchDecoder,
-    WindowRequest,
     speech_words,
 )
+from asr_interface.core.decoding import WindowRequest
 from asr_interface.core.language import DetectedLanguage
 from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.core.protocols import ASRBase, TimedWord
@@ -64,16 +65,15 @@ class FasterWhisperASR(ASRBase):
     """Whisper through faster-whisper, returning every word with its own times.
 
     Constructed like whisper_streaming's class, `FasterWhisperASR(lan, modelsize, cache_dir,
-    model_dir)`, plus keyword-only decoding options. The loaded model is shared by every
-    instance with the same weights and settings. English-only models accept only `lan="en"`
-    and no translation; anything else raises `ConfigError`.
+    model_dir)`, plus keyword-only model settings and `decoding`. The loaded model is shared
+    by every instance with the same weights and settings. English-only models accept only
+    `lan="en"` and no translation; anything else raises `ConfigError`.
 
-    Its decoding defaults are whisper_streaming's (beam 5, 30 s encoder input, every tail
-    decoded); `ASRConfig`'s are the cheaper ones the server uses. `encoder_seconds` applies
-    to every window `transcribe` or the batched decoder decodes. `tail_seconds` and
-    `force_committed` need what only the server's requests carry (whether more audio
-    follows, the committed text inside the window): `transcribe` decodes every tail and
-    forces nothing; see `DecodingOptions`.
+    `decoding` defaults to whisper_streaming's (beam 5, 30 s encoder input, every tail
+    decoded); `ASRConfig`'s defaults are the cheaper ones the server uses, and the loader
+    passes `DecodingOptions.from_config(config)`. Streams step through `window_decoder()`,
+    which may decode many streams' windows in one call; `transcribe` decodes one window the
+    same way.
     """
 
     sep = ""  # faster-whisper words carry their leading space
@@ -89,21 +89,13 @@ class FasterWhisperASR(ASRBase):
         device: str = "cpu",
         compute_type: str = "int8",
         cpu_threads: int = 0,
-        beam_size: int = 5,
-        encoder_seconds: float | None = None,
-        force_committed: bool = False,
-        tail_seconds: float = 0.0,
-        max_tokens_per_second: float | None = None,
+        decoding: DecodingOptions | None = None,
     ) -> None:
         # Set before the base constructor, which calls `load_model`.
         self.device = device
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads
-        self.beam_size = beam_size
-        self.encoder_seconds = encoder_seconds
-        self.force_committed = force_committed
-        self.tail_seconds = tail_seconds
-        self.max_tokens_per_second = max_tokens_per_second
+        self.decoding = decoding or DecodingOptions()
         self.vad = False
         self.model: WhisperModel
         super().__init__(lan, modelsize, cache_dir, model_dir, logfile)
@@ -112,10 +104,8 @@ class FasterWhisperASR(ASRBase):
                 f"model {self.model_name!r} is English-only, so lan must be 'en', got {lan!r}; "
                 "use a multilingual model such as 'base' for other languages or detection"
             )
-        try:
-            self.decoding_options()
-        except ValueError as error:
-            raise ConfigError(str(error)) from error
+        if self.decoding.task == "translate":
+            self.set_translate_task()
 
     def load_model(
         self,
@@ -139,19 +129,27 @@ class FasterWhisperASR(ASRBase):
         return bool(self.model.model.is_multilingual)
 
     def transcribe(
-        self, audio: npt.NDArray[np.float32], init_prompt: str = "", language: str | None = None
+        self,
+        audio: npt.NDArray[np.float32],
+        init_prompt: str = "",
+        language: str | None = None,
+        *,
+        committed: str = "",
+        more_audio: bool = False,
     ) -> WhisperResult:
         """Decodes the audio into segments with word timestamps, in `language` when given,
         else in the configured language (detected per call with `lan="auto"`).
 
-        A streaming window (up to 30 s) is decoded by the batched decoder with this ASR's
-        `decoding_options()`, exactly as the server decodes it among other streams, so that
-        every caller sees the same words; a longer recording by faster-whisper's own loop."""
+        A window (up to 30 s) is decoded by `window_decoder()`, exactly as a stream's step
+        decodes it; a longer recording, or any audio with `use_vad`, by faster-whisper's own
+        loop. `committed` and `more_audio` are a `WindowRequest`'s."""
         language = language or self.original_language
-        if self.batchable and len(audio) <= MAX_WINDOW_SECONDS * SAMPLING_RATE:
-            request = WindowRequest(audio, init_prompt, language=language)
-            (result,) = self.batch_decoder().decode([request], self.decoding_options())
-            return WhisperResult(result.segments, result.language, result.language_probability)
+        decoder = self.window_decoder()
+        if decoder is not None and len(audio) <= MAX_WINDOW_SAMPLES:
+            request = WindowRequest(audio, init_prompt, committed, language, more_audio)
+            (result,) = decoder.decode([request])
+            language = result.language or ""
+            return WhisperResult(result.segments, language, result.language_probability)
         return self.transcribe_recording(audio, init_prompt, language)
 
     def transcribe_recording(
@@ -164,7 +162,7 @@ class FasterWhisperASR(ASRBase):
             language=language,
             # An empty string would still prompt the decoder with a lone space.
             initial_prompt=init_prompt or None,
-            beam_size=self.beam_size,
+            beam_size=self.decoding.beam_size,
             word_timestamps=True,
             condition_on_previous_text=True,
             task=self.task,
@@ -189,40 +187,17 @@ class FasterWhisperASR(ASRBase):
         """Lets faster-whisper's Silero VAD drop non-speech before decoding."""
         self.vad = True
 
-    @property
-    def batchable(self) -> bool:
-        """Whether `batch_decoder()` decodes this ASR's windows as `transcribe` does; not with
-        faster-whisper's VAD, which cuts each window differently before decoding."""
-        return not self.vad
-
-    def batch_decoder(self) -> WhisperBatchDecoder:
-        """The batched decoder of this ASR's loaded model, shared by every ASR on that model."""
+    def window_decoder(self) -> BoundDecoder | None:
+        """The decoder this ASR's streams step with: its model's batched decoder, shared by
+        every ASR on that model, with this ASR's options; None with faster-whisper's VAD,
+        which cuts each window differently before decoding, so `transcribe` decodes."""
+        if self.vad:
+            return None
         with _batch_decoders_lock:
             decoder = _batch_decoders.get(self.model)
             if decoder is None:
                 decoder = _batch_decoders[self.model] = WhisperBatchDecoder(self.model)
-            return decoder
-
-    def decoding_options(self) -> DecodingOptions:
-        """This ASR's settings as batched decoding takes them; windows decoded with equal
-        options may share a batch.
-
-        Raises `ConfigError` when the ASR is not `batchable`, and `ValueError` for invalid
-        options.
-        """
-        if not self.batchable:
-            raise ConfigError(
-                "windows decoded with faster-whisper's VAD (use_vad) cannot be batched; "
-                "decode them with transcribe()"
-            )
-        return DecodingOptions(
-            task=self.task,
-            beam_size=self.beam_size,
-            encoder_seconds=self.encoder_seconds,
-            force_committed=self.force_committed,
-            tail_seconds=self.tail_seconds,
-            max_tokens_per_second=self.max_tokens_per_second,
-        )
+        return BoundDecoder(decoder, self.decoding)
 
     def set_translate_task(self) -> None:
         """Translates into English; English-only models cannot, and raise `ConfigError`."""
@@ -232,6 +207,7 @@ class FasterWhisperASR(ASRBase):
                 "use task='transcribe' or a multilingual model such as 'base'"
             )
         super().set_translate_task()
+        self.decoding = replace(self.decoding, task="translate")
 
     def describe(self) -> dict[str, Any]:
         """What was loaded and where it runs, as reported to clients and logs."""
@@ -266,14 +242,8 @@ class FasterWhisperLoader:
             device=config.device,
             compute_type=config.compute_type,
             cpu_threads=config.cpu_threads,
-            beam_size=config.beam_size,
-            encoder_seconds=config.encoder_seconds,
-            force_committed=config.force_committed,
-            tail_seconds=config.tail_seconds,
-            max_tokens_per_second=config.max_tokens_per_second,
+            decoding=DecodingOptions.from_config(config),
         )
-        if config.task == "translate":
-            asr.set_translate_task()
         if config.vad:
             asr.use_vad()
         trimming = (config.buffer_trimming, config.buffer_trimming_sec)

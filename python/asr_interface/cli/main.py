@@ -15,14 +15,15 @@ from typing import Any, NoReturn
 
 import asr_interface
 from asr_interface.audio import audio_duration, load_audio
+from asr_interface.backends.loaded import LoadedModel, load_model
 from asr_interface.backends.model_resolution import BUNDLED_MODELS, cache_root
-from asr_interface.backends.registry import get_loader, list_loaders
+from asr_interface.backends.registry import list_loaders
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.cli.progress import ProgressBar
 from asr_interface.cli.serve import add_serve_arguments, run_serve
 from asr_interface.cli.stream import add_stream_arguments, run_stream
-from asr_interface.core.config import ASRConfig
-from asr_interface.core.protocols import ASRBase, ASRProcessor
+from asr_interface.core.pacing import Pacing
+from asr_interface.core.protocols import ASRBase
 from asr_interface.errors import ASRInterfaceError, ConfigError
 from asr_interface.evaluation import (
     ErrorCount,
@@ -49,15 +50,12 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def _load_processor(config: ASRConfig) -> ASRProcessor:
-    processor, _metadata = get_loader(config.backend).load(config)
-    return processor
-
-
-def _whole_file_asr(processor: ASRProcessor, backend: str) -> ASRBase:
-    asr: ASRBase | None = getattr(processor, "asr", None)
+def _whole_file_asr(model: LoadedModel) -> ASRBase:
+    asr: ASRBase | None = getattr(model.template, "asr", None)
     if asr is None:
-        raise ConfigError(f"backend {backend!r} has no model that transcribes a whole file")
+        raise ConfigError(
+            f"backend {model.config.backend!r} has no model that transcribes a whole file"
+        )
     return asr
 
 
@@ -65,7 +63,7 @@ def _transcribe(arguments: argparse.Namespace) -> int:
     """One model call per file over the whole recording; the offline result."""
     config = config_from_arguments(arguments)
     recordings = [(path, load_audio(path)) for path in arguments.files]
-    asr = _whole_file_asr(_load_processor(config), config.backend)
+    asr = _whole_file_asr(load_model(config))
     write = FORMATTERS[arguments.format]
     long_run = sum(audio_duration(audio) for _, audio in recordings) > LONG_RUN_SECONDS
     with ProgressBar(len(recordings), "files", long=long_run) as progress:
@@ -81,14 +79,14 @@ def _transcribe(arguments: argparse.Namespace) -> int:
 
 
 def _stream(
-    processor: ASRProcessor,
-    config: ASRConfig,
+    model: LoadedModel,
     audio: Any,
     *,
     compute_aware: bool,
     on_commit: Callable[[Commit], None] | None = None,
 ) -> SimulationResult:
-    """Simulates one stream with a progress bar for long recordings."""
+    """Simulates one stream, paced as the server paces it, with a progress bar for long
+    recordings."""
     duration = audio_duration(audio)
     with ProgressBar(duration, "s", long=duration > LONG_RUN_SECONDS) as progress:
 
@@ -98,9 +96,9 @@ def _stream(
                 on_commit(commit)
 
         return simulate(
-            processor,
+            model.open_stream(),
             audio,
-            min_chunk_sec=config.min_chunk_size,
+            pacing=Pacing.from_config(model.config),
             compute_aware=compute_aware,
             on_commit=show,
             on_progress=progress.update,
@@ -123,9 +121,9 @@ def _simulate(arguments: argparse.Namespace) -> int:
     """Streams a file in simulated real time, printing each commit as it happens."""
     config = config_from_arguments(arguments)
     audio = load_audio(arguments.file)
-    processor = _load_processor(config)
+    model = load_model(config)
     compute_aware = not arguments.comp_unaware
-    result = _stream(processor, config, audio, compute_aware=compute_aware, on_commit=_print_commit)
+    result = _stream(model, audio, compute_aware=compute_aware, on_commit=_print_commit)
     mode = "compute-aware" if compute_aware else "compute-unaware"
     print(
         f"# {mode}: {result.audio_seconds:.2f} s of audio, {len(result.commits)} commits, "
@@ -161,13 +159,13 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     """Streams files and scores the streamed transcripts against their references."""
     config = config_from_arguments(arguments)
     entries = _evaluation_entries(arguments)
-    processor = _load_processor(config)
+    model = load_model(config)
     total_words = total_chars = ErrorCount(0, 0)
     print("file\twords\twer\tcer")
     with ProgressBar(len(entries), "files", long=len(entries) > 1) as progress:
         for done, entry in enumerate(entries, start=1):
             audio = load_audio(entry.audio_path)
-            result = _stream(processor, config, audio, compute_aware=arguments.compute_aware)
+            result = _stream(model, audio, compute_aware=arguments.compute_aware)
             words = word_errors(entry.transcript, result.text)
             chars = char_errors(entry.transcript, result.text)
             total_words += words

@@ -1,7 +1,7 @@
 """Command-line flags generated from `ASRConfig`, so every subcommand takes the same options.
 
-Each field `some_name` becomes `--some-name` (and `--some_name`, the spelling some of
-whisper_streaming's flags use); `none` sets an option that takes None to None. Values
+Each field `some_name` becomes `--some-name`; `none` sets an option that takes None to None.
+`config_from_arguments` is the one place every subcommand turns flags into a configuration. Values
 reach the configuration as strings and pydantic validates them, so a flag accepts exactly
 what the configuration accepts and reports the same reasons.
 """
@@ -16,8 +16,14 @@ from pydantic import ValidationError
 from asr_interface.core.config import ASRConfig
 from asr_interface.errors import ConfigError
 
-_ALIASES = {"lan": ["--language"]}
-"""Extra spellings whisper_streaming accepts."""
+_ALIASES = {
+    "lan": ["--language"],
+    "buffer_trimming": ["--buffer_trimming"],
+    "buffer_trimming_sec": ["--buffer_trimming_sec"],
+    "model_dir": ["--model_dir"],
+    "model_cache_dir": ["--model_cache_dir"],
+}
+"""whisper_streaming's own spellings of the flags it has, so its command lines work here."""
 
 
 def flag_name(field: str) -> str:
@@ -36,10 +42,7 @@ def add_config_arguments(
     """Adds one flag per field of `config_class`; unset flags keep the configuration defaults."""
     group = parser.add_argument_group("recognition options")
     for name, field in config_class.model_fields.items():
-        flags = [flag_name(name)]
-        if "_" in name:
-            flags.append(f"--{name}")
-        flags += _ALIASES.get(name, [])
+        flags = [flag_name(name), *_ALIASES.get(name, [])]
         help_text = f"{field.description} (default: {field.default})"
         if field.annotation is bool:
             action = argparse.BooleanOptionalAction

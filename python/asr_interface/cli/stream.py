@@ -7,9 +7,8 @@ import asyncio
 import sys
 from typing import TextIO
 
-from asr_interface.cli.options import add_config_arguments
+from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.client import ServerError, StreamingClient
-from asr_interface.core.config import ASRConfig
 from asr_interface.errors import ASRInterfaceError
 from asr_interface.protocol import Commit, Done, Error, Partial, ServerMessage
 
@@ -30,12 +29,9 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_stream(arguments: argparse.Namespace) -> int:
-    """Streams the file; model flags given on the command line are sent as `load_model`."""
-    fields = {
-        name: getattr(arguments, name)
-        for name in ASRConfig.model_fields
-        if getattr(arguments, name, None) is not None
-    }
+    """Streams the file; model flags given on the command line are checked here and sent
+    as `load_model`."""
+    fields = config_from_arguments(arguments).model_dump(exclude_unset=True)
     try:
         return asyncio.run(_stream(arguments, fields))
     except ServerError as error:

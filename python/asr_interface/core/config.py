@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ComputeType = Literal[
     "default",
@@ -23,15 +23,40 @@ ComputeType = Literal[
 which of them run natively, and CTranslate2 converts the rest to the nearest supported one."""
 
 
-class ModelKey(NamedTuple):
-    """The settings that decide which model weights are loaded, and how."""
+MAX_WINDOW_SECONDS = 30.0
+"""Whisper's encoder hears at most 30 s: the longest window a stream keeps."""
+MAX_BEAM_SIZE = 10
+"""Widest beam a stream may ask for: each step of every stream on the model pays for it."""
+MAX_CPU_THREADS = 64
+"""Most CPU threads one model may be loaded with."""
+MAX_STEP_SECONDS = 10.0
+"""Longest `min_chunk_size`: more would delay every first transcript past usefulness."""
+ENCODER_GRID_SECONDS = 0.02
+"""The encoder halves its input of 10 ms frames, so its length moves in steps of 20 ms."""
 
-    model: str
-    model_dir: str | None
-    model_cache_dir: str | None
-    device: str
-    compute_type: str
-    cpu_threads: int
+
+def _on_encoder_grid(seconds: float | None) -> float | None:
+    if seconds is not None:
+        steps = seconds / ENCODER_GRID_SECONDS
+        if abs(steps - round(steps)) > 1e-6:
+            raise ValueError(f"must be a multiple of {ENCODER_GRID_SECONDS} s, got {seconds!r}")
+    return seconds
+
+
+Task = Literal["transcribe", "translate"]
+"""'translate' turns speech in any language into English text."""
+BeamSize = Annotated[int, Field(ge=1, le=MAX_BEAM_SIZE, strict=False)]
+"""Beam search width; 1 decodes greedily."""
+EncoderSeconds = Annotated[
+    float | None,
+    Field(gt=0, le=MAX_WINDOW_SECONDS, allow_inf_nan=False),
+    AfterValidator(_on_encoder_grid),
+]
+"""The encoder input is the window rounded up to a multiple of this; None keeps 30 s."""
+TokensPerSecond = Annotated[float | None, Field(gt=0, allow_inf_nan=False)]
+"""The token budget of an output per second of audio; None keeps Whisper's 448 tokens."""
+TailSeconds = Annotated[float, Field(ge=0, le=MAX_WINDOW_SECONDS, allow_inf_nan=False)]
+"""Audio after a pass's last word shorter than this is left to the next step."""
 
 
 @cache
@@ -62,7 +87,7 @@ class ASRConfig(BaseModel):
     lan: str = Field(
         default="en", description="Whisper language code of the speech, or 'auto' to detect it"
     )
-    task: Literal["transcribe", "translate"] = Field(
+    task: Task = Field(
         default="transcribe",
         description="'translate' turns speech in any language into English text",
     )
@@ -70,7 +95,11 @@ class ASRConfig(BaseModel):
         default="faster-whisper", min_length=1, description="name of a registered model loader"
     )
     min_chunk_size: float = Field(
-        default=1.0, gt=0, allow_inf_nan=False, description="seconds of new audio per model call"
+        default=1.0,
+        gt=0,
+        le=MAX_STEP_SECONDS,
+        allow_inf_nan=False,
+        description="seconds of new audio per model call",
     )
     buffer_trimming: Literal["segment", "sentence"] = Field(
         default="segment", description="where the audio window is cut once it is long enough"
@@ -78,6 +107,7 @@ class ASRConfig(BaseModel):
     buffer_trimming_sec: float = Field(
         default=15.0,
         gt=0,
+        le=MAX_WINDOW_SECONDS,
         allow_inf_nan=False,
         description="window length in seconds that starts trimming",
     )
@@ -99,14 +129,11 @@ class ASRConfig(BaseModel):
         default="cpu", description="where the model runs"
     )
     compute_type: ComputeType = Field(default="int8", description="CTranslate2 compute type")
-    beam_size: int = Field(
-        default=1, ge=1, description="beam search width; 1 decodes greedily (5 when translating)"
+    beam_size: BeamSize = Field(
+        default=1, description="beam search width; 1 decodes greedily (5 when translating)"
     )
-    encoder_seconds: float | None = Field(
+    encoder_seconds: EncoderSeconds = Field(
         default=10.0,
-        gt=0,
-        le=30,
-        allow_inf_nan=False,
         description="feed Whisper's encoder the window rounded up to a multiple of this many "
         "seconds instead of padding it to 30 s; None keeps 30 s, the default when translating",
     )
@@ -115,23 +142,21 @@ class ASRConfig(BaseModel):
         description="force the committed words inside the window as the decoder's prefix "
         "instead of decoding them again (batched decoding)",
     )
-    max_tokens_per_second: float | None = Field(
+    max_tokens_per_second: TokensPerSecond = Field(
         default=12.0,
-        gt=0,
-        allow_inf_nan=False,
         description="stop an output longer than this many tokens per second of audio, a "
         "model repeating itself; None keeps Whisper's 448-token limit",
     )
-    tail_seconds: float = Field(
+    tail_seconds: TailSeconds = Field(
         default=2.0,
-        ge=0,
-        le=30,
-        allow_inf_nan=False,
         description="audio after the last word of a pass shorter than this is left to the next "
         "step instead of being decoded in another pass; 0 decodes it at once",
     )
     cpu_threads: int = Field(
-        default=0, ge=0, description="CPU threads per model; 0 = library default"
+        default=0,
+        ge=0,
+        le=MAX_CPU_THREADS,
+        description="CPU threads per model; 0 = library default",
     )
 
     @model_validator(mode="before")
@@ -168,13 +193,12 @@ class ASRConfig(BaseModel):
             )
         return lan
 
-    def model_key(self) -> ModelKey:
-        """The fields that decide which weights are loaded: equal keys can share one model."""
-        return ModelKey(
-            model=self.model,
-            model_dir=self.model_dir,
-            model_cache_dir=self.model_cache_dir,
-            device=self.device,
-            compute_type=self.compute_type,
-            cpu_threads=self.cpu_threads,
-        )
+    @model_validator(mode="after")
+    def _steps_fit_the_window(self) -> ASRConfig:
+        """A step must fit beside what trimming keeps, or audio would be cut unheard."""
+        if self.min_chunk_size + self.buffer_trimming_sec > MAX_WINDOW_SECONDS:
+            raise ValueError(
+                f"min_chunk_size + buffer_trimming_sec must be at most {MAX_WINDOW_SECONDS:g} s "
+                f"(the window), got {self.min_chunk_size:g} + {self.buffer_trimming_sec:g}"
+            )
+        return self

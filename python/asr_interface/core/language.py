@@ -50,9 +50,8 @@ class StreamLanguage:
 
     Until a detection reaches `min_probability`, each window is detected afresh; after
     that, every window is decoded in the detected language. Models with a fixed language,
-    and models that cannot detect one, are called unchanged. `transcribe` calls the model
-    itself; a caller that runs the model elsewhere (in a batch with other streams) asks
-    `window_language` before and tells `observe` after, which is all `transcribe` does.
+    and models that cannot detect one, are called unchanged. The model step asks
+    `window_language` before decoding a window and tells `observe` after.
     """
 
     def __init__(self, asr: Any, min_probability: float = CONFIDENT_PROBABILITY) -> None:
@@ -81,16 +80,6 @@ class StreamLanguage:
         self._latest = detected
         if detected.probability >= self.min_probability:
             self.language = detected
-
-    def transcribe(self, audio: npt.NDArray[np.float32], prompt: str) -> Any:
-        """`asr.transcribe(audio, init_prompt=prompt)`, in the stream's language once known."""
-        language = self.window_language()
-        if language is not None:
-            return self.asr.transcribe(audio, init_prompt=prompt, language=language)
-        result = self.asr.transcribe(audio, init_prompt=prompt)
-        if self._detects:
-            self.observe(self.asr.detected_language(result))
-        return result
 
     def announcement(self, *, final: bool = False) -> DetectedLanguage | None:
         """The language to tell the listener, once per stream: the confident detection as

@@ -1,23 +1,37 @@
-"""The drop-in `OnlineASRProcessor`: whisper_streaming's interface over the Rust core.
+"""The drop-in `OnlineASRProcessor`: whisper_streaming's interface over the Rust core, and
+the one model step every caller runs.
 
 The buffer work (window, LocalAgreement, trimming, prompt) runs in `asr_interface._core`;
-this class only calls the ASR object and converts arguments. The policy is specified in
-docs/streaming-policy.md.
+this class holds a stream's core, its language and its decoder, and runs the step: the window
+out (`window_request`), the decoder's words in (`take_result`), or both around one decoder
+call (`step`). The policy is specified in docs/streaming-policy.md.
 """
 
 from __future__ import annotations
 
+import copy
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import numpy as np
 import numpy.typing as npt
 
 from asr_interface._core import SAMPLE_RATE, StreamingCore, join_words
+from asr_interface.core.decoding import (
+    TimedWord,
+    WindowDecoder,
+    WindowRequest,
+    WindowResult,
+    decoder_for,
+)
+from asr_interface.core.engine import AgreementEngine
+from asr_interface.core.language import DetectedLanguage, StreamLanguage
+from asr_interface.core.protocols import TimedText
 
-TimedWord = tuple[float, float, str]
-Flushed = tuple[float | None, float | None, str]
+Flushed = TimedText
 
 
 class HypothesisView:
@@ -46,12 +60,26 @@ class HypothesisView:
         return self._core.unconfirmed()
 
 
+@dataclass(frozen=True)
+class StepOutput:
+    """What one model step committed and what the model call cost."""
+
+    committed: list[TimedWord]
+    model_seconds: float
+
+
 class OnlineASRProcessor:
     """Streams audio into an ASR object and commits text that consecutive passes agree on.
 
     Use it as whisper_streaming's: `insert_audio_chunk` then `process_iter` in a loop, and
-    `finish` at the end. A scheduler that runs the model itself calls `prepare`, runs the
-    model on the returned window and prompt, then `commit`s the model's words.
+    `finish` at the end. A scheduler that runs the model itself takes `window_request()`,
+    decodes it (alone or in a batch with other streams), and hands the result to
+    `take_result()`; `step()` does the three for one stream. Every caller, `process_iter`
+    included, runs that one step.
+
+    `min_chunk_sec` is the step size the processor is meant for (`simulate` paces with it
+    unless told otherwise); `logfile` is accepted for whisper_streaming's signature, this
+    package logs through `logging`.
     """
 
     SAMPLING_RATE = SAMPLE_RATE
@@ -69,37 +97,44 @@ class OnlineASRProcessor:
     ) -> None:
         self.asr = asr
         self.tokenizer = tokenizer
-        self.logfile = logfile
-        self.min_chunk_sec = min_chunk_sec
+        self.buffer_trimming = buffer_trimming
+        self.min_chunk_size = min_chunk_sec
         self.max_window_sec = max_window_sec
         self.agreement_n = agreement_n
-        self.buffer_trimming_way, self.buffer_trimming_sec = buffer_trimming
-        self._core = StreamingCore(
-            asr.sep,
-            self.buffer_trimming_way,
-            float(self.buffer_trimming_sec),
-            max_window_sec=max_window_sec,
-            agreement_n=agreement_n,
-            tokenizer=tokenizer,
-        )
-        self.transcript_buffer = HypothesisView(self._core)
+        self.decoder: WindowDecoder = decoder_for(asr)
+        self._new_stream_state()
 
-    def fresh_copy(self) -> OnlineASRProcessor:
-        """A processor with the same ASR object and settings and an empty stream, so many
-        streams can share one loaded model."""
-        return OnlineASRProcessor(
-            self.asr,
-            self.tokenizer,
-            (self.buffer_trimming_way, self.buffer_trimming_sec),
-            self.min_chunk_sec,
-            self.logfile,
+    def _new_stream_state(self) -> None:
+        """The per-stream parts: the Rust core and the stream's language."""
+        way, seconds = self.buffer_trimming
+        self._core = StreamingCore(
+            self.asr.sep,
+            way,
+            float(seconds),
             max_window_sec=self.max_window_sec,
             agreement_n=self.agreement_n,
+            tokenizer=self.tokenizer,
         )
+        self.transcript_buffer = HypothesisView(self._core)
+        self.language = StreamLanguage(self.asr)
+        self._tail_may_wait = False
+
+    def fresh_copy(self) -> OnlineASRProcessor:
+        """A processor with the same ASR object, decoder and settings and an empty stream, so
+        many streams can share one loaded model."""
+        clone = copy.copy(self)
+        clone._new_stream_state()
+        return clone
+
+    def engine(self) -> AgreementEngine:
+        """The engine that steps this processor for the server and `simulate`."""
+        return AgreementEngine(self)
 
     def init(self, offset: float | None = None) -> None:
         """Starts a new stream whose first sample is at `offset` seconds (default 0)."""
         self._core.init(0.0 if offset is None else float(offset))
+        self.language.reset()
+        self._tail_may_wait = False
 
     def insert_audio_chunk(self, audio: npt.ArrayLike) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""
@@ -118,9 +153,40 @@ class OnlineASRProcessor:
         returns the newly committed words in stream time."""
         return self._core.commit(list(words), list(segment_ends))
 
+    # The model step.
+
+    def window_request(self, *, more_audio: bool) -> WindowRequest:
+        """The window to decode next, with its prompt, the committed text inside it and the
+        stream's language; `more_audio` says whether the stream goes on after it."""
+        window, prompt = self._core.prepare()
+        _, committed = self._core.prompt()
+        self._tail_may_wait = more_audio
+        return WindowRequest(window, prompt, committed, self.window_language(), more_audio)
+
+    def window_language(self) -> str | None:
+        """The language the next window is decoded in: the stream's once detected, else the
+        ASR's configured one (None: detect it)."""
+        return self.language.window_language() or getattr(self.asr, "original_language", None)
+
+    def take_result(self, result: WindowResult) -> list[TimedWord]:
+        """Commits what the decoder made of `window_request()`'s window; returns the newly
+        committed words in stream time."""
+        if result.language is not None:
+            self.language.observe(DetectedLanguage(result.language, result.language_probability))
+        return self.commit(result.words, result.segment_ends)
+
+    def step(self, *, more_audio: bool) -> StepOutput:
+        """One model step with this stream's decoder: window out, decode, commit."""
+        request = self.window_request(more_audio=more_audio)
+        began = time.perf_counter()
+        (result,) = self.decoder.decode([request])
+        model_seconds = time.perf_counter() - began
+        return StepOutput(self.take_result(result), model_seconds)
+
     def process_iter(self) -> Flushed:
-        """Transcribes the window once and returns the newly committed text."""
-        return self._core.process_iter(self.asr)
+        """Transcribes the window once and returns the newly committed text. Every tail is
+        decoded, as whisper_streaming does: `finish` does not call the model."""
+        return self.to_flush(self.step(more_audio=False).committed)
 
     def finish(self) -> Flushed:
         """Commits and returns the unconfirmed tail; the processor is ready for more audio."""
@@ -158,6 +224,14 @@ class OnlineASRProcessor:
     @property
     def window_seconds(self) -> float:
         return self._core.window_seconds
+
+    @property
+    def undecoded(self) -> bool:
+        """Whether some audio has not been decoded in full: audio arrived since the last
+        window, or the last window was decoded as one more audio follows, which may leave
+        its tail to the next (`WindowRequest.more_audio`). The last step of a stream decodes
+        whenever this holds, so no tail is lost."""
+        return self.pending_seconds > 0 or self._tail_may_wait
 
     @property
     def pending_seconds(self) -> float:

@@ -10,8 +10,8 @@ next words to confirm it.
 
 from __future__ import annotations
 
+import copy
 import sys
-import time
 from collections import deque
 from dataclasses import dataclass
 from functools import cache
@@ -21,13 +21,15 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from asr_interface.core.language import DetectedLanguage, StreamLanguage
-from asr_interface.core.processor import Flushed, OnlineASRProcessor, TimedWord
+from asr_interface.audio import SAMPLING_RATE
+from asr_interface.core.decoding import TimedWord
+from asr_interface.core.engine import VoiceActivityEngine
+from asr_interface.core.language import DetectedLanguage
+from asr_interface.core.processor import Flushed, OnlineASRProcessor
 
 if TYPE_CHECKING:
     import onnxruntime
 
-SAMPLING_RATE = OnlineASRProcessor.SAMPLING_RATE
 FRAME_SAMPLES = 512
 """Samples the network judges at once (32 ms); Silero VAD takes 512 at 16 kHz."""
 CONTEXT_SAMPLES = 64
@@ -105,6 +107,10 @@ class VoiceActivityDetector:
         self.pad_samples = round(speech_pad_ms * SAMPLING_RATE / 1000)
         self._session = silero_session()
         self.reset()
+
+    def fresh_copy(self) -> VoiceActivityDetector:
+        """A detector with the same settings at the start of a new stream."""
+        return VoiceActivityDetector(self.threshold, self.min_silence_ms, self.speech_pad_ms)
 
     def reset(self) -> None:
         """Starts a new stream at sample 0."""
@@ -194,7 +200,7 @@ class VACOnlineASRProcessor:
     and the keywords tune the detector. While nobody speaks, audio is dropped unheard. When
     speech ends, the utterance's remaining audio is transcribed and its tail committed at
     once (the inner `finish()`); the next utterance starts with an empty window, prompted
-    with the text before it.
+    with the text before it. Every model call is the inner processor's one step.
 
     The inner processor sees only speech, so its times skip the pauses; this class maps
     every word back to stream time. `take_events()` returns the speech starts and ends.
@@ -216,46 +222,37 @@ class VACOnlineASRProcessor:
         min_silence_ms: float = 500,
         speech_pad_ms: float = 300,
     ) -> None:
-        self.online_chunk_size = online_chunk_size
+        self.min_chunk_size = online_chunk_size
         self.asr = asr
-        self.tokenizer = tokenizer
-        self.logfile = logfile
         self.online = OnlineASRProcessor(
             asr,
             tokenizer,
             buffer_trimming,
             online_chunk_size,
-            logfile,
             max_window_sec=max_window_sec,
             agreement_n=agreement_n,
         )
         self.detector = VoiceActivityDetector(threshold, min_silence_ms, speech_pad_ms)
-        self.language = StreamLanguage(asr)
         self.init()
 
     def fresh_copy(self) -> VACOnlineASRProcessor:
         """A processor with the same ASR object and settings and an empty stream, so many
         streams can share one loaded model."""
-        online = self.online
-        return VACOnlineASRProcessor(
-            self.online_chunk_size,
-            self.asr,
-            self.tokenizer,
-            (online.buffer_trimming_way, online.buffer_trimming_sec),
-            self.logfile,
-            max_window_sec=online.max_window_sec,
-            agreement_n=online.agreement_n,
-            threshold=self.detector.threshold,
-            min_silence_ms=self.detector.min_silence_ms,
-            speech_pad_ms=self.detector.speech_pad_ms,
-        )
+        clone = copy.copy(self)
+        clone.online = self.online.fresh_copy()
+        clone.detector = self.detector.fresh_copy()
+        clone.init()
+        return clone
+
+    def engine(self) -> VoiceActivityEngine:
+        """The engine that steps this processor for the server and `simulate`."""
+        return VoiceActivityEngine(self)
 
     def init(self, offset: float | None = None) -> None:
         """Starts a new stream whose first sample is at `offset` seconds (default 0)."""
         self._offset = 0.0 if offset is None else float(offset)
         self.online.init(self._offset)
         self.detector.reset()
-        self.language.reset()
         self._held = np.zeros(0, dtype=np.float32)  # received, not yet routed
         self._held_start = 0  # stream sample of `_held[0]`
         self._boundaries: deque[SpeechBoundary] = deque()  # found, not yet routed
@@ -296,11 +293,11 @@ class VACOnlineASRProcessor:
             committed += self._finalise(run)
             self._utterance_ended = False
             self._route()
-        enough = self.online.pending_seconds >= self.online_chunk_size
+        enough = self.online.pending_seconds >= self.min_chunk_size
         if self._in_utterance and enough and not final:
-            committed += self._transcribe(run)
+            committed += self._transcribe(run, more_audio=True)
         return VACIteration(
-            committed, run.calls, run.seconds, self.language.announcement(final=final)
+            committed, run.calls, run.seconds, self.online.language.announcement(final=final)
         )
 
     def unconfirmed(self) -> list[TimedWord]:
@@ -360,17 +357,14 @@ class VACOnlineASRProcessor:
 
     def _finalise(self, run: _Run) -> list[TimedWord]:
         """Transcribes the utterance's unheard audio, then commits its tail."""
-        committed = self._transcribe(run) if self.online.pending_seconds > 0 else []
+        committed = self._transcribe(run, more_audio=False) if self.online.undecoded else []
         return committed + self._to_stream_time(self.online.finish_words())
 
-    def _transcribe(self, run: _Run) -> list[TimedWord]:
-        window, prompt = self.online.prepare()
-        began = time.perf_counter()
-        result = self.language.transcribe(window, prompt)
-        words, ends = self.asr.ts_words(result), self.asr.segments_end_ts(result)
+    def _transcribe(self, run: _Run, *, more_audio: bool) -> list[TimedWord]:
+        output = self.online.step(more_audio=more_audio)
         run.calls += 1
-        run.seconds += time.perf_counter() - began
-        return self._to_stream_time(self.online.commit(words, ends))
+        run.seconds += output.model_seconds
+        return self._to_stream_time(output.committed)
 
     def _to_stream_time(self, words: list[TimedWord]) -> list[TimedWord]:
         shift = self._shift

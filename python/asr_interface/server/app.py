@@ -29,9 +29,9 @@ from websockets.http11 import Request, Response
 from asr_interface import __version__
 from asr_interface.backends.registry import list_loaders
 from asr_interface.core.config import ASRConfig
+from asr_interface.core.engine import StreamEngine
 from asr_interface.protocol import Error, ErrorCode, ProtocolError, encode
 from asr_interface.server.admission import LoadMonitor
-from asr_interface.server.engine import StreamEngine
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.pages import page_response

@@ -4,32 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from asr_interface.backends.loaded import LoadedModel, load_model
 from asr_interface.backends.registry import get_loader
 from asr_interface.core.config import ASRConfig
-from asr_interface.core.processor import OnlineASRProcessor
-from asr_interface.core.vac import VACOnlineASRProcessor
+from asr_interface.core.engine import StreamEngine
 from asr_interface.errors import UnknownBackendError
 from asr_interface.protocol import ErrorCode, ProtocolError
-from asr_interface.server.engine import StreamEngine, engine_for
 
 logger = logging.getLogger(__name__)
 
 _PATH_FIELDS = ("model_dir", "model_cache_dir")
 
+T = TypeVar("T")
+
 
 class ModelPool:
-    """Loads configurations off the event loop, at most once each, and hands out engines.
-
-    A loader's `OnlineASRProcessor` or `VACOnlineASRProcessor` is a template: sessions get
-    fresh copies sharing its model. Any other processor cannot be copied, so its loader runs
-    again for every session and is expected to share the heavy parts itself.
-    """
+    """Loads configurations off the event loop, at most once each, and hands out engines:
+    each session's engine is opened from the loaded model (`LoadedModel.open_stream`)."""
 
     def __init__(
         self,
@@ -41,8 +39,8 @@ class ModelPool:
         self.default = default
         self._executor = executor
         self._allowed = None if allowed_models is None else frozenset(allowed_models)
-        self._loaded: dict[ASRConfig, tuple[object, dict[str, Any]]] = {}
-        self._loading: dict[ASRConfig, asyncio.Future[tuple[object, dict[str, Any]]]] = {}
+        self._loaded: dict[ASRConfig, LoadedModel] = {}
+        self._loading: dict[ASRConfig, asyncio.Future[LoadedModel]] = {}
 
     def validate(self, fields: dict[str, Any]) -> ASRConfig:
         """The configuration a client asked for, on top of the server default.
@@ -86,42 +84,39 @@ class ModelPool:
 
     async def engine(self, config: ASRConfig) -> tuple[StreamEngine, dict[str, Any]]:
         """An engine of its own for one session, loading the configuration if needed."""
-        template, metadata = await self._load(config)
-        if isinstance(template, OnlineASRProcessor | VACOnlineASRProcessor):
-            return engine_for(template.fresh_copy()), metadata
-        processor, _ = await self._run_loader(config)
-        return engine_for(processor), metadata
+        model = await self._load(config)
+        engine = await self._off_loop(model.open_stream, config)
+        return engine, model.metadata
 
-    async def _load(self, config: ASRConfig) -> tuple[object, dict[str, Any]]:
+    async def _load(self, config: ASRConfig) -> LoadedModel:
         if config in self._loaded:
             return self._loaded[config]
         pending = self._loading.get(config)
         if pending is None:
-            pending = asyncio.ensure_future(self._run_loader(config))
+            pending = asyncio.ensure_future(self._off_loop(partial(load_model, config), config))
             self._loading[config] = pending
             try:
                 self._loaded[config] = await pending
             finally:
                 del self._loading[config]
+            logger.info("loaded model %s (backend %s)", config.model, config.backend)
             return self._loaded[config]
         return await asyncio.shield(pending)
 
-    async def _run_loader(self, config: ASRConfig) -> tuple[object, dict[str, Any]]:
-        loader = get_loader(config.backend)
+    async def _off_loop(self, load: Callable[[], T], config: ASRConfig) -> T:
+        """Runs `load` on the load workers; its failure becomes `model_load_failed`."""
         loop = asyncio.get_running_loop()
         try:
-            processor, metadata = await loop.run_in_executor(self._executor, loader.load, config)
+            return await loop.run_in_executor(self._executor, load)
         except Exception as error:
             logger.warning("loading %s failed: %s", config.model, error)
             raise ProtocolError(
                 ErrorCode.MODEL_LOAD_FAILED, f"model {config.model!r} failed to load: {error}"
             ) from error
-        logger.info("loaded model %s (backend %s)", config.model, config.backend)
-        return processor, dict(metadata)
 
     def loaded(self) -> list[dict[str, Any]]:
         """What is loaded, for /health and /backends."""
         return [
-            {"config": config.model_dump(), "metadata": metadata}
-            for config, (_, metadata) in self._loaded.items()
+            {"config": config.model_dump(), "metadata": model.metadata}
+            for config, model in self._loaded.items()
         ]

@@ -26,9 +26,9 @@ from typing import Generic, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from asr_interface.backends.whisper_batch import WindowRequest, WindowResult
+from asr_interface.core.decoding import WindowRequest, WindowResult
+from asr_interface.core.engine import BatchableEngine, BatchKey, StepResult, StreamEngine
 from asr_interface.server.admission import LoadMonitor
-from asr_interface.server.engine import BatchableEngine, BatchKey, StepResult, StreamEngine
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def _timed_decode(
     key: BatchKey, requests: dict[int, WindowRequest]
 ) -> dict[int, tuple[WindowResult, float]]:
     began = time.perf_counter()
-    results = key.decoder.decode(list(requests.values()), key.options)
+    results = key.decoder.decode(list(requests.values()))
     share = (time.perf_counter() - began) / len(requests)
     return {index: (result, share) for index, result in zip(requests, results, strict=True)}
 
@@ -278,7 +278,7 @@ class BatchScheduler:
         return await asyncio.get_running_loop().run_in_executor(self.executor, step)
 
     async def _batched(self, item: BatchItem, key: BatchKey, since: float) -> StepResult:
-        lane = self._lanes.setdefault(key.decoder, _Lane())
+        lane = self._lanes.setdefault(key.lane, _Lane())
         lane.members.add(item.engine)
         future: asyncio.Future[StepResult] = asyncio.get_running_loop().create_future()
         lane.waiting.append(_Ticket(item, key, since, future))

@@ -22,7 +22,9 @@ from pydantic import BaseModel
 
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.core.config import ASRConfig
-from asr_interface.core.processor import TimedWord
+from asr_interface.core.decoding import TimedWord
+from asr_interface.core.engine import StepResult
+from asr_interface.core.pacing import AudioInbox, Pacing
 from asr_interface.protocol import (
     Commit,
     Done,
@@ -42,7 +44,6 @@ from asr_interface.protocol import (
     Word,
     parse_client_message,
 )
-from asr_interface.server.engine import StepResult
 from asr_interface.server.pcm import PcmDecoder
 
 CLOSE_GOING_AWAY = 1001
@@ -114,14 +115,6 @@ class _NoObserver:
 class SessionLimits:
     max_frame_bytes: int = 1 << 20
     """Largest binary frame accepted; larger ones get `frame_too_large` and are dropped."""
-    max_step_seconds: float = 3.0
-    """Most audio one model step takes (at least `min_chunk_size`) while the stream keeps
-    up; the rest waits for the next step. Longer steps make consecutive hypotheses
-    disagree more, and delay the first transcript of their audio."""
-    window_seconds: float = 30.0
-    """The model's window cap (the processor's `max_window_sec`). A stream that lags takes
-    longer steps, up to the cap less `buffer_trimming_sec`, which is what the window holds
-    after trimming: the window then never has to drop audio the model has not heard."""
 
 
 ConfigValidator = Callable[[dict[str, Any]], ASRConfig]
@@ -133,19 +126,16 @@ class _Stream:
     """Per-stream bookkeeping, replaced by every new stream."""
 
     decoder: PcmDecoder = field(default_factory=PcmDecoder)
-    inbox: list[npt.NDArray[np.float32]] = field(default_factory=list)
-    inbox_samples: int = 0
-    received_samples: int = 0
+    inbox: AudioInbox = field(default_factory=AudioInbox)
     # (stream seconds received so far, arrival time), to time commits against arrivals.
     arrivals: deque[tuple[float, float]] = field(default_factory=deque)
-    started_at: float | None = None  # arrival time of the first audio
     model_seconds: float = 0.0
     committed_any: bool = False
     partial: str = ""
 
     @property
     def audio_seconds(self) -> float:
-        return self.received_samples / SAMPLING_RATE
+        return self.inbox.received_seconds
 
 
 class Session:
@@ -163,6 +153,7 @@ class Session:
     ) -> None:
         self.session_id = session_id
         self.config = config
+        self.pacing = Pacing.from_config(config)
         self.sep = sep
         self.phase = Phase.IDLE
         self._phase_before_load = Phase.IDLE
@@ -225,7 +216,6 @@ class Session:
             return self._finish_reset(now)
         self.phase = Phase.FAILED
         self._stream.inbox.clear()
-        self._stream.inbox_samples = 0
         actions: list[Action] = [
             self._error(
                 ErrorCode.BACKEND_ERROR,
@@ -238,6 +228,7 @@ class Session:
 
     def model_loaded(self, config: ASRConfig, metadata: dict[str, Any], sep: str) -> list[Action]:
         self.config = config
+        self.pacing = Pacing.from_config(config)
         self.sep = sep
         self.phase = Phase.IDLE
         self._stream = _Stream()
@@ -368,56 +359,20 @@ class Session:
         if samples.size == 0:
             return
         stream = self._stream
-        stream.inbox.append(samples)
-        stream.inbox_samples += samples.size
-        stream.received_samples += samples.size
+        stream.inbox.add(samples, now)
         stream.arrivals.append((stream.audio_seconds, now))
-        if stream.started_at is None:
-            stream.started_at = now
         self._observer.audio_received(samples.size / SAMPLING_RATE)
 
     def _next_step(self, now: float) -> list[Action]:
-        """Starts a step when none runs and enough audio waits (or the stream is ending).
-
-        Everything that arrived while the model was busy goes into the one next step, up to
-        `max_step_seconds` while the stream keeps up. A stream that lags (the model is
-        slower than its audio) takes its whole lag in one step, up to what the window
-        holds besides its trimmed part: fewer, longer calls, which cost less per second of
-        audio, instead of falling further behind with every step. Audio sent ahead of real
-        time is no lag: a client sending a file at once still has it taken a few seconds
-        at a time, and the final step waits for the last of it.
-        """
-        stream = self._stream
-        if self._step_running:
+        """Starts a step when none runs and the pacing rule (`Pacing`) says one is due."""
+        if self._step_running or self.phase not in (Phase.STREAMING, Phase.ENDING):
             return []
-        ending = self.phase is Phase.ENDING
-        ready = stream.inbox_samples >= self.config.min_chunk_size * SAMPLING_RATE
-        if not (ending or (self.phase is Phase.STREAMING and ready)):
+        step = self._stream.inbox.take_step(self.pacing, now, ending=self.phase is Phase.ENDING)
+        if step is None:
             return []
-        lag = self._lag(now)
-        lagging_limit = self._limits.window_seconds - self.config.buffer_trimming_sec
-        longest = max(
-            self.config.min_chunk_size, self._limits.max_step_seconds, min(lag, lagging_limit)
-        )
-        waiting = np.concatenate(stream.inbox) if stream.inbox else np.zeros(0, np.float32)
-        size = round(longest * SAMPLING_RATE)
-        audio, rest = waiting[:size], waiting[size:]
-        stream.inbox = [rest] if rest.size else []
-        stream.inbox_samples = rest.size
         self._step_running = True
-        self._final_step_running = ending and not rest.size
-        return [RunStep(audio, final=self._final_step_running, lag=lag)]
-
-    def _lag(self, now: float) -> float:
-        """Seconds of received audio not yet given to the model that a live source would
-        have sent by `now` (since its first frame arrived); for a live stream, how far
-        the model is behind its speaker."""
-        stream = self._stream
-        waiting = stream.inbox_samples / SAMPLING_RATE
-        if stream.started_at is None:
-            return 0.0
-        given = stream.audio_seconds - waiting
-        return max(0.0, min(waiting, now - stream.started_at - given))
+        self._final_step_running = step.final
+        return [RunStep(step.audio, final=step.final, lag=step.lag)]
 
     def _announcements(self, result: StepResult) -> list[Action]:
         """Where speech started or ended, and the stream's language, ahead of the commits."""

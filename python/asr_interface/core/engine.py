@@ -1,35 +1,31 @@
-"""Stream engines: one model step of one session, run on a worker thread.
+"""Stream engines: one session's recogniser, as the server and `simulate` drive it.
 
-The session decides *when* a step runs; an engine does the step. `AgreementEngine` drives
-our `OnlineASRProcessor` through `prepare`/`commit`, which yields word timings and the
-unconfirmed tail; over a batchable faster-whisper model it also splits a step around the
-model call (`begin`, then the decoder's batched call, then `complete`), so that the
-scheduler can decode the windows of many streams in one call. `VoiceActivityEngine` drives
-`VACOnlineASRProcessor`, which runs the model only on speech and reports where speech
-starts and ends. `ProcessorEngine` drives any other `ASRProcessor` (a custom engine from
-the integration guide) through `process_iter`/`finish`, one commit per call.
+An engine takes the audio of one step and returns what the step produced. It does no model
+work of its own: `AgreementEngine` runs the processor's one model step (`OnlineASRProcessor.
+step`, or its halves around a batched decoder call), `VoiceActivityEngine` the voice-activity-
+controlled processor, which runs that same step on speech only, and `ProcessorEngine` any
+other `ASRProcessor` (a custom engine from the integration guide) through `process_iter`.
+Processors offer their own engines (`engine()`; `engine_of` picks), so no caller needs to know
+their classes.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-from asr_interface.backends.whisper_batch import (
-    DecodingOptions,
-    WhisperBatchDecoder,
-    WindowRequest,
-    WindowResult,
-)
-from asr_interface.backends.whisper_loader import FasterWhisperASR
-from asr_interface.core.language import DetectedLanguage, StreamLanguage
-from asr_interface.core.processor import OnlineASRProcessor, TimedWord
-from asr_interface.core.protocols import ASRProcessor
-from asr_interface.core.vac import SpeechEvent, VACOnlineASRProcessor
+from asr_interface.core.decoding import TimedWord, WindowDecoder, WindowRequest, WindowResult
+from asr_interface.core.language import DetectedLanguage
+
+if TYPE_CHECKING:
+    from asr_interface.core.processor import OnlineASRProcessor
+    from asr_interface.core.protocols import ASRProcessor
+    from asr_interface.core.vac import SpeechEvent, VACOnlineASRProcessor
 
 
 @dataclass(frozen=True)
@@ -62,12 +58,17 @@ class StreamEngine(Protocol):
 
 @dataclass(frozen=True)
 class BatchKey:
-    """What steps must share to be decoded in one call: the model's decoder, the decoding
-    options and the language (None: detected per window)."""
+    """What steps must share to be decoded in one call: the decoder (a model and its
+    options) and the language (None: detected per window)."""
 
-    decoder: WhisperBatchDecoder
-    options: DecodingOptions
+    decoder: WindowDecoder
     language: str | None
+
+    @property
+    def lane(self) -> Hashable:
+        """The model the steps queue for: one call at a time per model."""
+        key = self.decoder.batch_key
+        return getattr(key, "decoder", key)
 
 
 @runtime_checkable
@@ -91,81 +92,47 @@ class BatchableEngine(StreamEngine, Protocol):
 
 
 class AgreementEngine:
-    """Runs the model between `prepare` and `commit` of the Rust-backed processor.
-
-    Over a batchable faster-whisper model a step is split into `begin` and `complete`
-    around the model's batched decoder, which the scheduler calls for many streams at once;
-    `step` runs the same three parts for this stream alone. Over any other ASR object `step`
-    calls its `transcribe`.
-    """
+    """Runs the processor's model step: `step` alone, or `begin` and `complete` around a
+    batched decoder call that the scheduler makes for many streams at once."""
 
     def __init__(self, processor: OnlineASRProcessor) -> None:
         self.processor = processor
         self.sep: str = processor.asr.sep
-        self.language = StreamLanguage(processor.asr)
-        asr = processor.asr
-        batchable = isinstance(asr, FasterWhisperASR) and asr.batchable
-        self._decoding = (asr.batch_decoder(), asr.decoding_options()) if batchable else None
 
     def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
-        if self._decoding is not None:
-            return self._decode_alone(audio, final=final)
         processor = self.processor
-        asr = processor.asr
         processor.insert_audio_chunk(audio)
-        if not self._pending():
+        if not self._due(final=final):
             return self._conclude([], 0.0, 0, final=final)
-        window, prompt = processor.prepare()
-        began = time.perf_counter()
-        result = self.language.transcribe(window, prompt)
-        words, ends = asr.ts_words(result), asr.segments_end_ts(result)
-        model_seconds = time.perf_counter() - began
-        return self._conclude(processor.commit(words, ends), model_seconds, 1, final=final)
-
-    def _decode_alone(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
-        """A batch of one: the step a batched call would make for this stream alone."""
-        assert self._decoding is not None
-        decoder, options = self._decoding
-        request = self.begin(audio, final=final)
-        if request is None:
-            return self.complete(None, 0.0, final=final)
-        began = time.perf_counter()
-        (result,) = decoder.decode([request], options)
-        return self.complete(result, time.perf_counter() - began, final=final)
+        output = processor.step(more_audio=not final)
+        return self._conclude(output.committed, output.model_seconds, 1, final=final)
 
     def batch_key(self) -> BatchKey | None:
-        if self._decoding is None:
+        decoder = self.processor.decoder
+        if decoder.batch_key is None:
             return None
-        decoder, options = self._decoding
-        return BatchKey(decoder, options, self._window_language())
+        return BatchKey(decoder, self.processor.window_language())
 
     def begin(self, audio: npt.NDArray[np.float32], *, final: bool) -> WindowRequest | None:
         processor = self.processor
         processor.insert_audio_chunk(audio)
-        if not self._pending():
+        if not self._due(final=final):
             return None
-        window, prompt = processor.prepare()
-        _, committed = processor.prompt()
-        language = self._window_language()
-        return WindowRequest(window, prompt, committed, language, more_audio=not final)
+        return processor.window_request(more_audio=not final)
 
     def complete(
         self, result: WindowResult | None, model_seconds: float, *, final: bool
     ) -> StepResult:
         if result is None:
             return self._conclude([], model_seconds, 0, final=final)
-        self.language.observe(DetectedLanguage(result.language, result.language_probability))
-        committed = self.processor.commit(result.words, result.segment_ends)
+        committed = self.processor.take_result(result)
         return self._conclude(committed, model_seconds, 1, final=final)
 
-    def _pending(self) -> bool:
-        """Whether audio arrived since the last window; without, the last hypothesis
-        already covers the window."""
-        return self.processor.pending_seconds > 0
-
-    def _window_language(self) -> str | None:
-        """The language the next window is decoded in, as `transcribe` would choose it."""
-        return self.language.window_language() or self.processor.asr.original_language
+    def _due(self, *, final: bool) -> bool:
+        """Whether the step decodes: audio arrived since the last window (without, the last
+        hypothesis already covers it), or, in a stream's last step, a tail may be undecoded."""
+        processor = self.processor
+        return processor.undecoded if final else processor.pending_seconds > 0
 
     def _conclude(
         self, committed: list[TimedWord], model_seconds: float, calls: int, *, final: bool
@@ -173,18 +140,17 @@ class AgreementEngine:
         processor = self.processor
         if final:
             committed = committed + processor.finish_words()
-        language = self.language.announcement(final=final)
+        language = processor.language.announcement(final=final)
         return StepResult(
             committed, processor.unconfirmed(), model_seconds, calls, language=language
         )
 
     def reset(self) -> None:
         self.processor.init()
-        self.language.reset()
 
 
 class VoiceActivityEngine:
-    """Runs the voice-activity-controlled processor, which calls the model itself."""
+    """Runs the voice-activity-controlled processor, which runs the model step on speech."""
 
     def __init__(self, processor: VACOnlineASRProcessor) -> None:
         self.processor = processor
@@ -234,10 +200,11 @@ class ProcessorEngine:
         self.processor.init()
 
 
-def engine_for(processor: object) -> StreamEngine:
-    """The engine that drives `processor` best."""
-    if isinstance(processor, VACOnlineASRProcessor):
-        return VoiceActivityEngine(processor)
-    if isinstance(processor, OnlineASRProcessor):
-        return AgreementEngine(processor)
+def engine_of(processor: object) -> StreamEngine:
+    """An engine over `processor` itself: the one it offers (`engine()`, as the package's
+    processors do), else `ProcessorEngine` over its `process_iter`."""
+    offered = getattr(processor, "engine", None)
+    if callable(offered):
+        engine: StreamEngine = offered()
+        return engine
     return ProcessorEngine(processor)  # type: ignore[arg-type]
