@@ -127,6 +127,8 @@ class _Window:
     language: str
     language_probability: float
     more_audio: bool
+    left_tail: bool = False
+    """Whether audio after the last word was left undecoded for the next window."""
     history: list[int] = field(default_factory=list)
     """Prompt tokens then every decoded segment's tokens: the text the next round continues."""
     prompt_reset_since: int = 0
@@ -149,6 +151,7 @@ class _Window:
             language=self.language,
             language_probability=self.language_probability,
             segments=self.segments,
+            left_tail=self.left_tail,
         )
 
 
@@ -622,6 +625,7 @@ class WhisperBatchDecoder:
         """Where the next pass over the window starts: after the last word, or past the end
         when less than `options.tail_seconds` of audio follows it and more audio will come."""
         if window.more_audio and self._tail(window, last_word_end) < options.tail_seconds:
+            window.left_tail = True
             return window.content_frames
         frames_per_second: int = self.model.frames_per_second
         return round(last_word_end * frames_per_second)

@@ -53,6 +53,9 @@ class WindowResult:
     """The model's probability for `language`; 1.0 when the language was given."""
     segments: Sequence[Any] = field(default_factory=list)
     """The model's own result (faster-whisper's segments), for callers that want more."""
+    left_tail: bool = False
+    """Whether the decoder left audio after the last word undecoded, for the next window
+    (only for a request with `more_audio`)."""
 
 
 @runtime_checkable

@@ -117,7 +117,7 @@ class OnlineASRProcessor:
         )
         self.transcript_buffer = HypothesisView(self._core)
         self.language = StreamLanguage(self.asr)
-        self._tail_may_wait = False
+        self._tail_waits = False
 
     def fresh_copy(self) -> OnlineASRProcessor:
         """A processor with the same ASR object, decoder and settings and an empty stream, so
@@ -134,7 +134,7 @@ class OnlineASRProcessor:
         """Starts a new stream whose first sample is at `offset` seconds (default 0)."""
         self._core.init(0.0 if offset is None else float(offset))
         self.language.reset()
-        self._tail_may_wait = False
+        self._tail_waits = False
 
     def insert_audio_chunk(self, audio: npt.ArrayLike) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""
@@ -160,7 +160,6 @@ class OnlineASRProcessor:
         stream's language; `more_audio` says whether the stream goes on after it."""
         window, prompt = self._core.prepare()
         _, committed = self._core.prompt()
-        self._tail_may_wait = more_audio
         return WindowRequest(window, prompt, committed, self.window_language(), more_audio)
 
     def window_language(self) -> str | None:
@@ -173,6 +172,7 @@ class OnlineASRProcessor:
         committed words in stream time."""
         if result.language is not None:
             self.language.observe(DetectedLanguage(result.language, result.language_probability))
+        self._tail_waits = result.left_tail
         return self.commit(result.words, result.segment_ends)
 
     def step(self, *, more_audio: bool) -> StepOutput:
@@ -228,10 +228,10 @@ class OnlineASRProcessor:
     @property
     def undecoded(self) -> bool:
         """Whether some audio has not been decoded in full: audio arrived since the last
-        window, or the last window was decoded as one more audio follows, which may leave
-        its tail to the next (`WindowRequest.more_audio`). The last step of a stream decodes
-        whenever this holds, so no tail is lost."""
-        return self.pending_seconds > 0 or self._tail_may_wait
+        window, or the decoder left the last window's tail to the next one
+        (`WindowResult.left_tail`). The last step of a stream decodes whenever this holds,
+        so no tail is lost."""
+        return self.pending_seconds > 0 or self._tail_waits
 
     @property
     def pending_seconds(self) -> float:
