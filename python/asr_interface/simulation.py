@@ -24,6 +24,7 @@ from asr_interface.core.decoding import TimedWord
 from asr_interface.core.engine import StreamEngine, engine_of
 from asr_interface.core.pacing import AudioInbox, Pacing
 from asr_interface.core.protocols import ASRProcessor
+from asr_interface.core.vac import SpeechEvent
 from asr_interface.transcript import Segment, transcript_text
 
 
@@ -50,6 +51,8 @@ class SimulationResult:
     audio_seconds: float
     asr_calls: int
     processing_seconds: float
+    speech_events: tuple[SpeechEvent, ...] = ()
+    """Where speech started and ended, with voice activity control."""
 
     @property
     def segments(self) -> list[Segment]:
@@ -140,6 +143,7 @@ def simulate(
     arrivals.append(_Arrival(total / SAMPLING_RATE, None))
     inbox = AudioInbox()
     commits: list[Commit] = []
+    events: list[SpeechEvent] = []
     clock = processing = 0.0
     asr_calls = 0
     ended = False
@@ -167,6 +171,7 @@ def simulate(
         if compute_aware:
             clock += elapsed
         asr_calls += result.model_calls
+        events += result.speech_events
         if result.committed:
             commit = _commit(result.committed, engine.sep, clock)
             commits.append(commit)
@@ -179,7 +184,9 @@ def simulate(
         # What arrived while the step ran waits for the next decision, as on the server.
         while arrivals and arrivals[0].time <= clock:
             arrive(arrivals.popleft())
-    return SimulationResult(tuple(commits), total / SAMPLING_RATE, asr_calls, processing)
+    return SimulationResult(
+        tuple(commits), total / SAMPLING_RATE, asr_calls, processing, tuple(events)
+    )
 
 
 def _commit(words: list[TimedWord], sep: str, emission: float) -> Commit:

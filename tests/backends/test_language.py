@@ -10,14 +10,14 @@ import numpy.typing as npt
 import pytest
 
 from asr_interface.backends.registry import get_loader
+from asr_interface.backends.replay import RecordingASR
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.core.config import ASRConfig
-from asr_interface.core.language import DetectedLanguage, StreamLanguage
+from asr_interface.core.engine import engine_of
+from asr_interface.core.language import StreamLanguage
 from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.evaluation import normalize
-from asr_interface.server.engine import engine_for
 from tests.espeak import SENTENCES, speak_all
-from asr_interface.backends.replay import RecordingASR
 
 RATE = 16000
 LANGUAGES = list(SENTENCES)
@@ -67,7 +67,7 @@ def test_stream_is_translated_in_its_detected_language(
     """A translated stream announces its language once, decodes every later window in it,
     and comes out in English."""
     asr = RecordingASR(base_asr(cache_dir, lan="auto", task="translate"))
-    engine = engine_for(OnlineASRProcessor(asr))
+    engine = engine_of(OnlineASRProcessor(asr))
     audio = spoken[language]
     words, announced, calls_at_announcement = [], [], 0
     for start in range(0, len(audio), RATE):
@@ -92,14 +92,17 @@ def test_given_language_is_never_detected(
 ) -> None:
     """With a language configured, the model is told it and nothing is announced."""
     asr = RecordingASR(base_asr(cache_dir, lan="de"))
-    stream = StreamLanguage(asr)
-    result = stream.transcribe(spoken["de"], "")
-    assert asr.calls[0].options == {}
-    assert asr.detected_language(result) == DetectedLanguage("de", 1)
+    processor = OnlineASRProcessor(asr)
+    processor.insert_audio_chunk(spoken["de"])
+    request = processor.window_request(more_audio=False)
+    (result,) = processor.decoder.decode([request])
+    assert [call.options for call in asr.calls] == [{"language": "de"}]
+    assert (result.language, result.language_probability) == ("de", 1)
     assert "in berlin und arbeite in einer großen stadt" in normalize(
-        "".join(segment.text for segment in result)
+        "".join(word for _, _, word in result.words)
     )
-    assert stream.announcement(final=True) is None
+    processor.take_result(result)
+    assert processor.language.announcement(final=True) is None
 
 
 @pytest.mark.model
@@ -109,10 +112,14 @@ def test_unsure_stream_announces_its_latest_guess_at_the_end(
     """When no window is confident enough, each is detected afresh and the end of the stream
     announces the guess of the last window, which heard the most."""
     asr = RecordingASR(base_asr(cache_dir, lan="auto"))
-    stream = StreamLanguage(asr, min_probability=1.01)  # a bar no detection reaches
+    processor = OnlineASRProcessor(asr)
+    processor.language = StreamLanguage(asr, min_probability=1.01)  # a bar no detection reaches
+    stream = processor.language
     audio = spoken["es"]
-    for seconds in (2, len(audio) / RATE):
-        stream.transcribe(audio[: round(seconds * RATE)], "")
+    cut = 2 * RATE
+    for piece in (audio[:cut], audio[cut:]):
+        processor.insert_audio_chunk(piece)
+        processor.step(more_audio=False)
         assert stream.announcement() is None
     assert [call.options for call in asr.calls] == [{}, {}]
     assert stream.language is None

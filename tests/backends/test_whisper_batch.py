@@ -12,16 +12,15 @@ import numpy.typing as npt
 import pytest
 
 from asr_interface.backends.registry import get_loader
+from asr_interface.backends.decoding_options import DecodingOptions
 from asr_interface.backends.whisper_batch import (
     TOKEN_ALLOWANCE,
-    DecodingOptions,
     WhisperBatchDecoder,
-    WindowRequest,
-    WindowResult,
     speech_words,
 )
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.core.config import ASRConfig
+from asr_interface.core.decoding import WindowRequest, WindowResult
 from asr_interface.errors import ConfigError
 from asr_interface.evaluation import word_error_rate, word_errors
 from tests.speech import JFK, speech_audio
@@ -50,7 +49,9 @@ def asr() -> FasterWhisperASR:
 
 @pytest.fixture(scope="module")
 def decoder(asr: FasterWhisperASR) -> WhisperBatchDecoder:
-    return asr.batch_decoder()
+    bound = asr.window_decoder()
+    assert bound is not None
+    return bound.decoder
 
 
 def decode(

@@ -80,10 +80,10 @@ def test_processor_follows_the_config() -> None:
         beam_size=2,
         vad=True,
     )
-    assert processor.min_chunk_sec == 0.5
-    assert (processor.buffer_trimming_way, processor.buffer_trimming_sec) == ("sentence", 10)
+    assert processor.min_chunk_size == 0.5
+    assert processor.buffer_trimming == ("sentence", 10)
     assert isinstance(processor.asr, FasterWhisperASR)
-    assert (processor.asr.beam_size, processor.asr.vad, processor.asr.task) == (
+    assert (processor.asr.decoding.beam_size, processor.asr.vad, processor.asr.task) == (
         2,
         True,
         "transcribe",

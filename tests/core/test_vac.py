@@ -190,7 +190,7 @@ def paused_run() -> PausedRun:
     result = simulate(
         processor, paused_speech().audio, min_chunk_sec=FEED_SECONDS, compute_aware=False
     )
-    return PausedRun(result, asr.calls, processor.take_events())
+    return PausedRun(result, asr.calls, list(result.speech_events))
 
 
 @pytest.mark.model
@@ -346,8 +346,8 @@ def test_vac_config_builds_the_vac_processor() -> None:
     config = config_from_arguments(parser.parse_args(["--vac", "--min-chunk-size", "0.5"]))
     processor, _ = get_loader(config.backend).load(config)
     assert isinstance(processor, VACOnlineASRProcessor)
-    assert processor.online_chunk_size == 0.5
-    assert processor.online.min_chunk_sec == 0.5
+    assert processor.min_chunk_size == 0.5
+    assert processor.online.min_chunk_size == 0.5
     assert isinstance(processor.asr, FasterWhisperASR)
     plain, _ = get_loader(config.backend).load(ASRConfig())
     assert not isinstance(plain, VACOnlineASRProcessor)
