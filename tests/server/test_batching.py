@@ -18,20 +18,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from asr_interface.backends.registry import get_loader
-from asr_interface.backends.whisper_batch import (
-    DecodingOptions,
-    WhisperBatchDecoder,
-    WindowRequest,
-    WindowResult,
-)
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.client import ServerError, StreamingClient
 from asr_interface.core.config import ASRConfig
-from asr_interface.core.processor import OnlineASRProcessor, TimedWord
+from asr_interface.core.decoding import TimedWord, WindowDecoder, WindowRequest, WindowResult
+from asr_interface.core.engine import AgreementEngine, BatchKey, StepResult
+from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.evaluation import ErrorCount, word_errors
 from asr_interface.protocol import Commit, Done, Error, Ready, parse_server_message
 from asr_interface.server.app import ASRServer, ServerSettings
-from asr_interface.server.engine import AgreementEngine, BatchKey, StepResult
 from asr_interface.server.scheduler import BatchItem, Outcome, run_batch
 from tests.espeak import speak_all
 from tests.server.conftest import ServerProcess, running_server
@@ -188,17 +183,19 @@ class ChokingDecoder:
     """The real decoder, except that it raises on any batch holding a silent window, as a
     model crashing on one stream's input would."""
 
-    def __init__(self, decoder: WhisperBatchDecoder) -> None:
+    def __init__(self, decoder: WindowDecoder) -> None:
         self.decoder = decoder
         self.calls: list[int] = []
 
-    def decode(
-        self, requests: Sequence[WindowRequest], options: DecodingOptions
-    ) -> list[WindowResult]:
+    @property
+    def batch_key(self) -> ChokingDecoder:
+        return self
+
+    def decode(self, requests: Sequence[WindowRequest]) -> list[WindowResult]:
         self.calls.append(len(requests))
         if any(not request.audio.any() for request in requests):
             raise RuntimeError("injected fault on a silent window")
-        return self.decoder.decode(requests, options)
+        return self.decoder.decode(requests)
 
 
 def test_window_the_model_fails_on_fails_only_its_step(template: OnlineASRProcessor) -> None:
@@ -209,7 +206,7 @@ def test_window_the_model_fails_on_fails_only_its_step(template: OnlineASRProces
     key = clean.batch_key()
     assert key is not None and key == silent.batch_key()
     choking = ChokingDecoder(key.decoder)
-    faulty_key = type(key)(choking, key.options, key.language)  # type: ignore[arg-type]
+    faulty_key = BatchKey(choking, key.language)
     audio = speech_audio(SHORT)
     outcomes = run_batch(
         faulty_key,
@@ -380,14 +377,15 @@ async def test_overloaded_server_refuses_new_sessions_until_the_load_leaves() ->
 def choking_decoders(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[int, ChokingDecoder]]:
     """Every faster-whisper model's shared decoder chokes on silent windows; yields them
     as they are made."""
-    real = FasterWhisperASR.batch_decoder
+    real = FasterWhisperASR.window_decoder
     wrapped: dict[int, ChokingDecoder] = {}
 
-    def batch_decoder(asr: FasterWhisperASR) -> Any:
+    def window_decoder(asr: FasterWhisperASR) -> Any:
         decoder = real(asr)
-        return wrapped.setdefault(id(decoder), ChokingDecoder(decoder))
+        assert decoder is not None
+        return wrapped.setdefault(id(decoder.decoder), ChokingDecoder(decoder))
 
-    monkeypatch.setattr(FasterWhisperASR, "batch_decoder", batch_decoder)
+    monkeypatch.setattr(FasterWhisperASR, "window_decoder", window_decoder)
     yield wrapped
 
 
