@@ -11,8 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from asr_interface.backends.registry import get_loader
 from asr_interface.backends.decoding_options import DecodingOptions
+from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_batch import (
     TOKEN_ALLOWANCE,
     WhisperBatchDecoder,

@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pytest
 
 from asr_interface.backends.registry import get_loader
+from asr_interface.backends.replay import RecordingASR
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.core.config import ASRConfig
@@ -26,7 +27,6 @@ from asr_interface.core.vac import (
 )
 from asr_interface.evaluation import normalize, word_error_rate
 from asr_interface.simulation import SimulationResult, simulate
-from asr_interface.backends.replay import RecordingASR
 from tests.speech import speech_audio, transcript
 
 RATE = 16000

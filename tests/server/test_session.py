@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from asr_interface.core.config import ASRConfig
+from asr_interface.core.engine import StepResult
 from asr_interface.core.processor import TimedWord
 from asr_interface.protocol import (
     Commit,
@@ -22,7 +23,6 @@ from asr_interface.protocol import (
     Ready,
     ResetDone,
 )
-from asr_interface.core.engine import StepResult
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.session import (
