@@ -14,7 +14,7 @@ from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_loader import OnlineASRProcessor
 from asr_interface.core.config import ASRConfig
 from asr_interface.evaluation import normalize, word_error_rate
-from asr_interface.simulation import Commit, SimulationResult, simulate, summarize
+from asr_interface.simulation import EmittedCommit, SimulationResult, simulate, summarize
 from tests.speech import JFK, SHORT, speech_audio, transcript
 
 LONG = "long/ljspeech_LJ001-0001_to_0032.wav"
@@ -64,7 +64,7 @@ class DelayedASR:
 def result_with(latencies: list[float], audio_seconds: float = 10.0) -> SimulationResult:
     """A result whose commits have the given latencies, one word per second."""
     commits = tuple(
-        Commit(emission=index + latency, start=index - 0.5, end=index, text=f" w{index}")
+        EmittedCommit(emission=index + latency, start=index - 0.5, end=index, text=f" w{index}")
         for index, latency in enumerate(latencies, start=1)
     )
     return SimulationResult(commits, audio_seconds, asr_calls=5, processing_seconds=2.5)
@@ -103,7 +103,7 @@ def test_compute_unaware_stream_advances_by_the_audio_alone() -> None:
     """One model call per second of JFK; every commit is emitted at a chunk boundary, after
     its words were spoken, and the famous line comes through."""
     audio = speech_audio(JFK)
-    commits: list[Commit] = []
+    commits: list[EmittedCommit] = []
     result = simulate(
         load_processor(), audio, min_chunk_sec=1.0, compute_aware=False, on_commit=commits.append
     )

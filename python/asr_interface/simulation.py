@@ -29,7 +29,7 @@ from asr_interface.transcript import Segment, transcript_text
 
 
 @dataclass(frozen=True)
-class Commit:
+class EmittedCommit:
     """Text that became final, the span of its words, and when the stream emitted it (seconds)."""
 
     emission: float
@@ -47,7 +47,7 @@ class Commit:
 class SimulationResult:
     """Everything one simulated stream produced and cost."""
 
-    commits: tuple[Commit, ...]
+    commits: tuple[EmittedCommit, ...]
     audio_seconds: float
     asr_calls: int
     processing_seconds: float
@@ -111,7 +111,7 @@ def simulate(
     pacing: Pacing | None = None,
     frame_sec: float | None = None,
     compute_aware: bool = True,
-    on_commit: Callable[[Commit], None] | None = None,
+    on_commit: Callable[[EmittedCommit], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> SimulationResult:
     """Streams 16 kHz `audio` through `stream` as a live client streams it to the server,
@@ -142,7 +142,7 @@ def simulate(
     )
     arrivals.append(_Arrival(total / SAMPLING_RATE, None))
     inbox = AudioInbox()
-    commits: list[Commit] = []
+    commits: list[EmittedCommit] = []
     events: list[SpeechEvent] = []
     clock = processing = 0.0
     asr_calls = 0
@@ -189,6 +189,6 @@ def simulate(
     )
 
 
-def _commit(words: list[TimedWord], sep: str, emission: float) -> Commit:
+def _commit(words: list[TimedWord], sep: str, emission: float) -> EmittedCommit:
     text = sep.join(word for _, _, word in words)
-    return Commit(emission, float(words[0][0]), float(words[-1][1]), text)
+    return EmittedCommit(emission, float(words[0][0]), float(words[-1][1]), text)

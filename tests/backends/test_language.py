@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.replay import RecordingASR
 from asr_interface.backends.whisper_loader import FasterWhisperASR
@@ -19,7 +20,7 @@ from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.evaluation import normalize
 from tests.espeak import SENTENCES, speak_all
 
-RATE = 16000
+RATE = SAMPLING_RATE
 LANGUAGES = list(SENTENCES)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.backends.decoding_options import DecodingOptions
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_batch import (
@@ -27,7 +28,7 @@ from tests.speech import JFK, speech_audio
 
 pytestmark = pytest.mark.model
 
-RATE = 16000
+RATE = SAMPLING_RATE
 LONG = "long/ljspeech_LJ001-0001_to_0032.wav"
 GREEDY = DecodingOptions(beam_size=1)
 

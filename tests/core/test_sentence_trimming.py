@@ -9,13 +9,14 @@ import re
 import numpy as np
 import pytest
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.backends.registry import get_loader
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.evaluation import word_error_rate
 from tests.speech import speech_audio, transcript
 
-RATE = 16000
+RATE = SAMPLING_RATE
 GAP_SECONDS = 0.25
 """As in the corpus's long file: sentences follow each other without a real pause."""
 CLIPS = (

@@ -9,13 +9,14 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.core.decoding import TranscribeDecoder
 from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.core.protocols import TimedWord
 from tests.speech import JFK, speech_audio
 
-RATE = 16000
+RATE = SAMPLING_RATE
 
 
 class ProcessorReadingASR:

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.replay import RecordingASR
 from asr_interface.backends.whisper_loader import FasterWhisperASR
@@ -29,7 +30,7 @@ from asr_interface.evaluation import normalize, word_error_rate
 from asr_interface.simulation import SimulationResult, simulate
 from tests.speech import speech_audio, transcript
 
-RATE = 16000
+RATE = SAMPLING_RATE
 LEAD_SECONDS = 1.0
 PAUSE_SECONDS = 5.0
 CLIPS = ("ljspeech/LJ001-0001.wav", "ljspeech/LJ001-0002.wav", "ljspeech/LJ001-0004.wav")

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.client import ServerError, StreamingClient
@@ -34,7 +35,7 @@ from tests.speech import JFK, SHORT, speech_audio, transcript
 
 pytestmark = pytest.mark.model
 
-RATE = 16000
+RATE = SAMPLING_RATE
 CLIPS = [
     "ljspeech/LJ001-0004.wav",
     "ljspeech/LJ001-0006.wav",

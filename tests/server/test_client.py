@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.client import AudioSource, ServerError, StreamingClient
 from asr_interface.errors import AudioDecodeError
 from asr_interface.evaluation import word_error_rate
@@ -19,7 +20,7 @@ from tests.speech import SHORT, speech_audio, speech_path, transcript
 
 pytestmark = pytest.mark.model
 
-CLIP_SECONDS = speech_audio(SHORT).size / 16000
+CLIP_SECONDS = speech_audio(SHORT).size / SAMPLING_RATE
 
 
 async def stream_all(client: StreamingClient, source: AudioSource) -> list[ServerMessage]:

@@ -53,9 +53,7 @@ async def test_real_time_stream_steps_as_simulated() -> None:
                 message
                 for message in [
                     m
-                    async for m in client.stream(
-                        audio, realtime=True, chunk_seconds=FRAME_SECONDS
-                    )
+                    async for m in client.stream(audio, realtime=True, chunk_seconds=FRAME_SECONDS)
                 ]
                 if isinstance(message, Commit)
             ]

@@ -6,10 +6,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.protocol import ErrorCode, ProtocolError
 from asr_interface.server.pcm import PcmDecoder
 
-RATE = 16000
+RATE = SAMPLING_RATE
 
 
 def sine(frequency: float, rate: int, seconds: float) -> npt.NDArray[np.float32]:

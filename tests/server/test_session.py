@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.engine import StepResult
 from asr_interface.core.processor import TimedWord
@@ -39,7 +40,7 @@ from asr_interface.server.session import (
     SessionLimits,
 )
 
-RATE = 16000
+RATE = SAMPLING_RATE
 MAX_FRAME_BYTES = 200_000
 
 

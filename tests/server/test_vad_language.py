@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.client import StreamingClient
 from asr_interface.core.config import ASRConfig
 from asr_interface.evaluation import normalize
@@ -16,7 +17,7 @@ from asr_interface.protocol import Commit, Done, Language, ServerMessage, Vad
 from asr_interface.server.app import ASRServer, ServerSettings
 from tests.espeak import SENTENCES, speak_all
 
-RATE = 16000
+RATE = SAMPLING_RATE
 QUIET_SECONDS = 2.0
 PAD_SECONDS = 0.3
 """The detector's default speech padding."""

@@ -25,11 +25,10 @@ import numpy as np
 import numpy.typing as npt
 
 from asr_interface.audio import SAMPLING_RATE
+from asr_interface.core.decoding import TimedWord
 
 TRACE_FORMAT = "asr-interface-trace"
 TRACE_VERSION = 1
-
-Word = tuple[float, float, str]
 
 
 class StreamingASR(Protocol):
@@ -39,7 +38,7 @@ class StreamingASR(Protocol):
 
     def transcribe(self, audio: npt.NDArray[np.float32], init_prompt: str = "") -> Any: ...
 
-    def ts_words(self, result: Any) -> list[Word]: ...
+    def ts_words(self, result: Any) -> list[TimedWord]: ...
 
     def segments_end_ts(self, result: Any) -> list[float]: ...
 
@@ -52,7 +51,7 @@ class StreamingASR(Protocol):
 class TraceCall:
     """One transcription: its words and segment ends, relative to the window start."""
 
-    words: tuple[Word, ...]
+    words: tuple[TimedWord, ...]
     segment_ends: tuple[float, ...]
 
 
@@ -125,7 +124,7 @@ class ReplayASR:
         self.position += 1
         return call
 
-    def ts_words(self, result: TraceCall) -> list[Word]:
+    def ts_words(self, result: TraceCall) -> list[TimedWord]:
         return list(result.words)
 
     def segments_end_ts(self, result: TraceCall) -> list[float]:
@@ -185,7 +184,7 @@ class RecordingASR:
         self.calls.append(ModelCall(len(audio) / SAMPLING_RATE, init_prompt, options, cpu_seconds))
         return result
 
-    def ts_words(self, result: Any) -> list[Word]:
+    def ts_words(self, result: Any) -> list[TimedWord]:
         return list(self.asr.ts_words(result))
 
     def segments_end_ts(self, result: Any) -> list[float]:

@@ -32,7 +32,7 @@ from asr_interface.evaluation import (
     read_manifest,
     word_errors,
 )
-from asr_interface.simulation import Commit, SimulationResult, simulate
+from asr_interface.simulation import EmittedCommit, SimulationResult, simulate
 from asr_interface.transcript import FORMATTERS, transcribe_whole
 
 PROG = "asr-interface"
@@ -83,14 +83,14 @@ def _stream(
     audio: Any,
     *,
     compute_aware: bool,
-    on_commit: Callable[[Commit], None] | None = None,
+    on_commit: Callable[[EmittedCommit], None] | None = None,
 ) -> SimulationResult:
     """Simulates one stream, paced as the server paces it, with a progress bar for long
     recordings."""
     duration = audio_duration(audio)
     with ProgressBar(duration, "s", long=duration > LONG_RUN_SECONDS) as progress:
 
-        def show(commit: Commit) -> None:
+        def show(commit: EmittedCommit) -> None:
             progress.clear()
             if on_commit is not None:
                 on_commit(commit)
@@ -105,7 +105,7 @@ def _stream(
         )
 
 
-def _print_commit(commit: Commit) -> None:
+def _print_commit(commit: EmittedCommit) -> None:
     print(
         f"{commit.emission * 1000:.0f} {commit.start * 1000:.0f} {commit.end * 1000:.0f} "
         f"{commit.text.strip()}",

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from asr_interface.core.decoding import TimedWord
+
 if TYPE_CHECKING:
     from asr_interface.core.config import ASRConfig
 
-TimedWord = tuple[float, float, str]
-"""A word or piece of text with its start and end time in seconds."""
+__all__ = ["ASRBase", "ASRProcessor", "ModelLoader", "TimedText", "TimedWord"]
 
 TimedText = tuple[float | None, float | None, str]
 """Text with the start of its first word and the end of its last, or `(None, None, "")`."""
