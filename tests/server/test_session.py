@@ -261,21 +261,61 @@ def test_second_end_is_refused_while_ending(session: Session) -> None:
 
 
 def test_load_model_loads_then_streams_with_the_new_config(session: Session) -> None:
-    """`load_model` asks for the load; `model_loaded` brings the new config; while loading,
-    stream messages get `model_loading`."""
+    """`load_model` asks for the load; `model_loaded` brings the new config."""
     (load,) = session.receive_text(text("load_model", model="base.en", beam_size=1), 0.0)
     assert isinstance(load, LoadConfig)
     assert (load.config.model, load.config.beam_size) == ("base.en", 1)
     assert session.phase is Phase.LOADING
-    for message in (text("start"), text("end"), text("load_model")):
-        assert error_codes(session.receive_text(message, 0.0)) == ["model_loading"]
-    assert error_codes(session.receive_bytes(pcm16(0.1), 0.0)) == ["model_loading"]
-    assert sent(session.receive_text(text("reset"), 0.0)) == [ResetDone()]
     (loaded,) = sent(session.model_loaded(load.config, {"model": "base.en"}, sep=""))
     assert isinstance(loaded, ModelLoaded)
     assert loaded.config["model"] == "base.en"
     assert loaded.metadata == {"model": "base.en"}
     assert (session.phase, session.sep, session.config) == (Phase.IDLE, "", load.config)
+
+
+def test_messages_pipelined_behind_load_model_are_served_in_order(session: Session) -> None:
+    """A client that sends `load_model`, `start`, audio and `end` without waiting gets the
+    model, then its stream, in order: nothing is refused or dropped while the model loads."""
+    (load,) = session.receive_text(text("load_model", model="base.en"), 0.0)
+    assert isinstance(load, LoadConfig)
+    assert session.receive_text(text("start"), 0.1) == []
+    assert session.receive_bytes(pcm16(1.5), 0.2) == []
+    assert session.receive_text(text("end"), 0.3) == []
+    actions = session.model_loaded(load.config, {}, sep="")
+    assert isinstance(sent(actions)[0], ModelLoaded)
+    assert only_step(actions).audio.size == round(1.5 * RATE)
+    assert session.phase is Phase.ENDING
+    assert only_step(session.step_finished(result(), 1.0)).final
+    assert [type(m) for m in sent(session.step_finished(result(), 1.1))] == [Done]
+
+
+def test_messages_held_during_a_load_are_bounded(session: Session) -> None:
+    """What arrives while the model loads is held up to a limit; beyond it, a message gets
+    `backlog_full` and the rest are still served."""
+    limits = SessionLimits(max_frame_bytes=MAX_FRAME_BYTES, max_held_bytes=RATE * 2)
+    session = Session(
+        "s", ASRConfig(), sep=" ", validate_config=ASRConfig.model_validate, limits=limits
+    )
+    (load,) = session.receive_text(text("load_model", model="base.en"), 0.0)
+    assert isinstance(load, LoadConfig)
+    assert session.receive_bytes(pcm16(0.5), 0.0) == []
+    assert error_codes(session.receive_bytes(pcm16(0.6), 0.0)) == ["backlog_full"]
+    actions = session.model_loaded(load.config, {}, sep="")
+    assert isinstance(sent(actions)[0], ModelLoaded)
+    assert session.phase is Phase.STREAMING
+
+
+def test_backlog_beyond_its_limit_gets_backlog_full(session: Session) -> None:
+    """Audio waiting for the model is bounded: a frame that would pass the limit is dropped
+    with `backlog_full`, and the stream goes on."""
+    limits = SessionLimits(max_frame_bytes=MAX_FRAME_BYTES, max_backlog_seconds=2.0)
+    session = Session(
+        "s", ASRConfig(), sep=" ", validate_config=ASRConfig.model_validate, limits=limits
+    )
+    only_step(session.receive_bytes(pcm16(1.0), 0.0))
+    assert session.receive_bytes(pcm16(1.5), 0.1) == []
+    assert error_codes(session.receive_bytes(pcm16(0.6), 0.2)) == ["backlog_full"]
+    assert only_step(session.step_finished(result(), 0.3)).audio.size == round(1.5 * RATE)
 
 
 def fail_load(session: Session) -> list[Action]:

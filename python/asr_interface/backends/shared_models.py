@@ -1,13 +1,14 @@
 """Loaded Whisper models, one per (directory, device, compute type, threads), shared by all streams.
 
 Weights are large and read-only while decoding, so every stream of a process uses the same
-`WhisperModel`; only the per-stream processors differ. A lock per key makes concurrent
+`WhisperModel`; only the per-stream processors differ. A model nobody uses any more is freed. A lock per key makes concurrent
 requests for one model load it once, while different models still load in parallel.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -26,7 +27,8 @@ class WhisperModelKey(NamedTuple):
     cpu_threads: int
 
 
-_models: dict[WhisperModelKey, WhisperModel] = {}
+# Weak: weights stay loaded while an ASR object (a session's, a cached template's) uses them.
+_models: weakref.WeakValueDictionary[WhisperModelKey, WhisperModel] = weakref.WeakValueDictionary()
 _key_locks: dict[WhisperModelKey, threading.Lock] = {}
 _table_lock = threading.Lock()
 
@@ -40,13 +42,15 @@ def shared_whisper_model(
     """
     key = WhisperModelKey(str(path.resolve()), device, compute_type, cpu_threads)
     with _table_lock:
-        if key in _models:
-            return _models[key]
+        model = _models.get(key)
+        if model is not None:
+            return model
         key_lock = _key_locks.setdefault(key, threading.Lock())
     with key_lock:
         with _table_lock:
-            if key in _models:
-                return _models[key]
+            model = _models.get(key)
+            if model is not None:
+                return model
         model = _load(key)
         with _table_lock:
             _models[key] = model

@@ -74,9 +74,12 @@ class ServerSettings:
     token: str | None = None
     max_sessions: int | None = 64
     max_frame_bytes: int = 1 << 20
+    max_backlog_seconds: float = 300.0
     idle_timeout: float | None = 300.0
     shutdown_grace: float = 60.0
     latency_target: float | None = 3.0
+    model_call_timeout: float | None = 60.0
+    max_loaded_models: int = 4
 
 
 class ASRServer:
@@ -92,10 +95,14 @@ class ASRServer:
             BatchPolicy(settings.max_batch, settings.batch_window_ms / 1000),
             observer=self.metrics,
             load=self.load,
+            call_timeout=settings.model_call_timeout,
         )
         self._load_workers = ThreadPoolExecutor(1, thread_name_prefix="asr-load")
         self.models = ModelPool(
-            settings.config, executor=self._load_workers, allowed_models=settings.allowed_models
+            settings.config,
+            executor=self._load_workers,
+            allowed_models=settings.allowed_models,
+            max_loaded=settings.max_loaded_models,
         )
         self._runners: set[SessionRunner] = set()
         self._server: Server | None = None
@@ -137,6 +144,8 @@ class ASRServer:
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
         logger.info("stopping: finishing %d open session(s)", len(self._runners))
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, _exit_at_once)
         await self.shutdown()
 
     async def shutdown(self) -> None:
@@ -199,13 +208,20 @@ class ASRServer:
         return hmac.compare_digest(offered.encode(), token.encode())
 
     def _health(self) -> Response:
+        """`ok` (200); `stopping`, or `model_stalled` while the last model call ran past
+        `--model-call-timeout` and none has returned since (503, so a balancer looks
+        elsewhere)."""
+        status = (
+            "stopping" if self._stopping else "model_stalled" if self.scheduler.stalled else "ok"
+        )
         return _json_response(
             {
-                "status": "stopping" if self._stopping else "ok",
+                "status": status,
                 "version": __version__,
                 "sessions": len(self._runners),
                 "models": [entry["config"]["model"] for entry in self.models.loaded()],
-            }
+            },
+            status=200 if status == "ok" else 503,
         )
 
     def _backends(self) -> Response:
@@ -240,7 +256,10 @@ class ASRServer:
             self.settings.config,
             sep=engine.sep,
             validate_config=self.models.validate,
-            limits=SessionLimits(max_frame_bytes=self.settings.max_frame_bytes),
+            limits=SessionLimits(
+                max_frame_bytes=self.settings.max_frame_bytes,
+                max_backlog_seconds=self.settings.max_backlog_seconds,
+            ),
             observer=self.metrics,
         )
         runner = SessionRunner(self, connection, session, engine)
@@ -249,6 +268,7 @@ class ASRServer:
         try:
             await runner.run()
         finally:
+            runner.abandon()
             self._runners.discard(runner)
             self.scheduler.forget(runner.engine)
             self.metrics.session_closed()
@@ -286,6 +306,7 @@ class SessionRunner:
         self.finished = asyncio.Event()
         self._outbox: asyncio.Queue[str | Close] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._abandoned = False
 
     async def run(self) -> None:
         writer = asyncio.create_task(self._write())
@@ -298,6 +319,14 @@ class SessionRunner:
 
     def shutdown(self) -> None:
         self.apply(self.session.shutdown(time.monotonic()))
+
+    def abandon(self) -> None:
+        """The connection is gone: its queued steps and loads are cancelled at once (a
+        step already on a worker thread finishes, and its result is dropped), and it starts
+        no more work."""
+        self._abandoned = True
+        for task in list(self._tasks):
+            task.cancel()
 
     async def _read(self) -> None:
         timeout = self.server.settings.idle_timeout
@@ -329,6 +358,8 @@ class SessionRunner:
 
     def apply(self, actions: list[Action]) -> None:
         """Runs the session's actions in order, without awaiting anything."""
+        if self._abandoned:
+            return
         for action in actions:
             if isinstance(action, Send):
                 self._outbox.put_nowait(encode(action.message))
@@ -369,7 +400,14 @@ class SessionRunner:
         self.apply(self.session.model_loaded(config, metadata, engine.sep))
 
 
-def _json_response(payload: dict[str, Any]) -> Response:
+def _json_response(payload: dict[str, Any], *, status: int = 200) -> Response:
     body = json.dumps(payload, default=str).encode()
     headers = Headers([("Content-Type", "application/json")])
-    return Response(200, "OK", headers, body)
+    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+
+def _exit_at_once() -> None:
+    """A second SIGINT or SIGTERM during shutdown: stop now, whatever still runs."""
+    logger.warning("second signal: exiting at once")
+    logging.shutdown()
+    os._exit(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from functools import partial
@@ -20,14 +21,18 @@ from asr_interface.protocol import ErrorCode, ProtocolError
 
 logger = logging.getLogger(__name__)
 
-_PATH_FIELDS = ("model_dir", "model_cache_dir")
+_OPERATOR_FIELDS = ("model_dir", "model_cache_dir", "device", "compute_type", "cpu_threads")
+"""What only the server's operator sets: paths, and what makes another copy of the weights."""
 
 T = TypeVar("T")
 
 
 class ModelPool:
     """Loads configurations off the event loop, at most once each, and hands out engines:
-    each session's engine is opened from the loaded model (`LoadedModel.open_stream`)."""
+    each session's engine is opened from the loaded model (`LoadedModel.open_stream`).
+
+    At most `max_loaded` configurations stay loaded besides the server's default; the least
+    recently used goes first (its weights are freed once no session uses them)."""
 
     def __init__(
         self,
@@ -35,22 +40,28 @@ class ModelPool:
         *,
         executor: Executor,
         allowed_models: Iterable[str] | None = None,
+        max_loaded: int = 4,
     ) -> None:
+        if max_loaded < 1:
+            raise ValueError(f"max_loaded must be at least 1, got {max_loaded}")
         self.default = default
         self._executor = executor
         self._allowed = None if allowed_models is None else frozenset(allowed_models)
-        self._loaded: dict[ASRConfig, LoadedModel] = {}
+        self._max_loaded = max_loaded
+        self._loaded: OrderedDict[ASRConfig, LoadedModel] = OrderedDict()
         self._loading: dict[ASRConfig, asyncio.Future[LoadedModel]] = {}
 
     def validate(self, fields: dict[str, Any]) -> ASRConfig:
         """The configuration a client asked for, on top of the server default.
 
-        Clients name models; they never point the server at a path of their choosing.
+        Clients name models; they never point the server at a path of their choosing, nor make
+        it load another copy of weights (device, compute type, threads are the operator's).
         """
-        for name in _PATH_FIELDS:
+        for name in _OPERATOR_FIELDS:
             if name in fields and fields[name] != getattr(self.default, name):
                 raise ProtocolError(
-                    ErrorCode.MODEL_NOT_ALLOWED, f"clients may not set {name}; name a model"
+                    ErrorCode.MODEL_NOT_ALLOWED,
+                    f"clients may not set {name}; the server's operator does",
                 )
         try:
             # Only the options the server was given: the rest keep their defaults, which
@@ -90,18 +101,28 @@ class ModelPool:
 
     async def _load(self, config: ASRConfig) -> LoadedModel:
         if config in self._loaded:
+            self._loaded.move_to_end(config)
             return self._loaded[config]
         pending = self._loading.get(config)
         if pending is None:
             pending = asyncio.ensure_future(self._off_loop(partial(load_model, config), config))
             self._loading[config] = pending
             try:
-                self._loaded[config] = await pending
+                model = await pending
             finally:
                 del self._loading[config]
             logger.info("loaded model %s (backend %s)", config.model, config.backend)
-            return self._loaded[config]
+            self._keep(config, model)
+            return model
         return await asyncio.shield(pending)
+
+    def _keep(self, config: ASRConfig, model: LoadedModel) -> None:
+        """Caches `model`, forgetting the least recently used beyond `max_loaded`."""
+        self._loaded[config] = model
+        evictable = [key for key in self._loaded if key != self.default]
+        for key in evictable[: max(0, len(evictable) - self._max_loaded)]:
+            del self._loaded[key]
+            logger.info("unloaded model %s (least recently used)", key.model)
 
     async def _off_loop(self, load: Callable[[], T], config: ASRConfig) -> T:
         """Runs `load` on the load workers; its failure becomes `model_load_failed`."""

@@ -18,9 +18,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Generic, Protocol, TypeVar
 
 import numpy as np
@@ -44,6 +45,7 @@ class Waiting(Protocol):
 
 
 W = TypeVar("W", bound=Waiting)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,28 @@ Outcome = StepResult | Exception
 """What one step of a batch came to: its result, or the error that failed that step only."""
 
 
+class BackendCrash(RuntimeError):
+    """A backend raised something that is not an `Exception` (a Rust panic arrives as
+    `BaseException`); it fails that step only, like any backend error."""
+
+
+class ModelCallTimeout(TimeoutError):
+    """A model call ran past `--model-call-timeout`; its step fails, the call is abandoned."""
+
+
+def contained(call: Callable[[], T]) -> T:
+    """Runs `call`, turning a non-`Exception` failure of a backend into `BackendCrash`, so that
+    it fails one step and never the scheduler or the server."""
+    try:
+        return call()
+    except Exception:
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:
+        raise BackendCrash(f"{type(error).__name__}: {error}") from error
+
+
 def run_batch(key: BatchKey, items: Sequence[BatchItem]) -> list[Outcome]:
     """Runs the steps of one batch with one model call; call it on a worker thread.
 
@@ -131,7 +155,7 @@ def run_batch(key: BatchKey, items: Sequence[BatchItem]) -> list[Outcome]:
     requests: dict[int, WindowRequest] = {}
     for index, item in enumerate(items):
         try:
-            request = item.engine.begin(item.audio, final=item.final)
+            request = contained(partial(item.engine.begin, item.audio, final=item.final))
         except Exception as error:
             outcomes[index] = error
         else:
@@ -144,7 +168,9 @@ def run_batch(key: BatchKey, items: Sequence[BatchItem]) -> list[Outcome]:
             continue
         result, seconds = decoded.get(index, (None, 0.0))
         try:
-            outcomes[index] = item.engine.complete(result, seconds, final=item.final)
+            outcomes[index] = contained(
+                partial(item.engine.complete, result, seconds, final=item.final)
+            )
         except Exception as error:
             outcomes[index] = error
     return [outcomes[index] for index in range(len(items))]
@@ -178,7 +204,7 @@ def _timed_decode(
     key: BatchKey, requests: dict[int, WindowRequest]
 ) -> dict[int, tuple[WindowResult, float]]:
     began = time.perf_counter()
-    results = key.decoder.decode(list(requests.values()))
+    results = contained(partial(key.decoder.decode, list(requests.values())))
     share = (time.perf_counter() - began) / len(requests)
     return {index: (result, share) for index, result in zip(requests, results, strict=True)}
 
@@ -229,11 +255,16 @@ class BatchScheduler:
         *,
         observer: SchedulerObserver,
         load: LoadMonitor,
+        call_timeout: float | None = None,
     ) -> None:
         self.executor = executor
         self.policy = policy
         self.observer = observer
         self.load = load
+        self.call_timeout = call_timeout
+        self.stalled = False
+        """Whether a model call ran past `call_timeout` since the last call that returned:
+        the model may hang, and /health says so."""
         self._lanes: dict[object, _Lane] = {}
 
     async def step(
@@ -273,9 +304,25 @@ class BatchScheduler:
     ) -> StepResult:
         def step() -> StepResult:
             self.observer.queue_wait(time.monotonic() - since)
-            return engine.step(audio, final=final)
+            return contained(partial(engine.step, audio, final=final))
 
-        return await asyncio.get_running_loop().run_in_executor(self.executor, step)
+        return await self._call(step)
+
+    async def _call(self, work: Callable[[], T]) -> T:
+        """Runs `work` on a worker thread within `call_timeout`. A call past it is abandoned
+        (its thread finishes on its own; nothing waits for it) and raises
+        `ModelCallTimeout`."""
+        future = asyncio.get_running_loop().run_in_executor(self.executor, work)
+        try:
+            result = await asyncio.wait_for(future, self.call_timeout)
+        except TimeoutError:
+            self.stalled = True
+            logger.error("a model call ran past %s s; its step fails", self.call_timeout)
+            raise ModelCallTimeout(
+                f"the model call took longer than {self.call_timeout:g} s"
+            ) from None
+        self.stalled = False
+        return result
 
     async def _batched(self, item: BatchItem, key: BatchKey, since: float) -> StepResult:
         lane = self._lanes.setdefault(key.lane, _Lane())
@@ -289,7 +336,6 @@ class BatchScheduler:
 
     async def _drain(self, lane: _Lane) -> None:
         """Runs the lane's batches one after the other until nothing waits."""
-        loop = asyncio.get_running_loop()
         try:
             while True:
                 lane.waiting = [ticket for ticket in lane.waiting if not ticket.future.done()]
@@ -307,8 +353,8 @@ class BatchScheduler:
                 batch = plan.steps
                 lane.waiting = [ticket for ticket in lane.waiting if ticket not in batch]
                 try:
-                    outcomes = await loop.run_in_executor(self.executor, self._run, batch)
-                except Exception as error:  # the executor refused: the server is stopping
+                    outcomes = await self._call(partial(self._run, batch))
+                except Exception as error:  # a timeout, or the executor refused (stopping)
                     outcomes = [error] * len(batch)
                 lane.free_since = time.monotonic()
                 for ticket, outcome in zip(batch, outcomes, strict=True):

@@ -115,6 +115,13 @@ class _NoObserver:
 class SessionLimits:
     max_frame_bytes: int = 1 << 20
     """Largest binary frame accepted; larger ones get `frame_too_large` and are dropped."""
+    max_backlog_seconds: float = 300.0
+    """Most audio a stream may have waiting for the model; a frame beyond it gets
+    `backlog_full` and is dropped, so a client sending an hour at once cannot hold an hour
+    of audio in the server's memory."""
+    max_held_bytes: int = 8 << 20
+    """Most message bytes held while this session's model loads, to be served in order once
+    it is loaded; a message beyond it gets `backlog_full` and is dropped."""
 
 
 ConfigValidator = Callable[[dict[str, Any]], ASRConfig]
@@ -165,6 +172,9 @@ class Session:
         self._final_step_running = False
         self._resets_waiting = 0  # resets that arrived while a step ran, to answer after it
         self._close_after_done = False
+        # Messages that arrived while a model loaded, served in order once it is loaded.
+        self._held: deque[tuple[str | bytes, float]] = deque()
+        self._held_bytes = 0
 
     # Inputs.
 
@@ -172,6 +182,8 @@ class Session:
         return [Send(Ready(session=self.session_id, config=self.config.model_dump()))]
 
     def receive_text(self, text: str, now: float) -> list[Action]:
+        if self.phase is Phase.LOADING:
+            return self._hold(text, now)
         try:
             message = parse_client_message(text)
             if isinstance(message, LoadModel):
@@ -186,6 +198,8 @@ class Session:
             return [self._error(error.code, error.message)]
 
     def receive_bytes(self, frame: bytes, now: float) -> list[Action]:
+        if self.phase is Phase.LOADING:
+            return self._hold(frame, now)
         try:
             return self._audio(frame, now)
         except ProtocolError as error:
@@ -232,13 +246,14 @@ class Session:
         self.sep = sep
         self.phase = Phase.IDLE
         self._stream = _Stream()
-        return [Send(ModelLoaded(config=config.model_dump(), metadata=metadata))]
+        loaded = Send(ModelLoaded(config=config.model_dump(), metadata=metadata))
+        return [loaded, *self._serve_held()]
 
     def model_failed(self, code: ErrorCode, reason: str) -> list[Action]:
         # Back to where the load was asked: an ended stream still needs its engine reset
         # before the next, a failed one still needs `reset`.
         self.phase = self._phase_before_load
-        return [self._error(code, reason)]
+        return [self._error(code, reason), *self._serve_held()]
 
     def idle_timeout(self) -> list[Action]:
         return [
@@ -257,6 +272,33 @@ class Session:
 
     # Message handlers.
 
+    def _hold(self, message: str | bytes, now: float) -> list[Action]:
+        """Keeps a message that arrived while the model loads, to serve it after."""
+        size = len(message)
+        if self._held_bytes + size > self._limits.max_held_bytes:
+            return [
+                self._error(
+                    ErrorCode.BACKLOG_FULL,
+                    f"more than {self._limits.max_held_bytes} bytes arrived while the model "
+                    "loads; this message was dropped",
+                )
+            ]
+        self._held.append((message, now))
+        self._held_bytes += size
+        return []
+
+    def _serve_held(self) -> list[Action]:
+        """The messages held during a load, in order, until one starts another load."""
+        actions: list[Action] = []
+        while self._held and self.phase is not Phase.LOADING:
+            message, now = self._held.popleft()
+            self._held_bytes -= len(message)
+            if isinstance(message, str):
+                actions += self.receive_text(message, now)
+            else:
+                actions += self.receive_bytes(message, now)
+        return actions
+
     def _load_model(self, message: LoadModel) -> list[Action]:
         self._require_not_busy()
         config = self._validate_config(message.config_fields())
@@ -274,8 +316,6 @@ class Session:
         return actions
 
     def _end(self, now: float) -> list[Action]:
-        if self.phase is Phase.LOADING:
-            raise ProtocolError(ErrorCode.MODEL_LOADING, "a model is loading for this session")
         if self.phase is Phase.FAILED:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
         if self.phase is Phase.ENDING:
@@ -288,8 +328,6 @@ class Session:
         return self._next_step(now)
 
     def _reset(self) -> list[Action]:
-        if self.phase is Phase.LOADING:
-            return [Send(ResetDone())]
         self._stream = _Stream()
         self.phase = Phase.IDLE
         if self._step_running:
@@ -322,11 +360,17 @@ class Session:
             raise ProtocolError(
                 ErrorCode.AUDIO_AFTER_END, "audio after end: send start to begin a new stream"
             )
-        elif self.phase is Phase.LOADING:
-            raise ProtocolError(ErrorCode.MODEL_LOADING, "a model is loading for this session")
         elif self.phase is Phase.FAILED:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
-        self._queue(self._stream.decoder.decode(frame), now)
+        samples = self._stream.decoder.decode(frame)
+        backlog = self._stream.inbox.waiting_seconds + samples.size / SAMPLING_RATE
+        if backlog > self._limits.max_backlog_seconds:
+            raise ProtocolError(
+                ErrorCode.BACKLOG_FULL,
+                f"more than {self._limits.max_backlog_seconds:g} s of audio would wait for the "
+                "model; this frame was dropped: send it again later, at most in real time",
+            )
+        self._queue(samples, now)
         return self._next_step(now)
 
     # Helpers.
@@ -352,8 +396,6 @@ class Session:
             raise ProtocolError(
                 ErrorCode.STREAM_IN_PROGRESS, "a stream is in progress; send end or reset first"
             )
-        if self.phase is Phase.LOADING:
-            raise ProtocolError(ErrorCode.MODEL_LOADING, "a model is loading for this session")
 
     def _queue(self, samples: npt.NDArray[np.float32], now: float) -> None:
         if samples.size == 0:

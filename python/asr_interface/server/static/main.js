@@ -13,7 +13,7 @@ import { TranscriptView } from "./transcript-view.js";
 const $ = (id) => document.getElementById(id);
 const START = { type: "start", sample_rate: 16000, encoding: "pcm_s16le" };
 const MODEL_ERRORS = new Set([
-  "invalid_config", "unknown_backend", "model_not_allowed", "model_load_failed", "model_loading",
+  "invalid_config", "unknown_backend", "model_not_allowed", "model_load_failed",
 ]);
 const STREAM_ERRORS = new Set(["backend_error", "stream_failed"]);
 
