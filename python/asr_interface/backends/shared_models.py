@@ -1,8 +1,9 @@
 """Loaded Whisper models, one per (directory, device, compute type, threads), shared by all streams.
 
 Weights are large and read-only while decoding, so every stream of a process uses the same
-`WhisperModel`; only the per-stream processors differ. A model nobody uses any more is freed. A lock per key makes concurrent
-requests for one model load it once, while different models still load in parallel.
+`WhisperModel`; only the per-stream processors differ. A model nobody uses any more is
+freed. A lock per key makes concurrent requests for one model load it once, while different
+models still load in parallel.
 """
 
 from __future__ import annotations
