@@ -49,7 +49,39 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="largest binary audio frame accepted",
     )
     limits.add_argument(
-        "--workers", type=int, default=defaults.workers, help="threads running model calls"
+        "--max-backlog-seconds",
+        type=_positive_float,
+        default=defaults.max_backlog_seconds,
+        help="most seconds of a stream's audio waiting for the model; frames beyond get "
+        "`backlog_full` (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--model-call-timeout",
+        type=_non_negative_float,
+        default=defaults.model_call_timeout,
+        help="fail a step whose model call runs longer than this many seconds, and report the "
+        "model as stalled on /health until a call returns; 0 waits forever "
+        "(default: %(default)s)",
+    )
+    limits.add_argument(
+        "--shutdown-grace",
+        type=_non_negative_float,
+        default=defaults.shutdown_grace,
+        help="seconds SIGTERM gives open streams to finish before closing them; a second "
+        "signal exits at once (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-loaded-models",
+        type=_positive_int,
+        default=defaults.max_loaded_models,
+        help="configurations kept loaded besides the default, least recently used unloaded "
+        "first (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=defaults.workers,
+        help="threads running model calls",
     )
     limits.add_argument(
         "--latency-target",
@@ -105,12 +137,25 @@ def run_serve(arguments: argparse.Namespace) -> int:
         token=arguments.token,
         max_sessions=arguments.max_sessions,
         max_frame_bytes=arguments.max_frame_bytes,
+        max_backlog_seconds=arguments.max_backlog_seconds,
+        model_call_timeout=arguments.model_call_timeout or None,
+        max_loaded_models=arguments.max_loaded_models,
+        shutdown_grace=arguments.shutdown_grace,
         idle_timeout=arguments.idle_timeout,
         max_batch=arguments.max_batch,
         batch_window_ms=arguments.batch_window_ms,
         latency_target=arguments.latency_target or None,
     )
-    asyncio.run(ASRServer(settings).serve_forever())
+    server = ASRServer(settings)
+    asyncio.run(server.serve_forever())
+    if server.scheduler.in_flight:
+        # Model calls past their deadline still hold worker threads, which the interpreter
+        # would wait for at exit: leave them.
+        logging.getLogger("asr_interface.server").warning(
+            "exiting with %d model call(s) still running", server.scheduler.in_flight
+        )
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 
@@ -118,6 +163,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
     return value
 
 

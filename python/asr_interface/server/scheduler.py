@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor
@@ -265,6 +266,9 @@ class BatchScheduler:
         self.stalled = False
         """Whether a model call ran past `call_timeout` since the last call that returned:
         the model may hang, and /health says so."""
+        self.in_flight = 0
+        """Model calls running on worker threads, abandoned ones included."""
+        self._in_flight_lock = threading.Lock()
         self._lanes: dict[object, _Lane] = {}
 
     async def step(
@@ -280,6 +284,15 @@ class BatchScheduler:
         finally:
             now = time.monotonic()
             self.load.record(engine, now, lag + now - since)
+
+    def _counted(self, work: Callable[[], T]) -> T:
+        with self._in_flight_lock:
+            self.in_flight += 1
+        try:
+            return work()
+        finally:
+            with self._in_flight_lock:
+                self.in_flight -= 1
 
     def forget(self, engine: StreamEngine) -> None:
         """The engine's session closed or changed model: batches no longer wait for it,
@@ -312,7 +325,7 @@ class BatchScheduler:
         """Runs `work` on a worker thread within `call_timeout`. A call past it is abandoned
         (its thread finishes on its own; nothing waits for it) and raises
         `ModelCallTimeout`."""
-        future = asyncio.get_running_loop().run_in_executor(self.executor, work)
+        future = asyncio.get_running_loop().run_in_executor(self.executor, self._counted, work)
         try:
             result = await asyncio.wait_for(future, self.call_timeout)
         except TimeoutError:
