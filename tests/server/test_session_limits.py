@@ -60,7 +60,7 @@ def test_error_replies_are_cut_short(session: Session) -> None:
 
 def test_pending_work_lasts_until_done(session: Session) -> None:
     """The server owes a session results from its first ready audio to its `done`, and
-    nothing before or after: the idle timeout does not run meanwhile."""
+    while a model loads for it: the idle timeout does not run meanwhile."""
     assert not session.has_pending_work
     streaming(session)
     assert session.has_pending_work  # a step runs
@@ -70,6 +70,8 @@ def test_pending_work_lasts_until_done(session: Session) -> None:
     assert final.final and session.has_pending_work
     assert isinstance(sent(session.step_finished(result(), 0.0))[-1], Done)
     assert not session.has_pending_work
+    session.receive_text(text("load_model", model="tiny.en"), 0.0)
+    assert session.has_pending_work  # `model_loaded` is owed
 
 
 def test_expiry_mid_stream_finishes_the_stream_then_closes(session: Session) -> None:

@@ -414,8 +414,9 @@ class SessionRunner:
             )
             self.server.metrics.error(ErrorCode.SLOW_READER.value)
             # The writer is stuck behind the replies the client does not read: the close
-            # goes out ahead of them, and the connection is dropped if even that is not
-            # read within the close timeout.
+            # frame goes out ahead of the queued ones, right after those the socket holds,
+            # and the connection is dropped if even that is not read within the close
+            # timeout. Later replies are not queued.
             self._spawn(
                 self.connection.close(
                     CLOSE_POLICY_VIOLATION,

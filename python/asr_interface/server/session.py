@@ -254,8 +254,12 @@ class Session:
     @property
     def has_pending_work(self) -> bool:
         """Whether the server still owes this client results: a step runs, audio waits for
-        the model, or an ended stream waits for its `done`."""
-        return self._step_running or self._stream.inbox_samples > 0 or self.phase is Phase.ENDING
+        the model, an ended stream waits for its `done`, or a model loads for it."""
+        return (
+            self._step_running
+            or self._stream.inbox_samples > 0
+            or self.phase in (Phase.ENDING, Phase.LOADING)
+        )
 
     def idle_timeout(self) -> list[Action]:
         return [
