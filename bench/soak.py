@@ -13,8 +13,10 @@ Prints one JSON object:
   the growth from the first sample after `--warmup-minutes` to the last;
 - `orphan_probe`: model calls counted from /metrics 2 s and 10 s after the probe vanished,
   and between the two (`calls_after_2s`: should be 0 once a disconnect cancels its work);
-- `errors`: `error` messages the clean clients received, by code; `failures`: how their
-  sessions ended without `done`, if any;
+- `errors`: `error` messages the clean clients received in their sessions, by code;
+  `refusals`: connections turned away (`overloaded`, `too_many_sessions`), by code;
+  `failures`: how their sessions ended without `done`, if any; `server_errors`: every
+  error the server counted in /metrics, the vanishing clients' included;
 - `wer_clean` over every finished clean stream, and `wer_clean_first` / `wer_clean_last`
   over each client's first and last, to see whether accuracy drifts;
 - `clean_streams_finished`, `vanished`, `load_average` (1, 5, 15 min) when it ended.
@@ -59,6 +61,7 @@ class CleanClient:
 
     scores: list[ErrorCount] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
+    refusals: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
 
 
@@ -81,7 +84,11 @@ async def send_live(
 async def clean_session(url: str, recording: Recording, client: CleanClient) -> None:
     """One session streaming `recording` live, then `end`; scored against its text."""
     async with connect(url, compression=None) as connection:
-        await connection.recv()  # ready
+        greeting = parse_server_message(str(await connection.recv()))
+        if isinstance(greeting, Error):  # turned away: too many sessions, overloaded
+            client.refusals[greeting.code] += 1
+            await asyncio.sleep(1.0)
+            return
         await connection.send(json.dumps({"type": "start"}))
 
         async def send() -> None:
@@ -213,6 +220,7 @@ async def soak(url: str, pid: int, arguments: argparse.Namespace) -> dict[str, o
         "rss_growth_after_warmup_pct": round(100 * (warm[-1] - warm[0]) / warm[0], 2),
         "orphan_probe": probe,
         "errors": dict(sum((client.errors for client in clients), Counter())),
+        "refusals": dict(sum((client.refusals for client in clients), Counter())),
         "failures": sorted({failure for client in clients for failure in client.failures}),
         "server_errors": {k: v for k, v in scrape(url).items() if k.startswith("errors:")},
         "wer_clean": rate([score for scores in finished for score in scores]),
