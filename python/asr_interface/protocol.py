@@ -16,6 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 SUPPORTED_ENCODINGS = ("pcm_s16le", "pcm_f32le")
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 48000
+EXCERPT_CHARS = 40
+"""Most characters of client input an `error` reply quotes: a 2 MiB frame must not come
+back as a 2 MiB reply."""
+MAX_ERROR_CHARS = 300
+"""Longest `message` of an `error` reply; longer ones are cut."""
 
 
 class ErrorCode(StrEnum):
@@ -41,6 +46,8 @@ class ErrorCode(StrEnum):
     OVERLOADED = "overloaded"
     IDLE_TIMEOUT = "idle_timeout"
     SHUTTING_DOWN = "shutting_down"
+    SESSION_EXPIRED = "session_expired"
+    SLOW_READER = "slow_reader"
 
 
 class ProtocolError(Exception):
@@ -101,13 +108,17 @@ def parse_client_message(text: str) -> LoadModel | Start | End | Reset:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ProtocolError(ErrorCode.INVALID_JSON, f"text frames must be JSON: {error}") from None
+    except RecursionError:
+        raise ProtocolError(ErrorCode.INVALID_JSON, "the JSON is nested too deeply") from None
+    except ValueError as error:  # an integer of thousands of digits
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"unreadable JSON value: {error}") from None
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object")
     kind = data.get("type")
     if kind not in ("load_model", "start", "end", "reset"):
         raise ProtocolError(
             ErrorCode.UNKNOWN_TYPE,
-            f"unknown message type {kind!r}; expected load_model, start, end or reset",
+            f"unknown message type {excerpt(kind)}; expected load_model, start, end or reset",
         )
     try:
         message = _client_messages.validate_python(data)
@@ -122,7 +133,8 @@ def _check_format(start: Start) -> None:
     if start.encoding not in SUPPORTED_ENCODINGS:
         raise ProtocolError(
             ErrorCode.UNSUPPORTED_ENCODING,
-            f"encoding must be one of {', '.join(SUPPORTED_ENCODINGS)}, got {start.encoding!r}",
+            f"encoding must be one of {', '.join(SUPPORTED_ENCODINGS)}, "
+            f"got {excerpt(start.encoding)}",
         )
     if not MIN_SAMPLE_RATE <= start.sample_rate <= MAX_SAMPLE_RATE:
         raise ProtocolError(
@@ -132,12 +144,20 @@ def _check_format(start: Start) -> None:
         )
 
 
+def excerpt(value: object) -> str:
+    """The `repr` of client input, cut to `EXCERPT_CHARS` characters."""
+    text = repr(value)
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    return f"{text[: EXCERPT_CHARS - 3]}... ({len(text)} characters)"
+
+
 def _describe(error: ValidationError) -> str:
     """One line naming each offending field, for `error` replies."""
     parts = []
     for problem in error.errors():
         location = ".".join(str(part) for part in problem["loc"][1:]) or "message"
-        parts.append(f"{location}: {problem['msg']}")
+        parts.append(f"{location[:EXCERPT_CHARS]}: {problem['msg']}")
     return "; ".join(parts)
 
 

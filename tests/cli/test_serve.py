@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -46,3 +47,40 @@ def test_help_documents_the_batching_flags() -> None:
     for flag in ("--max-batch", "--batch-window-ms", "--latency-target"):
         assert flag in completed.stdout
     assert "overloaded" in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "environment", "complaint"),
+    [
+        (["--token", ""], {}, "the token is empty"),
+        ([], {"ASR_INTERFACE_TOKEN": ""}, "the token is empty"),
+        (["--ssl-keyfile", "key.pem"], {}, "a key file needs its certificate"),
+        (["--max-sessions", "-1"], {}, "--max-sessions: must be at least 1, got -1"),
+        (["--max-frame-bytes", "0"], {}, "--max-frame-bytes: must be at least 1, got 0"),
+        (["--workers", "0"], {}, "--workers: must be at least 1, got 0"),
+        (["--idle-timeout", "-5"], {}, "--idle-timeout: must be 0 or more, got -5"),
+        (["--idle-timeout", "0"], {}, "--idle-timeout: must be a positive number, got 0"),
+        (["--max-session-seconds", "inf"], {}, "--max-session-seconds: must be a positive"),
+        (["--max-frames-per-second", "nan"], {}, "--max-frames-per-second: must be 0 or more"),
+        (["--max-reply-bytes", "-1"], {}, "--max-reply-bytes: must be at least 1, got -1"),
+        (["--port", "70000"], {}, "--port: must be 0 to 65535, got 70000"),
+        (["--allowed-origins", "evil.example"], {}, "an allowed origin is scheme://host"),
+    ],
+)
+def test_nonsensical_limits_and_access_are_refused_at_start_up(
+    flags: list[str], environment: dict[str, str], complaint: str
+) -> None:
+    """An empty token (flag or environment), a key without its certificate and negative or
+    zero limits exit with status 2 and one line naming the problem, before any model
+    loads: none of them silently turns a protection off."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "asr_interface", "--port", "0", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **environment},
+    )
+    assert completed.returncode == 2
+    assert complaint in completed.stderr
+    assert "listening" not in completed.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.protocol import ErrorCode, ProtocolError
-from asr_interface.server.pcm import PcmDecoder
+from asr_interface.server.pcm import MAX_FLOAT_SAMPLE, PcmDecoder
 
 RATE = SAMPLING_RATE
 
@@ -71,10 +71,10 @@ def test_dangling_bytes_wait_for_the_rest_of_their_sample(encoding: str, size: i
     assert decoder.decode(data[size + 1 :]).tolist() == pytest.approx([-0.5], abs=1e-4)
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_float_frame_is_refused_whole(bad: float) -> None:
-    """A frame with NaN or Inf raises `invalid_audio` naming the sample; bytes carried from
-    the frame before are kept for the next good frame."""
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 3e38, -3e38, 16.5])
+def test_non_finite_or_out_of_range_float_frame_is_refused_whole(bad: float) -> None:
+    """A frame with NaN, Inf or a sample far outside [-1, 1] raises `invalid_audio` naming
+    the sample; bytes carried from the frame before are kept for the next good frame."""
     decoder = PcmDecoder("pcm_f32le", RATE)
     good = np.array([0.25, 0.5], dtype="<f4").tobytes()
     assert decoder.decode(good[:3]).size == 0
@@ -84,6 +84,12 @@ def test_non_finite_float_frame_is_refused_whole(bad: float) -> None:
     assert caught.value.code is ErrorCode.INVALID_AUDIO
     assert "sample 2 " in caught.value.message
     assert decoder.decode(good[3:]).tolist() == [0.25, 0.5]
+
+
+def test_overshoot_within_the_margin_is_audio() -> None:
+    """Samples a little beyond full scale, as resampling leaves them, are accepted as sent."""
+    values = np.array([1.2, -1.5, MAX_FLOAT_SAMPLE], dtype="<f4")
+    np.testing.assert_array_equal(PcmDecoder("pcm_f32le", RATE).decode(values.tobytes()), values)
 
 
 def test_16_khz_needs_no_flush() -> None:

@@ -8,6 +8,7 @@ Only the last needs a network, so the first three work offline.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -46,14 +47,25 @@ def resolve_model_path(
         return _checked_model_directory(Path(model_dir).expanduser(), "model_dir")
     if model is None:
         raise ConfigError("a model name or model_dir is required")
-    if Path(model).expanduser().is_dir():
-        return _checked_model_directory(Path(model).expanduser(), "model")
+    # A name is never expanded (`~` or `~root` would name a home directory): only
+    # `model_dir`, which clients cannot set, is.
+    if Path(model).is_dir():
+        return _checked_model_directory(Path(model), "model")
     bundled = BUNDLED_MODELS.get(model)
     if bundled is not None:
         located = bundled.locate(cache_root(cache_dir))
         if located is not None:
             return located
     return _download(model, cache_dir)
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~])(?:/|~[\w.-]*/?)[^\s'\",:;()]*")
+
+
+def redact_paths(text: str) -> str:
+    """`text` with every absolute or home-relative path replaced by `<path>`: what a
+    client sees of a failed load says why, not where the server keeps its files."""
+    return _ABSOLUTE_PATH.sub("<path>", text)
 
 
 def cache_root(cache_dir: str | None) -> Path:

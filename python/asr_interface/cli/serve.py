@@ -8,6 +8,7 @@ import logging
 import os
 
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
+from asr_interface.errors import ConfigError
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,35 +19,54 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ServerSettings()
     network = parser.add_argument_group("network")
     network.add_argument("--host", default=defaults.host, help="address to listen on")
-    network.add_argument("--port", type=int, default=defaults.port, help="0 picks a free port")
+    network.add_argument("--port", type=_port, default=defaults.port, help="0 picks a free port")
     network.add_argument("--ssl-certfile", help="serve wss:// and https:// with this certificate")
     network.add_argument("--ssl-keyfile", help="private key of --ssl-certfile")
-    limits = parser.add_argument_group("limits")
-    limits.add_argument(
+    access = parser.add_argument_group("access")
+    access.add_argument(
         "--token",
         default=os.environ.get("ASR_INTERFACE_TOKEN"),
-        help="require this bearer token (or ?token=) on /asr and /backends "
-        "(default: $ASR_INTERFACE_TOKEN)",
+        help="require this bearer token (or ?token=) on /asr and /backends; an empty one is "
+        "refused (default: $ASR_INTERFACE_TOKEN)",
     )
+    access.add_argument(
+        "--allowed-origins",
+        type=_comma_separated,
+        default=defaults.allowed_origins,
+        help="comma-separated origins (scheme://host[:port], or *) of web pages that may "
+        "connect besides the server's own page; clients sending no Origin always may",
+    )
+    limits = parser.add_argument_group("limits", "docs/protocol.md#limits lists every bound")
     limits.add_argument(
-        "--max-sessions", type=int, default=defaults.max_sessions, help="open sessions at most"
+        "--max-sessions",
+        type=_positive_int,
+        default=defaults.max_sessions,
+        help="open sessions at most (default: %(default)s)",
     )
     limits.add_argument(
         "--allowed-models",
-        type=lambda text: tuple(name for name in text.split(",") if name),
+        type=_comma_separated,
         help="comma-separated models clients may load (default: any model name, no paths)",
     )
     limits.add_argument(
         "--idle-timeout",
-        type=float,
+        type=_positive_float,
         default=defaults.idle_timeout,
-        help="close sessions silent for this many seconds",
+        help="close sessions silent for this many seconds while the server owes them nothing "
+        "(default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-session-seconds",
+        type=_positive_float,
+        default=defaults.max_session_seconds,
+        help="finish a session's stream and close it after this many seconds "
+        "(default: %(default)s)",
     )
     limits.add_argument(
         "--max-frame-bytes",
-        type=int,
+        type=_positive_int,
         default=defaults.max_frame_bytes,
-        help="largest binary audio frame accepted",
+        help="largest binary audio frame accepted (default: %(default)s)",
     )
     limits.add_argument(
         "--max-backlog-seconds",
@@ -78,10 +98,24 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "first (default: %(default)s)",
     )
     limits.add_argument(
+        "--max-frames-per-second",
+        type=_positive_float,
+        default=defaults.max_frames_per_second,
+        help="read each connection's frames at this rate at most, after a burst of one "
+        "second's worth (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-reply-bytes",
+        type=_positive_int,
+        default=defaults.max_reply_bytes,
+        help="close a connection (1008, slow_reader) whose client leaves more than this many "
+        "bytes of replies unread (default: %(default)s)",
+    )
+    limits.add_argument(
         "--workers",
         type=_positive_int,
         default=defaults.workers,
-        help="threads running model calls",
+        help="threads running model calls (default: %(default)s)",
     )
     limits.add_argument(
         "--latency-target",
@@ -126,26 +160,33 @@ def run_serve(arguments: argparse.Namespace) -> int:
     logging.basicConfig(
         level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = ServerSettings(
-        host=arguments.host,
-        port=arguments.port,
-        ssl_certfile=arguments.ssl_certfile,
-        ssl_keyfile=arguments.ssl_keyfile,
-        config=config_from_arguments(arguments),
-        allowed_models=arguments.allowed_models,
-        workers=arguments.workers,
-        token=arguments.token,
-        max_sessions=arguments.max_sessions,
-        max_frame_bytes=arguments.max_frame_bytes,
-        max_backlog_seconds=arguments.max_backlog_seconds,
-        model_call_timeout=arguments.model_call_timeout or None,
-        max_loaded_models=arguments.max_loaded_models,
-        shutdown_grace=arguments.shutdown_grace,
-        idle_timeout=arguments.idle_timeout,
-        max_batch=arguments.max_batch,
-        batch_window_ms=arguments.batch_window_ms,
-        latency_target=arguments.latency_target or None,
-    )
+    try:
+        settings = ServerSettings(
+            host=arguments.host,
+            port=arguments.port,
+            ssl_certfile=arguments.ssl_certfile,
+            ssl_keyfile=arguments.ssl_keyfile,
+            config=config_from_arguments(arguments),
+            allowed_models=arguments.allowed_models,
+            workers=arguments.workers,
+            token=arguments.token,
+            allowed_origins=arguments.allowed_origins,
+            max_sessions=arguments.max_sessions,
+            max_frame_bytes=arguments.max_frame_bytes,
+            max_frames_per_second=arguments.max_frames_per_second,
+            max_reply_bytes=arguments.max_reply_bytes,
+            max_backlog_seconds=arguments.max_backlog_seconds,
+            model_call_timeout=arguments.model_call_timeout or None,
+            max_loaded_models=arguments.max_loaded_models,
+            shutdown_grace=arguments.shutdown_grace,
+            idle_timeout=arguments.idle_timeout,
+            max_session_seconds=arguments.max_session_seconds,
+            max_batch=arguments.max_batch,
+            batch_window_ms=arguments.batch_window_ms,
+            latency_target=arguments.latency_target or None,
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     server = ASRServer(settings)
     asyncio.run(server.serve_forever())
     if server.scheduler.in_flight:
@@ -159,17 +200,28 @@ def run_serve(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
+def _comma_separated(text: str) -> tuple[str, ...]:
+    return tuple(name for name in text.split(",") if name)
+
+
+def _port(text: str) -> int:
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 to 65535, got {value}")
     return value
 
 
 def _positive_float(text: str) -> float:
     value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
+    if value == 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 

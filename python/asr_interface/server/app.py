@@ -7,10 +7,10 @@ between the socket and the session and runs the actions the session returns.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import http
 import json
 import logging
+import math
 import os
 import signal
 import ssl
@@ -19,7 +19,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -31,13 +31,16 @@ from asr_interface.backends.registry import list_loaders
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.engine import StreamEngine
 from asr_interface.protocol import Error, ErrorCode, ProtocolError, encode
+from asr_interface.server.access import normalized_origin, origin_allowed, token_matches
 from asr_interface.server.admission import LoadMonitor
+from asr_interface.server.frame_rate import FrameRateLimit
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.pages import page_response
 from asr_interface.server.scheduler import BatchPolicy, BatchScheduler
 from asr_interface.server.session import (
     CLOSE_GOING_AWAY,
+    CLOSE_POLICY_VIOLATION,
     CLOSE_TRY_AGAIN_LATER,
     Action,
     Close,
@@ -56,7 +59,8 @@ ASR_PATH = "/asr"
 
 @dataclass(frozen=True, kw_only=True)
 class ServerSettings:
-    """Everything `serve` can be told; `None` turns a limit off."""
+    """Everything `serve` can be told; `None` turns a limit off. Nonsense (a negative
+    limit, an empty token, a key without its certificate) raises `ValueError`."""
 
     # Where to listen.
     host: str = "127.0.0.1"
@@ -70,16 +74,57 @@ class ServerSettings:
     # Batching: see docs/batching.md (it measured no gain on a CPU; raise it on a GPU).
     max_batch: int = 1
     batch_window_ms: float = 30.0
-    # Limits.
+    # Access: the token, and the pages (origins) besides the server's own that may connect.
     token: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    # Limits: docs/protocol.md#limits lists each with what a client sees when it is reached.
     max_sessions: int | None = 64
     max_frame_bytes: int = 1 << 20
     max_backlog_seconds: float = 300.0
+    max_frames_per_second: float | None = 500.0
+    max_reply_bytes: int = 1 << 20
     idle_timeout: float | None = 300.0
+    max_session_seconds: float | None = 4 * 3600.0
     shutdown_grace: float = 60.0
     latency_target: float | None = 3.0
     model_call_timeout: float | None = 60.0
     max_loaded_models: int = 4
+
+    def __post_init__(self) -> None:
+        if self.token is not None and not self.token.strip():
+            raise ValueError("the token is empty: give a real one, or none to allow everyone")
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise ValueError("a key file needs its certificate (ssl_certfile)")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0 to 65535, got {self.port}")
+        positive = {
+            "workers": self.workers,
+            "max_batch": self.max_batch,
+            "max_sessions": self.max_sessions,
+            "max_frame_bytes": self.max_frame_bytes,
+            "max_backlog_seconds": self.max_backlog_seconds,
+            "max_loaded_models": self.max_loaded_models,
+            "model_call_timeout": self.model_call_timeout,
+            "max_frames_per_second": self.max_frames_per_second,
+            "max_reply_bytes": self.max_reply_bytes,
+            "idle_timeout": self.idle_timeout,
+            "max_session_seconds": self.max_session_seconds,
+        }
+        not_negative = {
+            "batch_window_ms": self.batch_window_ms,
+            "shutdown_grace": self.shutdown_grace,
+            "latency_target": self.latency_target,
+        }
+        for name, value in positive.items():
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be positive, got {value}")
+        for name, value in not_negative.items():
+            if value is not None and not (value >= 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be 0 or more, got {value}")
+        for origin in self.allowed_origins:
+            parts = urlsplit(normalized_origin(origin))
+            if origin != "*" and not (parts.scheme and parts.netloc and not parts.path):
+                raise ValueError(f"an allowed origin is scheme://host[:port] or *, got {origin!r}")
 
 
 class ASRServer:
@@ -105,6 +150,7 @@ class ASRServer:
             max_loaded=settings.max_loaded_models,
         )
         self._runners: set[SessionRunner] = set()
+        self._allowed_origins = frozenset(map(normalized_origin, settings.allowed_origins))
         self._server: Server | None = None
         self._stopping = False
 
@@ -185,6 +231,11 @@ class ASRServer:
         if path == ASR_PATH:
             if not self._authorized(request):
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+            if not origin_allowed(request.headers, self._allowed_origins):
+                return connection.respond(
+                    http.HTTPStatus.FORBIDDEN,
+                    "pages from this origin may not connect (see --allowed-origins)\n",
+                )
             return None
         page = page_response(path, request.headers)
         if page is not None:
@@ -198,14 +249,7 @@ class ASRServer:
         return route()
 
     def _authorized(self, request: Request) -> bool:
-        token = self.settings.token
-        if token is None:
-            return True
-        header = request.headers.get("Authorization", "")
-        offered = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        if not offered:
-            offered = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
-        return hmac.compare_digest(offered.encode(), token.encode())
+        return token_matches(request.headers, request.path, self.settings.token)
 
     def _health(self) -> Response:
         """`ok` (200); `stopping`, or `model_stalled` while the last model call ran past
@@ -305,8 +349,20 @@ class SessionRunner:
         self.engine = engine
         self.finished = asyncio.Event()
         self._outbox: asyncio.Queue[str | Close] = asyncio.Queue()
+        self._outbox_bytes = 0  # of the replies queued and not yet handed to the socket
+        self._slow_reader = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._abandoned = False
+        settings = server.settings
+        now = time.monotonic()
+        self._frame_rate = (
+            FrameRateLimit(settings.max_frames_per_second, now)
+            if settings.max_frames_per_second is not None
+            else None
+        )
+        self._expires_at = (
+            now + settings.max_session_seconds if settings.max_session_seconds else math.inf
+        )
 
     async def run(self) -> None:
         writer = asyncio.create_task(self._write())
@@ -329,21 +385,40 @@ class SessionRunner:
             task.cancel()
 
     async def _read(self) -> None:
-        timeout = self.server.settings.idle_timeout
+        idle_timeout = self.server.settings.idle_timeout or math.inf
+        idle_since = time.monotonic()
         while True:
+            now = time.monotonic()
+            if now >= self._expires_at:
+                self._expires_at = math.inf
+                self.apply(self.session.expired(now))
+            if self.session.has_pending_work:
+                # The client waits for the server, not the other way round.
+                idle_since = now
+            timeout = min(idle_since + idle_timeout, self._expires_at) - now
             try:
-                frame = await asyncio.wait_for(self.connection.recv(), timeout)
+                frame = await asyncio.wait_for(
+                    self.connection.recv(), None if math.isinf(timeout) else max(0.0, timeout)
+                )
             except TimeoutError:
+                now = time.monotonic()
+                if now < idle_since + idle_timeout or self.session.has_pending_work:
+                    continue
                 self.apply(self.session.idle_timeout())
                 await self.connection.wait_closed()
                 return
             except ConnectionClosed:
                 return
             now = time.monotonic()
+            idle_since = now
             if isinstance(frame, str):
                 self.apply(self.session.receive_text(frame, now))
             else:
                 self.apply(self.session.receive_bytes(frame, now))
+            if self._frame_rate is not None:
+                delay = self._frame_rate.delay(now)
+                if delay > 0:
+                    await asyncio.sleep(delay)
 
     async def _write(self) -> None:
         try:
@@ -353,8 +428,36 @@ class SessionRunner:
                     await self.connection.close(item.code, item.reason)
                     return
                 await self.connection.send(item)
+                self._outbox_bytes -= len(item)
         except ConnectionClosed:
             return
+
+    def _enqueue(self, reply: str) -> None:
+        """Queues a reply, or closes the connection of a client that does not read them."""
+        if self._slow_reader:
+            return
+        limit = self.server.settings.max_reply_bytes
+        if self._outbox_bytes + len(reply) > limit:
+            self._slow_reader = True
+            logger.warning(
+                "session %s: more than %d bytes of replies unread; closing",
+                self.session.session_id,
+                limit,
+            )
+            self.server.metrics.error(ErrorCode.SLOW_READER.value)
+            # The writer is stuck behind the replies the client does not read: the close
+            # frame goes out ahead of the queued ones, right after those the socket holds,
+            # and the connection is dropped if even that is not read within the close
+            # timeout. Later replies are not queued.
+            self._spawn(
+                self.connection.close(
+                    CLOSE_POLICY_VIOLATION,
+                    f"{ErrorCode.SLOW_READER.value}: over {limit} bytes of replies unread",
+                )
+            )
+            return
+        self._outbox_bytes += len(reply)
+        self._outbox.put_nowait(reply)
 
     def apply(self, actions: list[Action]) -> None:
         """Runs the session's actions in order, without awaiting anything."""
@@ -362,7 +465,7 @@ class SessionRunner:
             return
         for action in actions:
             if isinstance(action, Send):
-                self._outbox.put_nowait(encode(action.message))
+                self._enqueue(encode(action.message))
             elif isinstance(action, Close):
                 self._outbox.put_nowait(action)
             elif isinstance(action, RunStep):

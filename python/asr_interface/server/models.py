@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from asr_interface.backends.loaded import LoadedModel, load_model
+from asr_interface.backends.model_resolution import redact_paths
 from asr_interface.backends.registry import get_loader
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.engine import StreamEngine
@@ -88,7 +89,7 @@ class ModelPool:
     def model_allowed(self, model: str) -> bool:
         if self._allowed is not None:
             return model in self._allowed
-        return "/" not in model and "\\" not in model and not model.startswith(".")
+        return "/" not in model and "\\" not in model and not model.startswith((".", "~"))
 
     def allowed_models(self) -> set[str]:
         return set(self._allowed or ()) | {self.default.model}
@@ -132,7 +133,8 @@ class ModelPool:
         except Exception as error:
             logger.warning("loading %s failed: %s", config.model, error)
             raise ProtocolError(
-                ErrorCode.MODEL_LOAD_FAILED, f"model {config.model!r} failed to load: {error}"
+                ErrorCode.MODEL_LOAD_FAILED,
+                f"model {config.model!r} failed to load: {redact_paths(str(error))}",
             ) from error
 
     def loaded(self) -> list[dict[str, Any]]:

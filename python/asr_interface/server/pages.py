@@ -87,7 +87,8 @@ def page_response(path: str, headers: Headers) -> Response | None:
             f"no asset {path}\n".encode(),
         )
     cache_headers = [("ETag", asset.etag), ("Cache-Control", "no-cache")]
-    offered = headers.get("If-None-Match", "")
+    # A list header: HTTP allows it split over several lines, read as one joined by commas.
+    offered = ",".join(headers.get_all("If-None-Match"))
     if asset.etag in (tag.strip() for tag in offered.split(",")):
         return _response(http.HTTPStatus.NOT_MODIFIED, cache_headers, b"")
     return _response(

@@ -12,6 +12,11 @@ from asr_interface.protocol import ErrorCode, ProtocolError
 
 _DTYPES: dict[str, np.dtype[Any]] = {"pcm_s16le": np.dtype("<i2"), "pcm_f32le": np.dtype("<f4")}
 
+MAX_FLOAT_SAMPLE = 16.0
+"""Largest magnitude of a float sample: audio is in [-1, 1]; overshoot from resampling or
+gain passes, while numbers like 3e38 (whose squares overflow in the model's features) are
+not audio."""
+
 
 class PcmDecoder:
     """Decodes one stream's frames; a sample split across two frames is joined again."""
@@ -24,16 +29,18 @@ class PcmDecoder:
         self._resampler = Resampler() if sample_rate != SAMPLING_RATE else None
 
     def decode(self, frame: bytes) -> npt.NDArray[np.float32]:
-        """The frame's samples at 16 kHz; a frame with NaN or Inf is refused whole."""
+        """The frame's samples at 16 kHz; a frame with a NaN, infinite or out-of-range
+        sample is refused whole."""
         data = self._carry + frame
         usable = len(data) - len(data) % self._dtype.itemsize
         samples = np.frombuffer(data, dtype=self._dtype, count=usable // self._dtype.itemsize)
-        if samples.dtype.kind == "f" and not np.isfinite(samples).all():
-            index = int(np.flatnonzero(~np.isfinite(samples))[0])
+        # `not <=` also catches NaN, which compares false.
+        if samples.dtype.kind == "f" and not (np.abs(samples) <= MAX_FLOAT_SAMPLE).all():
+            index = int(np.flatnonzero(~(np.abs(samples) <= MAX_FLOAT_SAMPLE))[0])
             raise ProtocolError(
                 ErrorCode.INVALID_AUDIO,
-                f"sample {index} of the frame is {samples[index]}: samples must be finite; "
-                "the frame was dropped",
+                f"sample {index} of the frame is {samples[index]}: samples must be finite "
+                f"and within +-{MAX_FLOAT_SAMPLE:g}; the frame was dropped",
             )
         self._carry = data[usable:]
         native = samples.astype(samples.dtype.newbyteorder("="))

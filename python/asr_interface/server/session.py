@@ -26,6 +26,7 @@ from asr_interface.core.decoding import TimedWord
 from asr_interface.core.engine import StepResult
 from asr_interface.core.pacing import AudioInbox, Pacing
 from asr_interface.protocol import (
+    MAX_ERROR_CHARS,
     Commit,
     Done,
     End,
@@ -49,6 +50,7 @@ from asr_interface.server.pcm import PcmDecoder
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_NORMAL = 1000
+CLOSE_POLICY_VIOLATION = 1008
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class Session:
         self._step_running = False
         self._final_step_running = False
         self._resets_waiting = 0  # resets that arrived while a step ran, to answer after it
-        self._close_after_done = False
+        self._close_after_done: Close | None = None  # the close a finishing stream awaits
         # Messages that arrived while a model loaded, served in order once it is loaded.
         self._held: deque[tuple[str | bytes, float]] = deque()
         self._held_bytes = 0
@@ -237,7 +239,7 @@ class Session:
             )
         ]
         if self._close_after_done:
-            actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
+            actions.append(self._close_after_done)
         return actions
 
     def model_loaded(self, config: ASRConfig, metadata: dict[str, Any], sep: str) -> list[Action]:
@@ -255,6 +257,16 @@ class Session:
         self.phase = self._phase_before_load
         return [self._error(code, reason), *self._serve_held()]
 
+    @property
+    def has_pending_work(self) -> bool:
+        """Whether the server still owes this client results: a step runs, audio waits for
+        the model, an ended stream waits for its `done`, or a model loads for it."""
+        return (
+            self._step_running
+            or self._stream.inbox.waiting_samples > 0
+            or self.phase in (Phase.ENDING, Phase.LOADING)
+        )
+
     def idle_timeout(self) -> list[Action]:
         return [
             self._error(ErrorCode.IDLE_TIMEOUT, "no message for too long; closing"),
@@ -263,12 +275,25 @@ class Session:
 
     def shutdown(self, now: float) -> list[Action]:
         """The server is stopping: finish a running stream, then close."""
-        self._close_after_done = True
+        return self._finish_then_close(now, Close(CLOSE_GOING_AWAY, "server shutting down"))
+
+    def expired(self, now: float) -> list[Action]:
+        """The session reached its maximum lifetime: say so, finish a running stream as
+        `end` would, then close."""
+        notice = self._error(
+            ErrorCode.SESSION_EXPIRED,
+            "the session reached its maximum lifetime; the stream is finished, then the "
+            "connection closes: reconnect to go on",
+        )
+        return [notice, *self._finish_then_close(now, Close(CLOSE_NORMAL, "session expired"))]
+
+    def _finish_then_close(self, now: float, close: Close) -> list[Action]:
+        self._close_after_done = close
         if self.phase is Phase.STREAMING:
             return self._end(now)
         if self.phase is Phase.ENDING or self._step_running:
             return []
-        return [Close(CLOSE_GOING_AWAY, "server shutting down")]
+        return [close]
 
     # Message handlers.
 
@@ -344,7 +369,7 @@ class Session:
         self._resets_waiting = 0
         actions: list[Action] = [ResetStream(), *answers, *self._next_step(now)]
         if self._close_after_done and not self._step_running:
-            actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
+            actions.append(self._close_after_done)
         return actions
 
     def _audio(self, frame: bytes, now: float) -> list[Action]:
@@ -354,6 +379,8 @@ class Session:
                 f"binary frames may hold at most {self._limits.max_frame_bytes} bytes, "
                 f"got {len(frame)}; the frame was dropped",
             )
+        if not frame:
+            return []  # no audio: it neither starts a stream nor breaks a rule
         if self.phase is Phase.IDLE:
             self.phase = Phase.STREAMING
         elif self.phase in (Phase.ENDING, Phase.ENDED):
@@ -388,7 +415,7 @@ class Session:
             )
         ]
         if self._close_after_done:
-            actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
+            actions.append(self._close_after_done)
         return actions
 
     def _require_not_busy(self) -> None:
@@ -469,4 +496,6 @@ class Session:
 
     def _error(self, code: ErrorCode, message: str) -> Send:
         self._observer.error(code.value)
+        if len(message) > MAX_ERROR_CHARS:
+            message = message[: MAX_ERROR_CHARS - 3] + "..."
         return Send(Error(code=code.value, message=message))

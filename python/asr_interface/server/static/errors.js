@@ -21,6 +21,8 @@ const EXPLANATIONS = {
   too_many_sessions: "The server is busy with too many users. The page will try again shortly.",
   idle_timeout: "The connection was closed after a long pause. The page reconnects on its own.",
   shutting_down: "The server is shutting down. The page reconnects when it is back.",
+  session_expired: "The connection reached its time limit; the recording so far was finished. The page reconnects on its own.",
+  slow_reader: "The page did not keep up with the server's replies, so the server closed the connection.",
 };
 
 /** A sentence for an `error` message's code; unknown codes still get a readable sentence. */
@@ -29,7 +31,12 @@ export function explainError(code) {
 }
 
 /** Errors that concern the connection, not what the person did: they need no dismissing. */
-export const CONNECTION_ERRORS = new Set(["too_many_sessions", "idle_timeout", "shutting_down"]);
+export const CONNECTION_ERRORS = new Set([
+  "too_many_sessions",
+  "idle_timeout",
+  "shutting_down",
+  "session_expired",
+]);
 
 /** Why a WebSocket closed, from its close code (RFC 6455 section 7.4). */
 export function explainClose(code, reason) {
