@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-SUPPORTED_ENCODINGS = ("pcm_s16le", "pcm_f32le")
+SUPPORTED_ENCODINGS = ("pcm_s16le", "pcm_f32le", "pcm_mulaw", "pcm_alaw")
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 48000
 
@@ -41,6 +41,10 @@ class ErrorCode(StrEnum):
     OVERLOADED = "overloaded"
     IDLE_TIMEOUT = "idle_timeout"
     SHUTTING_DOWN = "shutting_down"
+    # The Realtime endpoint (docs/realtime.md).
+    UNSUPPORTED_FEATURE = "unsupported_feature"
+    EMPTY_COMMIT = "empty_commit"
+    BUFFER_FULL = "buffer_full"
 
 
 class ProtocolError(Exception):
@@ -112,7 +116,7 @@ def parse_client_message(text: str) -> LoadModel | Start | End | Reset:
     try:
         message = _client_messages.validate_python(data)
     except ValidationError as error:
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE, _describe(error)) from None
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, describe_validation_error(error)) from None
     if isinstance(message, Start):
         _check_format(message)
     return message
@@ -132,7 +136,7 @@ def _check_format(start: Start) -> None:
         )
 
 
-def _describe(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError) -> str:
     """One line naming each offending field, for `error` replies."""
     parts = []
     for problem in error.errors():

@@ -30,11 +30,13 @@ from asr_interface import __version__
 from asr_interface.backends.registry import list_loaders
 from asr_interface.core.config import ASRConfig
 from asr_interface.protocol import Error, ErrorCode, ProtocolError, encode
+from asr_interface.realtime_protocol import REALTIME_PATH, error_event
 from asr_interface.server.admission import LoadMonitor
 from asr_interface.server.engine import StreamEngine
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.pages import page_response
+from asr_interface.server.realtime import RealtimeSession
 from asr_interface.server.scheduler import BatchPolicy, BatchScheduler
 from asr_interface.server.session import (
     CLOSE_GOING_AWAY,
@@ -173,9 +175,15 @@ class ASRServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
-        if path == ASR_PATH:
+        if path in (ASR_PATH, REALTIME_PATH):
             if not self._authorized(request):
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+            intent = parse_qs(urlsplit(request.path).query).get("intent", ["transcription"])[0]
+            if path == REALTIME_PATH and intent != "transcription":
+                return connection.respond(
+                    http.HTTPStatus.BAD_REQUEST,
+                    f"intent {intent!r}: this server runs transcription sessions only\n",
+                )
             return None
         page = page_response(path, request.headers)
         if page is not None:
@@ -227,11 +235,19 @@ class ASRServer:
     # WebSocket sessions.
 
     async def _handle(self, connection: ServerConnection) -> None:
+        assert connection.request is not None
+        target = urlsplit(connection.request.path)
+        realtime = target.path == REALTIME_PATH
         refusal = self._refusal()
         if refusal is not None:
             code, reason = refusal
             self.metrics.error(code.value)
-            await connection.send(encode(Error(code=code.value, message=reason)))
+            error = (
+                error_event("event_refused", code.value, reason)
+                if realtime
+                else Error(code=code.value, message=reason)
+            )
+            await connection.send(encode(error))
             await connection.close(CLOSE_TRY_AGAIN_LATER, reason)
             return
         engine, _ = await self.models.engine(self.settings.config)
@@ -243,7 +259,11 @@ class ASRServer:
             limits=SessionLimits(max_frame_bytes=self.settings.max_frame_bytes),
             observer=self.metrics,
         )
-        runner = SessionRunner(self, connection, session, engine)
+        protocol: Session | RealtimeSession = session
+        if realtime:
+            model = parse_qs(target.query).get("model", [None])[0]
+            protocol = RealtimeSession(session, model=model)
+        runner = SessionRunner(self, connection, protocol, engine)
         self._runners.add(runner)
         self.metrics.session_opened()
         try:
@@ -276,7 +296,7 @@ class SessionRunner:
         self,
         server: ASRServer,
         connection: ServerConnection,
-        session: Session,
+        session: Session | RealtimeSession,
         engine: StreamEngine,
     ) -> None:
         self.server = server
