@@ -172,6 +172,7 @@ class RealtimeSession:
         self._item_ids = count(1)
         self._held = _Held()
         self._loading: _Settings | None = None
+        self._loading_event_id: str | None = None
         self._committing: _Turn | None = None  # committed by hand; waits for `done`
         self._turn: _Turn | None = None  # the item receiving words
         self._ended: deque[_Turn] = deque()  # utterances ended in the step being read
@@ -233,7 +234,11 @@ class RealtimeSession:
 
     def model_failed(self, code: ErrorCode, reason: str) -> list[Action]:
         self._loading = None
-        failed = self._translate(self._session.model_failed(code, reason), self._now)
+        self._client_event_id = self._loading_event_id  # the update that asked for it
+        try:
+            failed = self._translate(self._session.model_failed(code, reason), self._now)
+        finally:
+            self._client_event_id = None
         return failed + self._release(self._now)
 
     def idle_timeout(self) -> list[Action]:
@@ -319,6 +324,7 @@ class RealtimeSession:
         actions = self._translate(self._session.receive_text(encode(load), self._now))
         if any(isinstance(action, LoadConfig) for action in actions):
             self._loading = settings
+            self._loading_event_id = self._client_event_id
         return actions
 
     def _append(self, audio: str, now: float) -> list[Action]:
@@ -329,7 +335,8 @@ class RealtimeSession:
                 ErrorCode.INVALID_MESSAGE, f"audio must be base64: {error}; the event was dropped"
             ) from None
         actions: list[Action] = []
-        if not self._stream_open:
+        starting = not self._stream_open
+        if starting:
             audio_format = self._settings.format
             start = Start(encoding=audio_format.encoding, sample_rate=audio_format.sample_rate)
             actions += self._translate(self._session.receive_text(encode(start), now), now)
@@ -337,8 +344,12 @@ class RealtimeSession:
         session_time = self._session_time(self._stream_seconds)
         received = self._translate(self._session.receive_bytes(frame, now), now)
         actions += received
-        if _refused(received):
-            return actions  # the frame was dropped
+        if _refused(received):  # the frame was dropped
+            if starting:  # and no stream was begun after all
+                self._stream_open = False
+                self._silent_resets += 1
+                actions += self._translate(self._session.receive_text(encode(Reset()), now), now)
+            return actions
         if frame:
             self._has_audio = True
             self._stream_seconds += len(frame) / self._settings.format.bytes_per_second
@@ -445,6 +456,8 @@ class RealtimeSession:
         return self._turn
 
     def _speech_event(self, vad: Vad) -> list[Action]:
+        if self._committing is not None:
+            return []  # in audio the client already committed: it is all that item's
         time = self._session_time(vad.time)
         if vad.event == "speech_start":
             if self._turn is None:
