@@ -195,7 +195,9 @@ async def test_server_vad_turns_on_real_speech(server: ServerProcess) -> None:
     assert [event["item_id"] for event in stopped] == items[: len(stopped)]
     times = [e["audio_start_ms"] for e in started] + [e["audio_end_ms"] for e in stopped]
     assert all(0 <= time <= 13000 for time in times)
-    assert all(a["audio_start_ms"] < b["audio_end_ms"] for a, b in zip(started, stopped))
+    assert all(
+        a["audio_start_ms"] < b["audio_end_ms"] for a, b in zip(started, stopped, strict=False)
+    )
     completed = of_type("transcription.completed")
     assert [event["item_id"] for event in completed] == items
     for done in completed:
