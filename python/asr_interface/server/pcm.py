@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from asr_interface.audio import SAMPLING_RATE, Resampler
 from asr_interface.protocol import ErrorCode, ProtocolError
+from asr_interface.server.compressed import CompressedDecoder
 
 _DTYPES: dict[str, np.dtype[Any]] = {"pcm_s16le": np.dtype("<i2"), "pcm_f32le": np.dtype("<f4")}
 
@@ -73,3 +74,18 @@ class PcmDecoder:
         if self._resampler is None:
             return np.zeros(0, dtype=np.float32)
         return self._resampler.flush()
+
+
+class StreamDecoder(Protocol):
+    """Turns one stream's binary frames into 16 kHz float32 samples."""
+
+    def decode(self, frame: bytes) -> npt.NDArray[np.float32]: ...
+    def flush(self) -> npt.NDArray[np.float32]: ...
+
+
+def stream_decoder(encoding: str, sample_rate: int) -> StreamDecoder:
+    """The decoder for a `start`'s format: PCM by its declared rate, or a compressed
+    stream (`auto`), whose container tells its rate."""
+    if encoding == "auto":
+        return CompressedDecoder()
+    return PcmDecoder(encoding, sample_rate)

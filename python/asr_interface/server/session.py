@@ -42,8 +42,9 @@ from asr_interface.protocol import (
     Word,
     parse_client_message,
 )
+from asr_interface.server.compressed import UndecodableStream
 from asr_interface.server.engine import StepResult
-from asr_interface.server.pcm import PcmDecoder
+from asr_interface.server.pcm import PcmDecoder, StreamDecoder, stream_decoder
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN_LATER = 1013
@@ -132,7 +133,7 @@ ConfigValidator = Callable[[dict[str, Any]], ASRConfig]
 class _Stream:
     """Per-stream bookkeeping, replaced by every new stream."""
 
-    decoder: PcmDecoder = field(default_factory=PcmDecoder)
+    decoder: StreamDecoder = field(default_factory=PcmDecoder)
     inbox: list[npt.NDArray[np.float32]] = field(default_factory=list)
     inbox_samples: int = 0
     received_samples: int = 0
@@ -197,6 +198,9 @@ class Session:
     def receive_bytes(self, frame: bytes, now: float) -> list[Action]:
         try:
             return self._audio(frame, now)
+        except UndecodableStream as error:
+            # Nothing after this frame can be decoded: finish the stream with what was.
+            return [self._error(error.code, error.message), *self._end(now)]
         except ProtocolError as error:
             return [self._error(error.code, error.message)]
 
@@ -278,7 +282,7 @@ class Session:
         if self.phase is Phase.FAILED:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
         actions: list[Action] = [ResetStream()] if self.phase is Phase.ENDED else []
-        self._stream = _Stream(decoder=PcmDecoder(message.encoding, message.sample_rate))
+        self._stream = _Stream(decoder=stream_decoder(message.encoding, message.sample_rate))
         self.phase = Phase.STREAMING
         return actions
 
