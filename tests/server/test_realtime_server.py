@@ -19,6 +19,7 @@ from websockets.exceptions import InvalidStatus
 
 from asr_interface.evaluation import word_error_rate
 from asr_interface.protocol import Commit, Done, parse_server_message
+from tests.encoded_audio import encode_g711
 from tests.server.conftest import ServerProcess, running_server
 from tests.speech import JFK, speech_audio, transcript
 
@@ -278,18 +279,7 @@ async def test_telephony_formats_on_real_speech(
 ) -> None:
     """G.711 speech made by PyAV's encoder, at 8 kHz, is transcribed after `session.update`
     selects its format."""
-    encoder = av.CodecContext.create(codec, "w")
-    encoder.sample_rate = 8000
-    encoder.layout = "mono"
-    encoder.format = "s16"
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=8000)
-    frame = av.AudioFrame.from_ndarray(
-        speech_audio(JFK).reshape(1, -1), format="flt", layout="mono"
-    )
-    frame.sample_rate = 16000
-    frames = resampler.resample(frame) + resampler.resample(None)
-    coded = b"".join(bytes(p) for f in frames for p in encoder.encode(f))
-    coded += b"".join(bytes(p) for p in encoder.encode(None))
+    coded = encode_g711(speech_audio(JFK), codec)
     async with connect(realtime_url(server)) as connection:
         await receive(connection)
         update = {"type": "transcription", "audio": {"input": {"format": {"type": name}}}}

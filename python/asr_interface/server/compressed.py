@@ -22,24 +22,28 @@ from asr_interface.audio import SAMPLING_RATE, Resampler
 from asr_interface.protocol import ErrorCode, ProtocolError
 
 # Probing reads little before the first packet, so the first words are not held back
-# for seconds of a low-bitrate stream; every streamable format names itself early.
-_OPEN_OPTIONS = {"probesize": "4096", "analyzeduration": "1"}
+# for seconds of a low-bitrate stream; every streamable format names itself in its first
+# 16 KiB, and bytes that do not are refused then rather than after a megabyte.
+_OPEN_OPTIONS = {"probesize": "4096", "analyzeduration": "1", "formatprobesize": "16384"}
 STALL_SECONDS = 10.0
 """Longest a frame's decoding may take before the stream is given up as broken."""
-SECONDS_PER_BYTE = 1 / 200
-"""Audio a byte may decode to, besides `FREE_SECONDS`: four times what Opus gives at its
-lowest bitrate (6 kbit/s), so that a crafted stream cannot grow without bound."""
-FREE_SECONDS = 30.0
+SECONDS_PER_BYTE = 1 / 100
+"""Audio a byte may decode to, besides `FREE_SECONDS`: eight times what Opus gives at its
+lowest bitrate (6 kbit/s) and twice what FLAC makes of digital silence, so that a crafted
+stream cannot turn a few bytes into hours of audio."""
+FREE_SECONDS = 60.0
 
 
 class UndecodableStream(ProtocolError):
-    """The compressed stream is corrupt or unsupported: nothing more of it can be decoded."""
+    """The compressed stream is corrupt or unsupported: nothing more of it can be decoded.
+    `samples` holds what was decoded before, not yet returned."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, samples: npt.NDArray[np.float32]) -> None:
         super().__init__(
             ErrorCode.INVALID_AUDIO,
             f"the compressed stream cannot be decoded ({reason}); it ends here",
         )
+        self.samples = samples
 
 
 class _Pipeline:
@@ -105,13 +109,15 @@ class _Pipeline:
 class CompressedDecoder:
     """Decodes one compressed stream, of any format FFmpeg detects, to 16 kHz float32.
 
-    Same calls as `PcmDecoder`. `decode` raises `UndecodableStream` once the stream turns
-    out corrupt or unsupported; `flush` then returns nothing.
+    Same calls as `PcmDecoder`. The first `decode` or `flush` after the stream turns out
+    corrupt or unsupported raises `UndecodableStream`, once; `flush` after that returns
+    what is left.
     """
 
     def __init__(self) -> None:
         self._pipeline = _Pipeline()
         self._thread: threading.Thread | None = None
+        self._reported = False
         # A stream dropped without its end (reset, a closed connection) still ends its
         # thread: the thread holds the pipeline, never this object.
         weakref.finalize(self, self._pipeline.close)
@@ -136,10 +142,6 @@ class CompressedDecoder:
             )
             if not settled:
                 pipeline.error = f"no progress in {STALL_SECONDS:g} s"
-            error = pipeline.error
-        if error is not None:
-            pipeline.close()
-            raise UndecodableStream(error)  # what was decoded before waits for `flush`
         return self._take()
 
     def flush(self) -> npt.NDArray[np.float32]:
@@ -151,9 +153,15 @@ class CompressedDecoder:
         return self._take()
 
     def _take(self) -> npt.NDArray[np.float32]:
+        """The samples decoded since the last call; `UndecodableStream` with them the
+        first time after a failure."""
         pipeline = self._pipeline
         with pipeline.condition:
             parts, pipeline.decoded = pipeline.decoded, []
-        if not parts:
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate(parts)
+            error = pipeline.error
+        samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        if error is not None and not self._reported:
+            self._reported = True
+            pipeline.close()
+            raise UndecodableStream(error, samples)
+        return samples

@@ -200,6 +200,7 @@ class Session:
             return self._audio(frame, now)
         except UndecodableStream as error:
             # Nothing after this frame can be decoded: finish the stream with what was.
+            self._queue(error.samples, now)
             return [self._error(error.code, error.message), *self._end(now)]
         except ProtocolError as error:
             return [self._error(error.code, error.message)]
@@ -296,9 +297,19 @@ class Session:
         stream = self._stream
         if self.phase in (Phase.IDLE, Phase.ENDED):
             return self._stream_done()
-        self._queue(stream.decoder.flush(), now)
+        actions = self._flush_decoder(now)
         self.phase = Phase.ENDING
-        return self._next_step(now)
+        return actions + self._next_step(now)
+
+    def _flush_decoder(self, now: float) -> list[Action]:
+        """Queues the decoder's last samples; a compressed stream found broken only at its
+        end is reported then."""
+        try:
+            self._queue(self._stream.decoder.flush(), now)
+        except UndecodableStream as error:
+            self._queue(error.samples, now)
+            return [self._error(error.code, error.message)]
+        return []
 
     def _reset(self) -> list[Action]:
         if self.phase is Phase.LOADING:
