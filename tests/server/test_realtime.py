@@ -368,3 +368,16 @@ def test_telephony_formats_stream_at_8_khz(realtime: RealtimeSession) -> None:
     actions = realtime.receive_text(event("input_audio_buffer.append", audio=mulaw), 0.0)
     (step,) = steps(actions)
     assert abs(step.audio.size - 1.1 * 16000) < 100
+
+
+def test_model_in_the_url_is_loaded_after_created(pool: ModelPool) -> None:
+    """A `model` in the connection's query chooses the model: `session.created` comes
+    first, then the load; an API model name keeps the server's model."""
+    session = Session("s1", ASRConfig(), sep="", validate_config=pool.validate)
+    actions = RealtimeSession(session, model="base.en").connected()
+    assert isinstance(sent(actions)[0], SessionCreated)
+    (load,) = [action for action in actions if isinstance(action, LoadConfig)]
+    assert load.config.model == "base.en"
+    session = Session("s2", ASRConfig(), sep="", validate_config=pool.validate)
+    created, updated = sent(RealtimeSession(session, model="whisper-1").connected())
+    assert isinstance(updated, SessionUpdated)
