@@ -379,5 +379,5 @@ def test_model_in_the_url_is_loaded_after_created(pool: ModelPool) -> None:
     (load,) = [action for action in actions if isinstance(action, LoadConfig)]
     assert load.config.model == "base.en"
     session = Session("s2", ASRConfig(), sep="", validate_config=pool.validate)
-    created, updated = sent(RealtimeSession(session, model="whisper-1").connected())
+    _, updated = sent(RealtimeSession(session, model="whisper-1").connected())
     assert isinstance(updated, SessionUpdated)

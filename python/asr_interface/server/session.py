@@ -294,7 +294,6 @@ class Session:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
         if self.phase is Phase.ENDING:
             raise ProtocolError(ErrorCode.STREAM_IN_PROGRESS, "the stream is already ending")
-        stream = self._stream
         if self.phase in (Phase.IDLE, Phase.ENDED):
             return self._stream_done()
         actions = self._flush_decoder(now)
