@@ -28,6 +28,7 @@ from asr_interface.realtime_protocol import (
     TranscriptionFailed,
 )
 from asr_interface.server.engine import StepResult
+from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.realtime import (
     VAD_PREFIX_PADDING_MS,
@@ -36,7 +37,15 @@ from asr_interface.server.realtime import (
     RealtimeLimits,
     RealtimeSession,
 )
-from asr_interface.server.session import Action, LoadConfig, ResetStream, RunStep, Send, Session
+from asr_interface.server.session import (
+    Action,
+    Close,
+    LoadConfig,
+    ResetStream,
+    RunStep,
+    Send,
+    Session,
+)
 
 PCM_RATE = 24000
 
@@ -381,3 +390,33 @@ def test_model_in_the_url_is_loaded_after_created(pool: ModelPool) -> None:
     session = Session("s2", ASRConfig(), sep="", validate_config=pool.validate)
     _, updated = sent(RealtimeSession(session, model="whisper-1").connected())
     assert isinstance(updated, SessionUpdated)
+
+
+def test_errors_are_counted_once(pool: ModelPool) -> None:
+    """The metrics count the translator's own refusals and the session's errors, each
+    once."""
+    metrics = ServerMetrics()
+    session = Session("s1", ASRConfig(), sep="", validate_config=pool.validate, observer=metrics)
+    realtime = RealtimeSession(session, observer=metrics)
+    realtime.connected()
+    realtime.receive_text(event("response.create"), 0.0)
+    realtime.receive_text(update(transcription={"model": "base"}), 0.0)
+
+    def count(code: str) -> float | None:
+        return metrics.registry.get_sample_value("asr_errors_total", {"code": code})
+
+    assert count("unsupported_feature") == 1
+    assert count("model_not_allowed") == 1
+
+
+def test_shutdown_commits_and_completes_the_open_turn(realtime: RealtimeSession) -> None:
+    """A server stopping mid-turn finishes it as a commit would: `committed`, the last
+    words and `completed`, then the close."""
+    realtime.receive_text(append(1.1), 0.0)
+    assert realtime.shutdown(0.5) == []  # the running step finishes first
+    (final,) = steps(realtime.step_finished(result(words((0.0, 0.5, " Bye"))), 1.0))
+    assert final.final
+    actions = realtime.step_finished(result(), 1.5)
+    kinds = [type(message).__name__ for message in sent(actions)]
+    assert kinds == ["AudioCommitted", "TranscriptionCompleted"]
+    assert isinstance(actions[-1], Close)

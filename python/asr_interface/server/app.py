@@ -262,7 +262,7 @@ class ASRServer:
         protocol: Session | RealtimeSession = session
         if realtime:
             model = parse_qs(target.query).get("model", [None])[0]
-            protocol = RealtimeSession(session, model=model)
+            protocol = RealtimeSession(session, model=model, observer=self.metrics)
         runner = SessionRunner(self, connection, protocol, engine)
         self._runners.add(runner)
         self.metrics.session_opened()

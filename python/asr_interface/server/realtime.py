@@ -69,7 +69,14 @@ from asr_interface.realtime_protocol import (
     parse_client_event,
 )
 from asr_interface.server.engine import StepResult
-from asr_interface.server.session import Action, LoadConfig, Send, Session
+from asr_interface.server.session import (
+    Action,
+    LoadConfig,
+    NoObserver,
+    Send,
+    Session,
+    SessionObserver,
+)
 
 OPENAI_TRANSCRIPTION_MODELS = frozenset(
     {
@@ -161,9 +168,15 @@ class RealtimeSession:
     """
 
     def __init__(
-        self, session: Session, *, model: str | None = None, limits: RealtimeLimits | None = None
+        self,
+        session: Session,
+        *,
+        model: str | None = None,
+        limits: RealtimeLimits | None = None,
+        observer: SessionObserver | None = None,
     ) -> None:
         self._session = session
+        self._observer = observer or NoObserver()
         self._limits = limits or RealtimeLimits()
         self._default_model = session.config.model
         self._settings = self._settings_of(session.config, FORMATS["audio/pcm"])
@@ -415,7 +428,9 @@ class RealtimeSession:
                 return []
             return [Send(AudioCleared(event_id=self._event_id()))]
         if isinstance(message, Error):
-            error = self._error(ErrorCode(message.code), message.message, self._client_event_id)
+            error = self._error(
+                ErrorCode(message.code), message.message, self._client_event_id, counted=True
+            )
             if message.code == ErrorCode.BACKEND_ERROR:
                 return [error, *self._recover(message.message, now)]
             return [error]
@@ -507,6 +522,8 @@ class RealtimeSession:
         actions: list[Action] = []
         while self._ended:
             actions.append(self._completed(self._ended.popleft()))
+        if self._turn is not None:  # the stream ended without a commit (shutdown)
+            actions.append(self._committed(self._turn))
         for turn in (self._committing, self._turn):
             if turn is not None:
                 turn.end = self._session_time(self._stream_seconds)
@@ -634,7 +651,17 @@ class RealtimeSession:
     def _event_id(self) -> str:
         return f"event_{self._session.session_id}_{next(self._event_ids)}"
 
-    def _error(self, code: ErrorCode, message: str, client_event_id: str | None = None) -> Send:
+    def _error(
+        self,
+        code: ErrorCode,
+        message: str,
+        client_event_id: str | None = None,
+        *,
+        counted: bool = False,
+    ) -> Send:
+        """An `error` event; `counted` when the `Session` already told the observer."""
+        if not counted:
+            self._observer.error(code.value)
         return Send(
             error_event(self._event_id(), code.value, message, client_event_id=client_event_id)
         )

@@ -104,7 +104,7 @@ class SessionObserver(Protocol):
     def error(self, code: str) -> None: ...
 
 
-class _NoObserver:
+class NoObserver:
     def audio_received(self, seconds: float) -> None: ...
     def model_call(self, seconds: float) -> None: ...
     def commit_latency(self, seconds: float) -> None: ...
@@ -169,7 +169,7 @@ class Session:
         self._phase_before_load = Phase.IDLE
         self._validate_config = validate_config
         self._limits = limits or SessionLimits()
-        self._observer = observer or _NoObserver()
+        self._observer = observer or NoObserver()
         self._stream = _Stream()
         self._step_running = False
         self._final_step_running = False
