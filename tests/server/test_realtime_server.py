@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,6 +70,17 @@ async def receive_until(connection: ClientConnection, kind: str) -> list[dict[st
     while events[-1]["type"] != kind:
         events.append(await receive(connection))
     return events
+
+
+async def sessions_closed(server: ServerProcess) -> None:
+    """Waits until the server has let go of every session (a closed connection's session
+    ends just after the client sees the close)."""
+    for _ in range(100):
+        with urllib.request.urlopen(server.http_url + "/health") as response:
+            if json.load(response)["sessions"] == 0:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("sessions still open")
 
 
 async def asr_transcript(server: ServerProcess, pcm: bytes) -> str:
@@ -150,6 +162,7 @@ async def test_token_intent_and_session_limit(guarded: ServerProcess) -> None:
         ):
             pass
     assert refused.value.response.status_code == 400
+    await sessions_closed(guarded)
     async with connect(realtime_url(guarded), additional_headers=headers) as first:
         assert (await receive(first))["type"] == "session.created"
         async with connect(realtime_url(guarded), additional_headers=headers) as second:
