@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import count
 from typing import Any
@@ -206,13 +207,10 @@ class RealtimeSession:
 
     def connected(self) -> list[Action]:
         actions = self._translate(self._session.connected())
-        if self._requested_model is not None:
-            settings = SessionSettings.model_validate(
-                {"type": "transcription", "audio": {"input": {"transcription": {}}}}
-            )
-            actions += self._guarded(
-                lambda: self._update(settings, model=self._requested_model), None
-            )
+        model = self._requested_model
+        if model is not None:
+            unchanged = SessionSettings(type="transcription")
+            actions += self._guarded(lambda: self._update(unchanged, model=model), None)
         return actions
 
     def receive_text(self, text: str, now: float) -> list[Action]:
@@ -243,13 +241,13 @@ class RealtimeSession:
         return self._translate(self._session.step_failed(reason, now), now)
 
     def model_loaded(self, config: ASRConfig, metadata: dict[str, Any], sep: str) -> list[Action]:
-        return self._translate(self._session.model_loaded(config, metadata, sep), self._now)
+        return self._translate(self._session.model_loaded(config, metadata, sep))
 
     def model_failed(self, code: ErrorCode, reason: str) -> list[Action]:
         self._loading = None
         self._client_event_id = self._loading_event_id  # the update that asked for it
         try:
-            failed = self._translate(self._session.model_failed(code, reason), self._now)
+            failed = self._translate(self._session.model_failed(code, reason))
         finally:
             self._client_event_id = None
         return failed + self._release(self._now)
@@ -309,17 +307,16 @@ class RealtimeSession:
             return self._guarded(lambda: self._commit(now), event.event_id)
         return self._guarded(lambda: self._clear(now), event.event_id)
 
-    def _guarded(self, handle: Any, event_id: str | None) -> list[Action]:
+    def _guarded(self, handle: Callable[[], list[Action]], event_id: str | None) -> list[Action]:
         """Runs a handler; its refusal, and errors of the `Session` it drives, name the
         client event that caused them."""
-        self._client_event_id = event_id
+        outer, self._client_event_id = self._client_event_id, event_id
         try:
-            actions: list[Action] = handle()
-            return actions
+            return handle()
         except ProtocolError as error:
             return [self._error(error.code, error.message, event_id)]
         finally:
-            self._client_event_id = None
+            self._client_event_id = outer
 
     def _update(self, update: SessionSettings, *, model: str | None = None) -> list[Action]:
         settings = self._updated_settings(update, model)
@@ -398,11 +395,14 @@ class RealtimeSession:
 
     # What the session sends, as Realtime events.
 
-    def _translate(self, actions: list[Action], now: float = 0.0) -> list[Action]:
+    def _translate(self, actions: list[Action], now: float | None = None) -> list[Action]:
+        """The `Session`'s actions with its messages as Realtime events; `now` (by default
+        the latest time given) is when held events that this lets go of run."""
+        at = self._now if now is None else now
         translated: list[Action] = []
         for action in actions:
             if isinstance(action, Send):
-                translated += self._events_for(action.message, now)
+                translated += self._events_for(action.message, at)
             else:
                 translated.append(action)
         while self._ended:  # every word of an ended utterance comes in its step
