@@ -18,10 +18,15 @@ from openai import AsyncOpenAI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
+from asr_interface.backends import registry
+from asr_interface.backends.registry import register_loader
+from asr_interface.core.config import ASRConfig
 from asr_interface.evaluation import word_error_rate
 from asr_interface.protocol import Commit, Done, parse_server_message
+from asr_interface.server.app import ASRServer, ServerSettings
 from tests.encoded_audio import encode_g711
 from tests.server.conftest import ServerProcess, running_server
+from tests.server.test_server import FaultyLoader
 from tests.speech import JFK, speech_audio, transcript
 
 pytestmark = pytest.mark.model
@@ -308,3 +313,36 @@ async def test_telephony_formats_on_real_speech(
     completed = events[-1]
     assert completed["usage"]["seconds"] == pytest.approx(11.0, abs=0.05)
     assert word_error_rate(transcript(JFK), completed["transcript"]) <= 0.15
+
+
+async def test_backend_failure_fails_the_item_and_the_next_turn_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A model raising mid-turn gives `error` (`backend_error`, a server error) and the
+    item's `failed`; the client's next turn is transcribed without any reset."""
+    monkeypatch.setattr(registry, "_loaders", dict(registry._loaders))
+    register_loader("faulty", FaultyLoader())
+    server = ASRServer(ServerSettings(port=0, workers=2, config=ASRConfig(backend="faulty")))
+    await server.start()
+    pcm = pcm_24k(speech_audio(JFK))
+    try:
+        async with connect(server.url.removesuffix("/asr") + "/v1/realtime") as connection:
+            await receive(connection)
+            for offset in range(0, len(pcm), CHUNK_BYTES):
+                await connection.send(append_event(pcm[offset : offset + CHUNK_BYTES]))
+            failure = await receive_until(
+                connection, "conversation.item.input_audio_transcription.failed"
+            )
+            await connection.send(append_event(pcm))
+            await connection.send(json.dumps({"type": "input_audio_buffer.commit"}))
+            events = await receive_until(
+                connection, "conversation.item.input_audio_transcription.completed"
+            )
+    finally:
+        await server.shutdown()
+    (error,) = [event for event in failure if event["type"] == "error"]
+    assert error["error"]["code"] == "backend_error"
+    assert error["error"]["type"] == "server_error"
+    assert "injected fault" in failure[-1]["error"]["message"]
+    assert events[-1]["item_id"] != failure[-1]["item_id"]
+    assert word_error_rate(transcript(JFK), events[-1]["transcript"]) <= 0.1
