@@ -118,8 +118,36 @@ class StreamingClient:
         """
         if isinstance(source, str | os.PathLike):
             source = load_audio(Path(source))  # a bad file fails before the stream starts
-        await self.connection.send(json.dumps({"type": "start", "sample_rate": SAMPLING_RATE}))
-        sender = asyncio.create_task(self._send_audio(source, realtime, chunk_seconds))
+        start = {"type": "start", "sample_rate": SAMPLING_RATE}
+        frames = _pcm_frames(source, chunk_seconds)
+        async for message in self._exchange(start, frames, SAMPLING_RATE * 2 if realtime else None):
+            yield message
+
+    async def stream_encoded(
+        self,
+        data: bytes,
+        *,
+        seconds: float | None = None,
+        chunk_bytes: int = 4096,
+    ) -> AsyncIterator[ServerMessage]:
+        """Streams compressed audio (WebM or Ogg Opus, MP3, AAC in ADTS, FLAC, WAV) exactly
+        as its bytes are, for the server to decode (`encoding: "auto"`), and yields every
+        reply up to `done`. With `seconds`, the audio's length, bytes leave at its pace."""
+        frames = _byte_frames(data, chunk_bytes)
+        pace = len(data) / seconds if seconds else None
+        async for message in self._exchange({"type": "start", "encoding": "auto"}, frames, pace):
+            yield message
+
+    async def _exchange(
+        self,
+        start: dict[str, Any],
+        frames: AsyncIterator[bytes],
+        bytes_per_second: float | None,
+    ) -> AsyncIterator[ServerMessage]:
+        """Sends `start`, then the frames (at `bytes_per_second`, or as fast as the
+        connection takes them) and `end`, while yielding the replies up to `done`."""
+        await self.connection.send(json.dumps(start))
+        sender = asyncio.create_task(self._send_frames(frames, bytes_per_second))
         try:
             while True:
                 message = await self._receive()
@@ -136,20 +164,18 @@ class StreamingClient:
         if not sender.cancelled():  # `done` may come early, when the server shuts down
             await sender  # re-raises a failure of the source
 
-    async def _send_audio(
-        self,
-        source: npt.NDArray[Any] | AsyncIterable[npt.NDArray[Any]],
-        realtime: bool,
-        chunk_seconds: float,
+    async def _send_frames(
+        self, frames: AsyncIterator[bytes], bytes_per_second: float | None
     ) -> None:
         began = asyncio.get_running_loop().time()
-        sent_seconds = 0.0
+        sent_bytes = 0
         try:
-            async for chunk in _chunks(source, chunk_seconds):
-                await self.connection.send(_pcm16(chunk))
-                sent_seconds += len(chunk) / SAMPLING_RATE
-                if realtime:
-                    ahead = began + sent_seconds - asyncio.get_running_loop().time()
+            async for frame in frames:
+                await self.connection.send(frame)
+                sent_bytes += len(frame)
+                if bytes_per_second:
+                    due = began + sent_bytes / bytes_per_second
+                    ahead = due - asyncio.get_running_loop().time()
                     if ahead > 0:
                         await asyncio.sleep(ahead)
         except ConnectionClosed:
@@ -166,6 +192,18 @@ class StreamingClient:
         if isinstance(frame, bytes):
             frame = frame.decode()
         return parse_server_message(frame)
+
+
+async def _pcm_frames(
+    source: npt.NDArray[Any] | AsyncIterable[npt.NDArray[Any]], chunk_seconds: float
+) -> AsyncIterator[bytes]:
+    async for chunk in _chunks(source, chunk_seconds):
+        yield _pcm16(chunk)
+
+
+async def _byte_frames(data: bytes, chunk_bytes: int) -> AsyncIterator[bytes]:
+    for begin in range(0, len(data), chunk_bytes):
+        yield data[begin : begin + chunk_bytes]
 
 
 async def _chunks(

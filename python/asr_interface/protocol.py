@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-SUPPORTED_ENCODINGS = ("pcm_s16le", "pcm_f32le")
+SUPPORTED_ENCODINGS = ("pcm_s16le", "pcm_f32le", "pcm_mulaw", "pcm_alaw", "auto")
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 48000
 EXCERPT_CHARS = 40
@@ -48,6 +48,10 @@ class ErrorCode(StrEnum):
     SHUTTING_DOWN = "shutting_down"
     SESSION_EXPIRED = "session_expired"
     SLOW_READER = "slow_reader"
+    # The Realtime endpoint (docs/realtime.md).
+    UNSUPPORTED_FEATURE = "unsupported_feature"
+    EMPTY_COMMIT = "empty_commit"
+    BUFFER_FULL = "buffer_full"
 
 
 class ProtocolError(Exception):
@@ -123,7 +127,7 @@ def parse_client_message(text: str) -> LoadModel | Start | End | Reset:
     try:
         message = _client_messages.validate_python(data)
     except ValidationError as error:
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE, _describe(error)) from None
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, describe_validation_error(error)) from None
     if isinstance(message, Start):
         _check_format(message)
     return message
@@ -152,7 +156,7 @@ def excerpt(value: object) -> str:
     return f"{text[: EXCERPT_CHARS - 3]}... ({len(text)} characters)"
 
 
-def _describe(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError) -> str:
     """One line naming each offending field, for `error` replies."""
     parts = []
     for problem in error.errors():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,13 +110,18 @@ def artefacts() -> Path:
     return ARTEFACTS
 
 
-def open_page(browser: Browser, url: str, **context: Any) -> Page:
+def open_page(
+    browser: Browser, url: str, prepare: Callable[[Page], None] | None = None, **context: Any
+) -> Page:
     """A fresh tab on `url` (own context: own downloads, cookies and permissions),
-    returned once the page reports a connection."""
+    returned once the page reports a connection. `prepare` runs on the tab before it
+    loads the page (init scripts, listeners)."""
     # Playwright's waiting helpers evaluate code, which the page's policy forbids.
     tab = browser.new_context(bypass_csp=True, **context).new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
+    if prepare is not None:
+        prepare(tab)
     tab.goto(url)
     tab.wait_for_selector("#connection[data-state=ready]", timeout=CONNECT_TIMEOUT_MS)
     assert not errors, errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -112,3 +113,17 @@ def test_other_rates_are_resampled_to_16_khz(rate: int, encoding: str) -> None:
     assert abs(decoded.size - seconds * RATE) <= 4
     assert dominant_frequency(decoded, RATE) == pytest.approx(tone, abs=2)
     assert np.max(np.abs(decoded[RATE // 2 : -RATE // 2])) == pytest.approx(0.5, abs=0.02)
+
+
+@pytest.mark.parametrize("encoding", ["pcm_mulaw", "pcm_alaw"])
+def test_g711_bytes_decode_as_ffmpeg_decodes_them(encoding: str) -> None:
+    """Every one of the 256 mu-law and A-law codes gives FFmpeg's 16-bit value."""
+    codec = av.CodecContext.create(encoding, "r")
+    codec.sample_rate = RATE
+    codec.layout = "mono"
+    every_code = bytes(range(256))
+    expected = np.concatenate(
+        [f.to_ndarray().reshape(-1) for f in codec.decode(av.Packet(every_code))]
+    )
+    decoded = PcmDecoder(encoding, RATE).decode(every_code)
+    np.testing.assert_array_equal(decoded, expected / np.float32(32768))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import TextIO
+
+import av
 
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.client import ServerError, StreamingClient
@@ -24,6 +27,13 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="send audio at its own pace, like a microphone (default) or as fast as possible",
+    )
+    parser.add_argument(
+        "--encoding",
+        choices=("pcm", "auto"),
+        default="pcm",
+        help="pcm: decode the file here and send 16 kHz PCM (default); auto: send the file's "
+        "bytes as they are (WebM/Ogg Opus, MP3, AAC in ADTS, FLAC, WAV) for the server to decode",
     )
     add_config_arguments(parser)
 
@@ -45,9 +55,28 @@ async def _stream(arguments: argparse.Namespace, fields: dict[str, object]) -> i
     async with StreamingClient(arguments.url, token=arguments.token) as client:
         if fields:
             await client.load_model(**fields)
-        async for message in client.stream(arguments.file, realtime=arguments.realtime):
+        if arguments.encoding == "auto":
+            data, seconds = _encoded_file(arguments.file, paced=arguments.realtime)
+            messages = client.stream_encoded(data, seconds=seconds)
+        else:
+            messages = client.stream(arguments.file, realtime=arguments.realtime)
+        async for message in messages:
             printer.show(message)
     return 1 if printer.errors else 0
+
+
+def _encoded_file(path: str, *, paced: bool) -> tuple[bytes, float | None]:
+    """The file's bytes and, to pace them, the length its container states (headers only,
+    nothing decoded; None when it states none, and the bytes go as fast as they can)."""
+    try:
+        data = Path(path).read_bytes()
+        if not paced:
+            return data, None
+        with av.open(path) as container:
+            seconds = container.duration / av.time_base if container.duration else None
+    except (OSError, av.FFmpegError) as error:
+        raise ASRInterfaceError(f"cannot read {path}: {error.strerror}") from None
+    return data, seconds
 
 
 class LivePrinter:

@@ -19,7 +19,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -31,12 +31,14 @@ from asr_interface.backends.registry import list_loaders
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.engine import StreamEngine
 from asr_interface.protocol import Error, ErrorCode, ProtocolError, encode
+from asr_interface.realtime_protocol import REALTIME_PATH, error_event
 from asr_interface.server.access import normalized_origin, origin_allowed, token_matches
 from asr_interface.server.admission import LoadMonitor
 from asr_interface.server.frame_rate import FrameRateLimit
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.pages import page_response
+from asr_interface.server.realtime import RealtimeSession
 from asr_interface.server.scheduler import BatchPolicy, BatchScheduler
 from asr_interface.server.session import (
     CLOSE_GOING_AWAY,
@@ -228,13 +230,19 @@ class ASRServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
-        if path == ASR_PATH:
+        if path in (ASR_PATH, REALTIME_PATH):
             if not self._authorized(request):
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
             if not origin_allowed(request.headers, self._allowed_origins):
                 return connection.respond(
                     http.HTTPStatus.FORBIDDEN,
                     "pages from this origin may not connect (see --allowed-origins)\n",
+                )
+            intent = parse_qs(urlsplit(request.path).query).get("intent", ["transcription"])[0]
+            if path == REALTIME_PATH and intent != "transcription":
+                return connection.respond(
+                    http.HTTPStatus.BAD_REQUEST,
+                    f"intent {intent!r}: this server runs transcription sessions only\n",
                 )
             return None
         page = page_response(path, request.headers)
@@ -287,11 +295,19 @@ class ASRServer:
     # WebSocket sessions.
 
     async def _handle(self, connection: ServerConnection) -> None:
+        assert connection.request is not None
+        target = urlsplit(connection.request.path)
+        realtime = target.path == REALTIME_PATH
         refusal = self._refusal()
         if refusal is not None:
             code, reason = refusal
             self.metrics.error(code.value)
-            await connection.send(encode(Error(code=code.value, message=reason)))
+            error = (
+                error_event("event_refused", code.value, reason)
+                if realtime
+                else Error(code=code.value, message=reason)
+            )
+            await connection.send(encode(error))
             await connection.close(CLOSE_TRY_AGAIN_LATER, reason)
             return
         engine, _ = await self.models.engine(self.settings.config)
@@ -306,7 +322,11 @@ class ASRServer:
             ),
             observer=self.metrics,
         )
-        runner = SessionRunner(self, connection, session, engine)
+        protocol: Session | RealtimeSession = session
+        if realtime:
+            model = parse_qs(target.query).get("model", [None])[0]
+            protocol = RealtimeSession(session, model=model, observer=self.metrics)
+        runner = SessionRunner(self, connection, protocol, engine)
         self._runners.add(runner)
         self.metrics.session_opened()
         try:
@@ -340,7 +360,7 @@ class SessionRunner:
         self,
         server: ASRServer,
         connection: ServerConnection,
-        session: Session,
+        session: Session | RealtimeSession,
         engine: StreamEngine,
     ) -> None:
         self.server = server

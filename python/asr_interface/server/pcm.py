@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from asr_interface.audio import SAMPLING_RATE, Resampler
 from asr_interface.protocol import ErrorCode, ProtocolError
+from asr_interface.server.compressed import CompressedDecoder
 
 _DTYPES: dict[str, np.dtype[Any]] = {"pcm_s16le": np.dtype("<i2"), "pcm_f32le": np.dtype("<f4")}
 
@@ -18,19 +19,43 @@ gain passes, while numbers like 3e38 (whose squares overflow in the model's feat
 not audio."""
 
 
+def _mulaw_table() -> npt.NDArray[np.int16]:
+    """The 16-bit value of each G.711 mu-law byte (ITU-T G.711, as in telephony)."""
+    code = ~np.arange(256, dtype=np.int32) & 0xFF
+    exponent = (code >> 4) & 0x07
+    magnitude = ((((code & 0x0F) << 3) + 0x84) << exponent) - 0x84
+    return np.where(code & 0x80, -magnitude, magnitude).astype(np.int16)
+
+
+def _alaw_table() -> npt.NDArray[np.int16]:
+    """The 16-bit value of each G.711 A-law byte."""
+    code = np.arange(256, dtype=np.int32) ^ 0x55
+    exponent = (code >> 4) & 0x07
+    mantissa = (code & 0x0F) << 4
+    magnitude = np.where(exponent == 0, mantissa + 8, (mantissa + 0x108) << (exponent - 1))
+    return np.where(code & 0x80, magnitude, -magnitude).astype(np.int16)
+
+
+_G711_TABLES = {"pcm_mulaw": _mulaw_table(), "pcm_alaw": _alaw_table()}
+"""Telephony's one-byte codes, decoded by table to int16 and then treated as `pcm_s16le`."""
+
+
 class PcmDecoder:
     """Decodes one stream's frames; a sample split across two frames is joined again."""
 
     def __init__(self, encoding: str = "pcm_s16le", sample_rate: int = SAMPLING_RATE) -> None:
         self.encoding = encoding
         self.sample_rate = sample_rate
-        self._dtype = _DTYPES[encoding]
+        self._g711 = _G711_TABLES.get(encoding)
+        self._dtype = _DTYPES["pcm_s16le" if self._g711 is not None else encoding]
         self._carry = b""
         self._resampler = Resampler() if sample_rate != SAMPLING_RATE else None
 
     def decode(self, frame: bytes) -> npt.NDArray[np.float32]:
         """The frame's samples at 16 kHz; a frame with a NaN, infinite or out-of-range
         sample is refused whole."""
+        if self._g711 is not None:
+            frame = self._g711[np.frombuffer(frame, dtype=np.uint8)].astype("<i2").tobytes()
         data = self._carry + frame
         usable = len(data) - len(data) % self._dtype.itemsize
         samples = np.frombuffer(data, dtype=self._dtype, count=usable // self._dtype.itemsize)
@@ -56,3 +81,18 @@ class PcmDecoder:
         if self._resampler is None:
             return np.zeros(0, dtype=np.float32)
         return self._resampler.flush()
+
+
+class StreamDecoder(Protocol):
+    """Turns one stream's binary frames into 16 kHz float32 samples."""
+
+    def decode(self, frame: bytes) -> npt.NDArray[np.float32]: ...
+    def flush(self) -> npt.NDArray[np.float32]: ...
+
+
+def stream_decoder(encoding: str, sample_rate: int) -> StreamDecoder:
+    """The decoder for a `start`'s format: PCM by its declared rate, or a compressed
+    stream (`auto`), whose container tells its rate."""
+    if encoding == "auto":
+        return CompressedDecoder()
+    return PcmDecoder(encoding, sample_rate)

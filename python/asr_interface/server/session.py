@@ -45,7 +45,8 @@ from asr_interface.protocol import (
     Word,
     parse_client_message,
 )
-from asr_interface.server.pcm import PcmDecoder
+from asr_interface.server.compressed import UndecodableStream
+from asr_interface.server.pcm import PcmDecoder, StreamDecoder, stream_decoder
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN_LATER = 1013
@@ -106,7 +107,7 @@ class SessionObserver(Protocol):
     def error(self, code: str) -> None: ...
 
 
-class _NoObserver:
+class NoObserver:
     def audio_received(self, seconds: float) -> None: ...
     def model_call(self, seconds: float) -> None: ...
     def commit_latency(self, seconds: float) -> None: ...
@@ -134,7 +135,7 @@ ConfigValidator = Callable[[dict[str, Any]], ASRConfig]
 class _Stream:
     """Per-stream bookkeeping, replaced by every new stream."""
 
-    decoder: PcmDecoder = field(default_factory=PcmDecoder)
+    decoder: StreamDecoder = field(default_factory=PcmDecoder)
     inbox: AudioInbox = field(default_factory=AudioInbox)
     # (stream seconds received so far, arrival time), to time commits against arrivals.
     arrivals: deque[tuple[float, float]] = field(default_factory=deque)
@@ -168,7 +169,7 @@ class Session:
         self._phase_before_load = Phase.IDLE
         self._validate_config = validate_config
         self._limits = limits or SessionLimits()
-        self._observer = observer or _NoObserver()
+        self._observer = observer or NoObserver()
         self._stream = _Stream()
         self._step_running = False
         self._final_step_running = False
@@ -204,6 +205,10 @@ class Session:
             return self._hold(frame, now)
         try:
             return self._audio(frame, now)
+        except UndecodableStream as error:
+            # Nothing after this frame can be decoded: finish the stream with what was.
+            self._queue(error.samples, now)
+            return [self._error(error.code, error.message), *self._end(now)]
         except ProtocolError as error:
             return [self._error(error.code, error.message)]
 
@@ -336,7 +341,7 @@ class Session:
         if self.phase is Phase.FAILED:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
         actions: list[Action] = [ResetStream()] if self.phase is Phase.ENDED else []
-        self._stream = _Stream(decoder=PcmDecoder(message.encoding, message.sample_rate))
+        self._stream = _Stream(decoder=stream_decoder(message.encoding, message.sample_rate))
         self.phase = Phase.STREAMING
         return actions
 
@@ -345,12 +350,21 @@ class Session:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
         if self.phase is Phase.ENDING:
             raise ProtocolError(ErrorCode.STREAM_IN_PROGRESS, "the stream is already ending")
-        stream = self._stream
         if self.phase in (Phase.IDLE, Phase.ENDED):
             return self._stream_done()
-        self._queue(stream.decoder.flush(), now)
+        actions = self._flush_decoder(now)
         self.phase = Phase.ENDING
-        return self._next_step(now)
+        return actions + self._next_step(now)
+
+    def _flush_decoder(self, now: float) -> list[Action]:
+        """Queues the decoder's last samples; a compressed stream found broken only at its
+        end is reported then."""
+        try:
+            self._queue(self._stream.decoder.flush(), now)
+        except UndecodableStream as error:
+            self._queue(error.samples, now)
+            return [self._error(error.code, error.message)]
+        return []
 
     def _reset(self) -> list[Action]:
         self._stream = _Stream()

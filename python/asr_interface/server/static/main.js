@@ -5,7 +5,7 @@
 import { decodeFile, secondsOf, streamSamples } from "./audio-file.js";
 import { Connection } from "./connection.js";
 import { CONNECTION_ERRORS, explainClose, explainError } from "./errors.js";
-import { explainMicrophoneError, Microphone, microphoneUnavailable } from "./microphone.js";
+import { createMicrophone, explainMicrophoneError, microphoneUnavailable } from "./microphone.js";
 import { ModelPanel } from "./model-panel.js";
 import { FORMATS, Transcript } from "./transcript.js";
 import { TranscriptView } from "./transcript-view.js";
@@ -33,7 +33,7 @@ function authorized() {
 
 const transcript = new Transcript();
 const view = new TranscriptView($("transcript"), $("transcript-scroll"));
-const microphone = new Microphone();
+const microphone = createMicrophone();
 const modelPanel = new ModelPanel({
   form: $("model-form"),
   fields: $("model-fields"),
@@ -279,14 +279,14 @@ async function startLive() {
   $("live-elapsed").textContent = "0:00";
   setActivity("live");
   redraw();
-  connection.send(START);
+  connection.send(microphone.startMessage);
   setStatus("Listening…");
   try {
     await microphone.start({
-      onFrame(pcm) {
+      onFrame(audio, seconds) {
         if (activity !== "live" && activity !== "finishing") return;
-        connection.sendAudio(pcm);
-        liveSeconds += pcm.byteLength / 2 / 16000;
+        connection.sendAudio(audio);
+        liveSeconds += seconds;
         $("live-elapsed").textContent = formatElapsed(liveSeconds);
       },
       onLevel(rms) {

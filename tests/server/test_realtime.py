@@ -1,0 +1,422 @@
+"""The Realtime translator driven by method calls: no socket, no model."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import BaseModel
+
+from asr_interface.core.config import ASRConfig
+from asr_interface.core.engine import StepResult
+from asr_interface.core.processor import TimedWord
+from asr_interface.core.vac import SpeechEvent, VoiceActivityDetector
+from asr_interface.realtime_protocol import (
+    AudioCleared,
+    AudioCommitted,
+    ErrorEvent,
+    SessionCreated,
+    SessionUpdated,
+    SpeechStarted,
+    SpeechStopped,
+    TranscriptionCompleted,
+    TranscriptionDelta,
+    TranscriptionFailed,
+)
+from asr_interface.server.metrics import ServerMetrics
+from asr_interface.server.models import ModelPool
+from asr_interface.server.realtime import (
+    VAD_PREFIX_PADDING_MS,
+    VAD_SILENCE_DURATION_MS,
+    VAD_THRESHOLD,
+    RealtimeLimits,
+    RealtimeSession,
+)
+from asr_interface.server.session import (
+    Action,
+    Close,
+    LoadConfig,
+    ResetStream,
+    RunStep,
+    Send,
+    Session,
+)
+
+PCM_RATE = 24000
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ModelPool]:
+    """The server's own validation of model choices; nothing is loaded."""
+    with ThreadPoolExecutor(1) as executor:
+        yield ModelPool(ASRConfig(), executor=executor, allowed_models=["tiny.en", "base.en"])
+
+
+def new_session(
+    pool: ModelPool, *, vac: bool = False, limits: RealtimeLimits | None = None
+) -> RealtimeSession:
+    session = Session("s1", ASRConfig(vac=vac), sep="", validate_config=pool.validate)
+    return RealtimeSession(session, limits=limits)
+
+
+@pytest.fixture
+def realtime(pool: ModelPool) -> RealtimeSession:
+    session = new_session(pool)
+    session.connected()
+    return session
+
+
+def event(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, **fields})
+
+
+def append(seconds: float) -> str:
+    pcm = np.full(round(seconds * PCM_RATE), 1000, dtype="<i2").tobytes()
+    return event("input_audio_buffer.append", audio=base64.b64encode(pcm).decode())
+
+
+def update(**audio_input: Any) -> str:
+    return event(
+        "session.update", session={"type": "transcription", "audio": {"input": audio_input}}
+    )
+
+
+def sent(actions: list[Action]) -> list[BaseModel]:
+    return [action.message for action in actions if isinstance(action, Send)]
+
+
+def of_type(actions: list[Action], kind: type[Any]) -> list[Any]:
+    return [message for message in sent(actions) if isinstance(message, kind)]
+
+
+def error_codes(actions: list[Action]) -> list[str]:
+    return [message.error.code for message in of_type(actions, ErrorEvent)]
+
+
+def steps(actions: list[Action]) -> list[RunStep]:
+    return [action for action in actions if isinstance(action, RunStep)]
+
+
+def words(*spans: tuple[float, float, str]) -> list[TimedWord]:
+    return list(spans)
+
+
+def result(
+    committed: list[TimedWord] | None = None, events: tuple[SpeechEvent, ...] = ()
+) -> StepResult:
+    return StepResult(committed or [], [], 0.1, 1, speech_events=events)
+
+
+def test_connection_announces_a_transcription_session(pool: ModelPool) -> None:
+    """`session.created` describes what the server runs: 24 kHz PCM, its model and
+    language, and no turn detection unless the server runs voice activity control."""
+    (created,) = sent(new_session(pool).connected())
+    assert isinstance(created, SessionCreated)
+    audio_input = created.session["audio"]["input"]
+    assert created.session["type"] == "transcription"
+    assert audio_input["format"] == {"type": "audio/pcm", "rate": 24000}
+    assert audio_input["transcription"]["model"] == "tiny.en"
+    assert audio_input["transcription"]["language"] == "en"
+    assert audio_input["turn_detection"] is None
+    (created,) = sent(new_session(pool, vac=True).connected())
+    assert isinstance(created, SessionCreated)
+    assert created.session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+
+
+def test_server_vad_settings_are_the_detectors() -> None:
+    """The `server_vad` settings announced are those our detector really runs with."""
+    detector = VoiceActivityDetector()
+    assert detector.threshold == VAD_THRESHOLD
+    assert detector.min_silence_ms == VAD_SILENCE_DURATION_MS
+    assert detector.speech_pad_ms == VAD_PREFIX_PADDING_MS
+
+
+def test_update_that_keeps_the_model_answers_at_once(realtime: RealtimeSession) -> None:
+    """An API model name means the server's model: nothing loads, `session.updated` comes
+    at once with the new format."""
+    actions = realtime.receive_text(
+        update(format={"type": "audio/pcmu"}, transcription={"model": "gpt-4o-transcribe"}), 0.0
+    )
+    (updated,) = sent(actions)
+    assert isinstance(updated, SessionUpdated)
+    assert updated.session["audio"]["input"]["format"] == {"type": "audio/pcmu"}
+    assert updated.session["audio"]["input"]["transcription"]["model"] == "tiny.en"
+    assert not any(isinstance(action, LoadConfig) for action in actions)
+
+
+def test_update_that_changes_the_model_loads_it_and_holds_audio(
+    realtime: RealtimeSession,
+) -> None:
+    """A new language or turn detection loads a configuration; audio sent meanwhile waits
+    and is streamed, in order, once `session.updated` is sent."""
+    actions = realtime.receive_text(
+        update(transcription={"language": None}, turn_detection={"type": "server_vad"}), 0.0
+    )
+    (load,) = [action for action in actions if isinstance(action, LoadConfig)]
+    assert load.config.lan == "auto"
+    assert load.config.vac
+    assert realtime.receive_text(append(1.5), 0.1) == []
+    actions = realtime.model_loaded(load.config, {}, "")
+    updated, *_ = sent(actions)
+    assert isinstance(updated, SessionUpdated)
+    assert updated.session["audio"]["input"]["transcription"]["language"] is None
+    assert updated.session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    (step,) = steps(actions)
+    assert abs(step.audio.size - 1.5 * 16000) < 100
+
+
+def test_manual_turn_sends_deltas_then_committed_then_completed(
+    realtime: RealtimeSession,
+) -> None:
+    """Words are sent as deltas while audio arrives; a commit answers `committed` with the
+    item, and the final step's words and `completed` (the joined deltas) follow."""
+    (step,) = steps(realtime.receive_text(append(1.1), 0.0))
+    assert abs(step.audio.size - 1.1 * 16000) < 100
+    actions = realtime.step_finished(result(words((0.0, 0.4, " Hello"))), 1.0)
+    (first,) = of_type(actions, TranscriptionDelta)
+    assert first.delta == "Hello"
+    realtime.receive_text(append(1.1), 1.0)
+    actions = realtime.receive_text(event("input_audio_buffer.commit"), 1.1)
+    (committed,) = of_type(actions, AudioCommitted)
+    assert committed.item_id == first.item_id
+    assert committed.previous_item_id is None
+    actions = realtime.step_finished(result(words((1.1, 1.5, " world"))), 2.0)
+    (second,) = of_type(actions, TranscriptionDelta)
+    assert second.delta == " world"
+    (final,) = steps(actions)
+    assert final.final
+    actions = realtime.step_finished(result(words((1.6, 2.0, " again."))), 2.5)
+    (completed,) = of_type(actions, TranscriptionCompleted)
+    assert completed.item_id == first.item_id
+    assert completed.transcript == "Hello world again."
+    assert completed.usage.seconds == pytest.approx(2.2)
+
+
+def test_audio_after_a_commit_waits_for_its_turn(realtime: RealtimeSession) -> None:
+    """Audio and a second commit sent while the first turn finishes wait, then become the
+    next item, with the first as its predecessor."""
+    realtime.receive_text(append(1.1), 0.0)
+    (first,) = of_type(
+        realtime.receive_text(event("input_audio_buffer.commit"), 0.1), AudioCommitted
+    )
+    assert realtime.receive_text(append(1.1), 0.2) == []
+    assert realtime.receive_text(event("input_audio_buffer.commit"), 0.3) == []
+    (final,) = steps(realtime.step_finished(result(words((0.0, 0.5, " one"))), 1.0))
+    assert final.final
+    actions = realtime.step_finished(result(), 1.2)
+    (completed,) = of_type(actions, TranscriptionCompleted)
+    assert (completed.item_id, completed.transcript) == (first.item_id, "one")
+    (second,) = of_type(actions, AudioCommitted)
+    assert second.previous_item_id == first.item_id
+    assert any(isinstance(action, ResetStream) for action in actions)
+    (final,) = steps(realtime.step_finished(result(words((0.1, 0.6, " two"))), 2.0))
+    assert final.final
+    (completed,) = of_type(realtime.step_finished(result(), 2.2), TranscriptionCompleted)
+    assert (completed.item_id, completed.transcript) == (second.item_id, "two")
+    assert completed.usage.seconds == pytest.approx(1.1)
+
+
+def test_server_vad_turns_follow_the_utterances(pool: ModelPool) -> None:
+    """With `server_vad`, speech starts and ends become `speech_started`/`speech_stopped`
+    and `committed`; words are split between the utterances by time, and an ended
+    utterance is completed after its step's words."""
+    realtime = new_session(pool, vac=True)
+    realtime.connected()
+    realtime.receive_text(append(1.1), 0.0)
+    speech = (SpeechEvent("speech_start", 0.2),)
+    actions = realtime.step_finished(result(words((0.3, 0.6, " Yes")), speech), 1.0)
+    (started,) = of_type(actions, SpeechStarted)
+    assert started.audio_start_ms == 200
+    realtime.receive_text(append(1.1), 1.0)
+    boundary = (SpeechEvent("speech_end", 1.2), SpeechEvent("speech_start", 1.5))
+    spoken = words((0.7, 1.0, " we"), (1.6, 1.9, " can."))
+    actions = realtime.step_finished(result(spoken, boundary), 2.0)
+    messages = sent(actions)
+    kinds = [type(message).__name__ for message in messages]
+    assert kinds == [
+        "SpeechStopped",
+        "AudioCommitted",
+        "SpeechStarted",
+        "TranscriptionDelta",
+        "TranscriptionDelta",
+        "TranscriptionCompleted",
+    ]
+    stopped, committed, restarted, ours, theirs, completed = messages
+    assert isinstance(stopped, SpeechStopped) and stopped.audio_end_ms == 1200
+    assert isinstance(committed, AudioCommitted) and committed.item_id == started.item_id
+    assert isinstance(restarted, SpeechStarted) and restarted.item_id != started.item_id
+    assert isinstance(ours, TranscriptionDelta) and ours.item_id == started.item_id
+    assert isinstance(theirs, TranscriptionDelta) and theirs.item_id == restarted.item_id
+    assert theirs.delta == "can."
+    assert isinstance(completed, TranscriptionCompleted)
+    assert completed.transcript == "Yes we"
+    assert completed.usage.seconds == pytest.approx(1.0)
+
+
+def test_clear_drops_the_buffer(realtime: RealtimeSession) -> None:
+    """`clear` answers `cleared`: at once with nothing streamed, after the running step
+    otherwise, and that step's words are not sent."""
+    (cleared,) = sent(realtime.receive_text(event("input_audio_buffer.clear"), 0.0))
+    assert isinstance(cleared, AudioCleared)
+    realtime.receive_text(append(1.1), 0.0)
+    assert sent(realtime.receive_text(event("input_audio_buffer.clear"), 0.1)) == []
+    actions = realtime.step_finished(result(words((0.0, 0.4, " gone"))), 1.0)
+    assert [type(message) for message in sent(actions)] == [AudioCleared]
+    assert error_codes(realtime.receive_text(event("input_audio_buffer.commit"), 1.1)) == [
+        "empty_commit"
+    ]
+
+
+def test_backend_failure_fails_the_item_and_streaming_goes_on(
+    realtime: RealtimeSession,
+) -> None:
+    """A failing model gives `backend_error` and the item's `failed`; the next append
+    starts a new stream without the client resetting anything."""
+    realtime.receive_text(append(1.1), 0.0)
+    actions = realtime.step_failed("RuntimeError: boom", 1.0)
+    assert error_codes(actions) == ["backend_error"]
+    (failed,) = of_type(actions, TranscriptionFailed)
+    assert "boom" in failed.error.message
+    assert not of_type(actions, AudioCleared)
+    (step,) = steps(realtime.receive_text(append(1.1), 2.0))
+    assert abs(step.audio.size - 1.1 * 16000) < 100
+
+
+def test_held_events_are_bounded(pool: ModelPool) -> None:
+    """Audio sent while a turn finishes waits up to the limit; beyond it, `buffer_full`."""
+    realtime = new_session(pool, limits=RealtimeLimits(max_held_bytes=60000, max_held_events=3))
+    realtime.connected()
+    realtime.receive_text(append(1.1), 0.0)
+    realtime.receive_text(event("input_audio_buffer.commit"), 0.1)
+    assert realtime.receive_text(append(1.1), 0.2) == []
+    assert error_codes(realtime.receive_text(append(1.1), 0.3)) == ["buffer_full"]
+    assert realtime.receive_text(event("input_audio_buffer.clear"), 0.4) == []
+    assert realtime.receive_text(event("input_audio_buffer.clear"), 0.5) == []
+    codes = error_codes(realtime.receive_text(event("input_audio_buffer.clear"), 0.6))
+    assert codes == ["buffer_full"]
+
+
+BAD_EVENTS = [
+    ("{", "invalid_json"),
+    ("[1]", "invalid_message"),
+    (event("input_audio_buffer.flush"), "unknown_type"),
+    (json.dumps({"audio": ""}), "unknown_type"),
+    (event("input_audio_buffer.append"), "invalid_message"),
+    (event("input_audio_buffer.append", audio="not base64!"), "invalid_message"),
+    (event("input_audio_buffer.commit", now=True), "invalid_message"),
+    (event("input_audio_buffer.commit"), "empty_commit"),
+    (event("session.update", session={"audio": {}}), "invalid_message"),
+    (update(format={"type": "audio/opus"}), "invalid_message"),
+    (event("response.create"), "unsupported_feature"),
+    (event("conversation.item.create", item={}), "unsupported_feature"),
+    (event("transcription_session.update", session={}), "unsupported_feature"),
+    (event("session.update", session={"type": "realtime"}), "unsupported_feature"),
+    (
+        event("session.update", session={"type": "transcription", "voice": "x"}),
+        "unsupported_feature",
+    ),
+    (
+        event("session.update", session={"type": "transcription", "include": ["x"]}),
+        "unsupported_feature",
+    ),
+    (
+        event("session.update", session={"type": "transcription", "audio": {"output": {}}}),
+        "unsupported_feature",
+    ),
+    (update(format={"type": "audio/pcm", "rate": 16000}), "unsupported_feature"),
+    (update(noise_reduction={"type": "near_field"}), "unsupported_feature"),
+    (update(transcription={"prompt": "Kennedy"}), "unsupported_feature"),
+    (update(transcription={"keywords": ["Kennedy"]}), "unsupported_feature"),
+    (update(transcription={"model": "gpt-4o-transcribe-diarize"}), "unsupported_feature"),
+    (update(turn_detection={"type": "semantic_vad"}), "unsupported_feature"),
+    (update(turn_detection={"type": "server_vad", "threshold": 0.8}), "unsupported_feature"),
+    (
+        update(turn_detection={"type": "server_vad", "create_response": True}),
+        "unsupported_feature",
+    ),
+    (update(transcription={"model": "base"}), "model_not_allowed"),
+    (update(transcription={"language": "xx"}), "invalid_config"),
+]
+
+
+@pytest.mark.parametrize(("text", "code"), BAD_EVENTS)
+def test_bad_events_get_typed_errors_and_change_nothing(
+    realtime: RealtimeSession, text: str, code: str
+) -> None:
+    """Every refusal is an `error` event with our code, naming the client's event; the
+    session then streams as before."""
+    data = json.loads(text) if text.startswith('{"') else None
+    if isinstance(data, dict):
+        text = json.dumps({**data, "event_id": "evt_1"})
+    actions = realtime.receive_text(text, 0.0)
+    assert error_codes(actions) == [code]
+    (error,) = of_type(actions, ErrorEvent)
+    assert error.error.event_id == ("evt_1" if isinstance(data, dict) else None)
+    assert error.error.message
+    (step,) = steps(realtime.receive_text(append(1.1), 0.0))
+    assert abs(step.audio.size - 1.1 * 16000) < 100
+
+
+def test_binary_frames_and_changes_mid_stream_are_refused(realtime: RealtimeSession) -> None:
+    """Audio comes as base64 only, and the format cannot change under a running stream."""
+    assert error_codes(realtime.receive_bytes(b"\0\0", 0.0)) == ["invalid_message"]
+    realtime.receive_text(append(1.1), 0.0)
+    codes = error_codes(realtime.receive_text(update(format={"type": "audio/pcma"}), 0.1))
+    assert codes == ["stream_in_progress"]
+
+
+def test_telephony_formats_stream_at_8_khz(realtime: RealtimeSession) -> None:
+    """After `audio/pcmu`, one byte is one 8 kHz sample: a second of it is a second."""
+    realtime.receive_text(update(format={"type": "audio/pcmu"}), 0.0)
+    mulaw = base64.b64encode(bytes([0xFF]) * 8800).decode()
+    actions = realtime.receive_text(event("input_audio_buffer.append", audio=mulaw), 0.0)
+    (step,) = steps(actions)
+    assert abs(step.audio.size - 1.1 * 16000) < 100
+
+
+def test_model_in_the_url_is_loaded_after_created(pool: ModelPool) -> None:
+    """A `model` in the connection's query chooses the model: `session.created` comes
+    first, then the load; an API model name keeps the server's model."""
+    session = Session("s1", ASRConfig(), sep="", validate_config=pool.validate)
+    actions = RealtimeSession(session, model="base.en").connected()
+    assert isinstance(sent(actions)[0], SessionCreated)
+    (load,) = [action for action in actions if isinstance(action, LoadConfig)]
+    assert load.config.model == "base.en"
+    session = Session("s2", ASRConfig(), sep="", validate_config=pool.validate)
+    _, updated = sent(RealtimeSession(session, model="whisper-1").connected())
+    assert isinstance(updated, SessionUpdated)
+
+
+def test_errors_are_counted_once(pool: ModelPool) -> None:
+    """The metrics count the translator's own refusals and the session's errors, each
+    once."""
+    metrics = ServerMetrics()
+    session = Session("s1", ASRConfig(), sep="", validate_config=pool.validate, observer=metrics)
+    realtime = RealtimeSession(session, observer=metrics)
+    realtime.connected()
+    realtime.receive_text(event("response.create"), 0.0)
+    realtime.receive_text(update(transcription={"model": "base"}), 0.0)
+
+    def count(code: str) -> float | None:
+        return metrics.registry.get_sample_value("asr_errors_total", {"code": code})
+
+    assert count("unsupported_feature") == 1
+    assert count("model_not_allowed") == 1
+
+
+def test_shutdown_commits_and_completes_the_open_turn(realtime: RealtimeSession) -> None:
+    """A server stopping mid-turn finishes it as a commit would: `committed`, the last
+    words and `completed`, then the close."""
+    realtime.receive_text(append(1.1), 0.0)
+    assert realtime.shutdown(0.5) == []  # the running step finishes first
+    (final,) = steps(realtime.step_finished(result(words((0.0, 0.5, " Bye"))), 1.0))
+    assert final.final
+    actions = realtime.step_finished(result(), 1.5)
+    kinds = [type(message).__name__ for message in sent(actions)]
+    assert kinds == ["AudioCommitted", "TranscriptionCompleted"]
+    assert isinstance(actions[-1], Close)
