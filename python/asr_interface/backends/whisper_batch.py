@@ -12,8 +12,9 @@ around them, with one module per step: `whisper_language` (language detection),
 `whisper_encoder` (the encoder input), `whisper_fallback` (temperature fallback) and
 `whisper_words` (word timing and where the next pass resumes).
 
-faster-whisper and CTranslate2 are imported where they are used, because the server imports
-these types whatever its backend, and loading them takes a third of a second.
+faster-whisper and CTranslate2 are imported only when a model is used: this backend registers
+on `import asr_interface` whatever backend the server then runs, and loading them takes a third
+of a second.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ MAX_WINDOW_SAMPLES = round(MAX_WINDOW_SECONDS * SAMPLING_RATE)
 class WhisperBatchDecoder:
     """Decodes windows of several streams with shared model calls.
 
-    One decoder serves every stream of a loaded model (`FasterWhisperASR.batch_decoder()`);
+    One decoder serves every stream of a loaded model (`FasterWhisperASR.window_decoder()`);
     `decode` keeps no state between calls and may run from several threads at once.
     """
 
