@@ -12,9 +12,9 @@ around them, with one module per step: `whisper_language` (language detection),
 `whisper_encoder` (the encoder input), `whisper_fallback` (temperature fallback) and
 `whisper_words` (word timing and where the next pass resumes).
 
-faster-whisper and CTranslate2 are imported only when a model is used: this backend registers
-on `import asr_interface` whatever backend the server then runs, and loading them takes a third
-of a second.
+faster-whisper and CTranslate2 are imported only when a model is used: this backend is
+registered whenever the backend registry is imported, whatever backend the server then runs,
+and loading them takes a third of a second.
 """
 
 from __future__ import annotations
