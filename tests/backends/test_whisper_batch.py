@@ -102,13 +102,13 @@ def test_speech_filling_a_shortened_input_decodes_in_one_pass(
     """Exactly 10 s of speech on a 10 s input gets headroom, so Whisper ends its output
     instead of running on to the length limit and through every fallback temperature."""
     temperatures: list[float] = []
-    generate = decoder._generate
+    generate = decoder.fallback.generate
 
     def counted(*args: Any, **settings: Any) -> list[Any]:
         temperatures.append(settings.get("sampling_temperature", 0.0))
         return generate(*args, **settings)
 
-    monkeypatch.setattr(decoder, "_generate", counted)
+    monkeypatch.setattr(decoder.fallback, "generate", counted)
     audio = speech_audio(JFK)[: 10 * RATE]
     result = decode(decoder, audio, DecodingOptions(beam_size=1, encoder_seconds=10.0))
     assert temperatures == [0.0]
@@ -163,14 +163,14 @@ def test_token_budget_stops_output_longer_than_the_audio_allows(
     """Every pass stops at the budget of tokens per second of audio, which the speech of a
     normal window never reaches (a model repeating itself does at once)."""
     lengths: list[int] = []
-    generate = decoder._generate
+    generate = decoder.fallback.generate
 
     def measured(*args: Any, **settings: Any) -> list[Any]:
         results = generate(*args, **settings)
         lengths.extend(len(result.sequences_ids[0]) for result in results)
         return results
 
-    monkeypatch.setattr(decoder, "_generate", measured)
+    monkeypatch.setattr(decoder.fallback, "generate", measured)
     audio = speech_audio(JFK)
     unlimited = decode(decoder, audio, GREEDY)
     longest = max(lengths)

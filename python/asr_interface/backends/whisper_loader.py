@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from asr_interface.backends.decoding_options import DecodingOptions
+from asr_interface.backends.faster_whisper_internals import WhisperInternals
 from asr_interface.backends.model_resolution import resolve_model_path
 from asr_interface.backends.shared_models import shared_whisper_model
 from asr_interface.backends.whisper_batch import (
@@ -126,7 +127,7 @@ class FasterWhisperASR(ASRBase):
     @property
     def multilingual(self) -> bool:
         """Whether the model knows languages other than English (and can translate)."""
-        return bool(self.model.model.is_multilingual)
+        return bool(WhisperInternals(self.model).converted.is_multilingual)
 
     def transcribe(
         self,
@@ -211,11 +212,12 @@ class FasterWhisperASR(ASRBase):
 
     def describe(self) -> dict[str, Any]:
         """What was loaded and where it runs, as reported to clients and logs."""
+        converted = WhisperInternals(self.model).converted
         return {
             "model": self.model_name,
             "path": str(self.model_path),
-            "device": self.model.model.device,
-            "compute_type": self.model.model.compute_type,
+            "device": converted.device,
+            "compute_type": converted.compute_type,
             "separator": self.sep,
             "languages": list(self.model.supported_languages),
             "multilingual": self.multilingual,

@@ -62,11 +62,11 @@ TailSeconds = Annotated[float, Field(ge=0, le=MAX_WINDOW_SECONDS, allow_inf_nan=
 @cache
 def whisper_language_codes() -> tuple[str, ...]:
     """The language codes Whisper knows, as faster-whisper's tokenizer lists them."""
-    # Imported here because faster-whisper pulls in CTranslate2 and PyAV, which
-    # `import asr_interface` should not pay for.
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
+    # Imported here: the backends import this module, and the internals import faster-whisper
+    # only when asked.
+    from asr_interface.backends.faster_whisper_internals import language_codes
 
-    return tuple(_LANGUAGE_CODES)
+    return language_codes()
 
 
 class ASRConfig(BaseModel):

@@ -15,7 +15,6 @@ import sys
 from collections import deque
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TextIO
 
 import numpy as np
@@ -67,13 +66,14 @@ def silero_session() -> onnxruntime.InferenceSession:
     """
     # Imported here: onnxruntime and faster-whisper are heavy, and only VAC needs them.
     import onnxruntime
-    from faster_whisper.utils import get_assets_path
+
+    from asr_interface.backends.faster_whisper_internals import assets_path
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    path = Path(get_assets_path()) / "silero_vad_v6.onnx"
+    path = assets_path() / "silero_vad_v6.onnx"
     return onnxruntime.InferenceSession(
         str(path), sess_options=options, providers=["CPUExecutionProvider"]
     )
