@@ -16,6 +16,7 @@ from asr_interface.cli.options import config_from_arguments
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.engine import StreamEngine, VoiceActivityEngine
 from asr_interface.core.pacing import Pacing
+from asr_interface.protocol import ErrorCode, ProtocolError
 from asr_interface.server.models import ModelPool
 
 pytestmark = pytest.mark.model
@@ -73,6 +74,9 @@ def from_flag(field: str, value: str) -> ASRConfig:
     return config_from_arguments(build_parser().parse_args(["simulate", "speech.wav", *given]))
 
 
+OPERATOR_ONLY = {"compute_type", "cpu_threads"}
+"""Fields only the server's command line sets: another value loads another copy of the weights."""
+
 KEY_VALUES = {"buffer_trimming": "sentence", "buffer_trimming_sec": 12}
 """`load_model` values where the table's arriving value is not the key's own."""
 
@@ -90,10 +94,16 @@ def test_option_reaches_the_stream_from_its_flag_and_its_key(
     read: Callable[[StreamEngine, ASRConfig], Any],
 ) -> None:
     """The flag and the `load_model` key give one configuration, and an opened stream
-    receives the option unchanged."""
+    receives the option unchanged; options that load another copy of the weights are the
+    operator's, refused as a key."""
     flagged = from_flag(field, flag_value)
-    keyed = from_load_model(field, KEY_VALUES.get(field, True if flag_value == "" else arrives))
-    assert flagged == keyed
+    key_value = KEY_VALUES.get(field, True if flag_value == "" else arrives)
+    if field in OPERATOR_ONLY:
+        with pytest.raises(ProtocolError) as refused:
+            from_load_model(field, key_value)
+        assert refused.value.code == ErrorCode.MODEL_NOT_ALLOWED
+    else:
+        assert from_load_model(field, key_value) == flagged
     engine = load_model(flagged).open_stream()
     assert read(engine, flagged) == arrives
 
