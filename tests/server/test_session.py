@@ -642,3 +642,22 @@ def test_lagging_steps_leave_room_in_the_window(
     taken = live_stream(session, seconds=120.0, model_seconds=25.0, frame=0.5)
     assert max(step_seconds(taken)) == longest
     assert max(step.lag for step in taken) > longest  # the model cannot keep up, the window can
+
+
+def test_a_stream_that_never_commits_keeps_bounded_arrivals() -> None:
+    """The arrival times kept to time commits stay within the window and the backlog, however
+    long a stream goes without a commit."""
+    limits = SessionLimits(max_frame_bytes=MAX_FRAME_BYTES, max_backlog_seconds=5.0)
+    session = Session(
+        "s", ASRConfig(), sep=" ", validate_config=ASRConfig.model_validate, limits=limits
+    )
+    now = 0.0
+    for _ in range(600):  # two minutes in 0.2 s frames, each step returning nothing
+        now += 0.2
+        actions = session.receive_bytes(pcm16(0.2), now)
+        for action in actions:
+            if isinstance(action, RunStep):
+                session.step_finished(result(), now)
+    kept = session._stream.arrivals
+    assert len(kept) <= (30 + 5) / 0.2 + 2
+    assert kept[0][0] >= 120 - 30 - 5 - 0.2

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 from asr_interface.audio import SAMPLING_RATE
-from asr_interface.core.config import ASRConfig
+from asr_interface.core.config import MAX_WINDOW_SECONDS, ASRConfig
 from asr_interface.core.decoding import TimedWord
 from asr_interface.core.engine import StepResult
 from asr_interface.core.pacing import AudioInbox, Pacing
@@ -444,6 +444,11 @@ class Session:
         stream = self._stream
         stream.inbox.add(samples, now)
         stream.arrivals.append((stream.audio_seconds, now))
+        # A commit ends inside the model's window, so arrivals older than the window and the
+        # backlog can never time one: a stream that commits nothing keeps no more than these.
+        horizon = stream.audio_seconds - MAX_WINDOW_SECONDS - self._limits.max_backlog_seconds
+        while stream.arrivals[0][0] < horizon:
+            stream.arrivals.popleft()
         self._observer.audio_received(samples.size / SAMPLING_RATE)
 
     def _next_step(self, now: float) -> list[Action]:
