@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 SUPPORTED_ENCODINGS = ("pcm_s16le", "pcm_f32le")
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 48000
+MAX_CONTEXT_CHARS = 1000
+"""Longest `start.context`: more than the model's prompt ever reads (200 characters)."""
 
 
 class ErrorCode(StrEnum):
@@ -70,13 +72,18 @@ class LoadModel(BaseModel):
 
 
 class Start(_Message):
-    """Declares the audio format of the binary frames that follow."""
+    """Declares the audio format of the binary frames that follow; with `resume_from`,
+    the stream continues one that another session settled up to that time."""
 
     # Strict: "16000" or true is a wrong type, not a rate.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     type: Literal["start"] = "start"
     sample_rate: int = 16000
     encoding: str = "pcm_s16le"
+    resume_from: float = Field(0.0, ge=0.0, allow_inf_nan=False)
+    """Stream time of the first sample that follows: a resumed stream's `settled`."""
+    context: str = Field("", max_length=MAX_CONTEXT_CHARS)
+    """The text committed before `resume_from` (its end is enough), to prime the model."""
 
 
 class End(_Message):
@@ -164,13 +171,18 @@ class ModelLoaded(_Message):
 
 class Commit(_Message):
     """Newly committed text: never repeated, never retracted. Concatenating the `text` of
-    every commit of a stream gives its transcript."""
+    every commit of a stream gives its transcript.
+
+    `settled` is the stream time up to which the stream is settled: nothing committed
+    later comes from the audio before it, so a client resuming the stream on another
+    server (`start.resume_from`) replays its audio from there."""
 
     type: Literal["commit"] = "commit"
     start: float
     end: float
     text: str
     words: list[Word]
+    settled: float
 
 
 class Partial(_Message):

@@ -55,6 +55,19 @@ impl LocalAgreement {
         }
     }
 
+    /// A buffer continuing a stream whose text up to `start_time` was committed elsewhere:
+    /// the tail of `context` counts as committed, so a hypothesis that hears its last words
+    /// again does not commit them twice.
+    pub fn resumed(n: usize, start_time: f64, context: &[Word]) -> Self {
+        let mut agreement = Self::new(n, start_time);
+        let tail = context.len().saturating_sub(MAX_REPEAT_WORDS);
+        agreement
+            .committed_in_window
+            .extend(context[tail..].iter().cloned());
+        agreement.last_committed_word = context.last().map(|w| w.text.clone());
+        agreement
+    }
+
     pub fn n(&self) -> usize {
         self.n
     }

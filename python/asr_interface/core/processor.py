@@ -101,6 +101,12 @@ class OnlineASRProcessor:
         """Starts a new stream whose first sample is at `offset` seconds (default 0)."""
         self._core.init(0.0 if offset is None else float(offset))
 
+    def resume(self, offset: float, context: Sequence[str]) -> None:
+        """Starts a stream that continues, at `offset` seconds, one whose committed words
+        were `context`: they prime the prompt, and a hypothesis that hears the last of
+        them again does not commit them twice."""
+        self._core.resume(float(offset), list(context))
+
     def insert_audio_chunk(self, audio: npt.ArrayLike) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""
         self._core.insert(audio if isinstance(audio, np.ndarray) else np.asarray(audio))

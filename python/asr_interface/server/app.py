@@ -337,7 +337,7 @@ class SessionRunner:
             elif isinstance(action, RunStep):
                 self._spawn(self._step(action))
             elif isinstance(action, ResetStream):
-                self.engine.reset()
+                self.engine.reset(action.offset, action.context)
             elif isinstance(action, LoadConfig):
                 self._spawn(self._load(action.config))
 

@@ -13,6 +13,7 @@ the integration guide) through `process_iter`/`finish`, one commit per call.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -55,8 +56,9 @@ class StreamEngine(Protocol):
         """Adds `audio`, transcribes once and, when `final`, commits the tail."""
         ...
 
-    def reset(self) -> None:
-        """Forgets the stream; the next step starts a new one at time 0."""
+    def reset(self, offset: float = 0.0, context: Sequence[str] = ()) -> None:
+        """Forgets the stream; the next step starts a new one at `offset` seconds, after
+        the committed words `context` of a stream resumed from elsewhere."""
         ...
 
 
@@ -178,8 +180,8 @@ class AgreementEngine:
             committed, processor.unconfirmed(), model_seconds, calls, language=language
         )
 
-    def reset(self) -> None:
-        self.processor.init()
+    def reset(self, offset: float = 0.0, context: Sequence[str] = ()) -> None:
+        self.processor.resume(offset, context)
         self.language.reset()
 
 
@@ -203,8 +205,8 @@ class VoiceActivityEngine:
             done.language,
         )
 
-    def reset(self) -> None:
-        self.processor.init()
+    def reset(self, offset: float = 0.0, context: Sequence[str] = ()) -> None:
+        self.processor.init(offset)  # the context is not primed here
 
 
 class ProcessorEngine:
@@ -230,8 +232,8 @@ class ProcessorEngine:
         ]
         return StepResult(committed, [], model_seconds, 1)
 
-    def reset(self) -> None:
-        self.processor.init()
+    def reset(self, offset: float = 0.0, context: Sequence[str] = ()) -> None:
+        self.processor.init(offset)  # the context is not primed here
 
 
 def engine_for(processor: object) -> StreamEngine:

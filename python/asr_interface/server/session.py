@@ -9,6 +9,7 @@ tested by calling methods.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
@@ -68,7 +69,11 @@ class RunStep:
 
 @dataclass(frozen=True)
 class ResetStream:
-    """Reset the engine; no step is running when this is asked."""
+    """Reset the engine for a stream starting at `offset` seconds after the committed
+    words `context` (a resumed stream's); no step is running when this is asked."""
+
+    offset: float = 0.0
+    context: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,10 +147,17 @@ class _Stream:
     model_seconds: float = 0.0
     committed_any: bool = False
     partial: str = ""
+    origin: float = 0.0  # stream time of the first sample: a resumed stream's `resume_from`
+    context: tuple[str, ...] = ()  # the words a resumed stream committed before `origin`
 
     @property
     def audio_seconds(self) -> float:
         return self.received_samples / SAMPLING_RATE
+
+    @property
+    def end_time(self) -> float:
+        """Stream time of the end of the audio received."""
+        return self.origin + self.audio_seconds
 
 
 class Session:
@@ -209,9 +221,11 @@ class Session:
         stream = self._stream
         stream.model_seconds += result.model_seconds
         actions = self._announcements(result)
-        if result.committed:
-            actions.append(Send(self._commit_message(result.committed, now)))
         final = self._final_step_running
+        if result.committed:
+            # After the final step all the audio received is committed.
+            settled = stream.end_time if final else result.committed[-1][1]
+            actions.append(Send(self._commit_message(result.committed, settled, now)))
         partial = [] if final else result.unconfirmed
         if self._partial_text(partial) != stream.partial:
             actions.append(Send(self._partial_message(partial)))
@@ -277,10 +291,20 @@ class Session:
         self._require_not_busy()
         if self.phase is Phase.FAILED:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
-        actions: list[Action] = [ResetStream()] if self.phase is Phase.ENDED else []
-        self._stream = _Stream(decoder=PcmDecoder(message.encoding, message.sample_rate))
+        context = _context_words(message.context, self.sep)
+        self._stream = _Stream(
+            decoder=PcmDecoder(message.encoding, message.sample_rate),
+            committed_any=bool(context),
+            origin=message.resume_from,
+            context=context,
+        )
+        engine_used = self.phase is Phase.ENDED
         self.phase = Phase.STREAMING
-        return actions
+        if self._step_running:  # a reset waits for the step: it resets for this stream
+            return []
+        if engine_used or message.resume_from > 0 or context:
+            return [ResetStream(message.resume_from, context)]
+        return []
 
     def _end(self, now: float) -> list[Action]:
         if self.phase is Phase.LOADING:
@@ -313,7 +337,12 @@ class Session:
         whatever the client sent since."""
         answers = [Send(ResetDone()) for _ in range(self._resets_waiting)]
         self._resets_waiting = 0
-        actions: list[Action] = [ResetStream(), *answers, *self._next_step(now)]
+        stream = self._stream
+        actions: list[Action] = [
+            ResetStream(stream.origin, stream.context),
+            *answers,
+            *self._next_step(now),
+        ]
         if self._close_after_done and not self._step_running:
             actions.append(Close(CLOSE_GOING_AWAY, "server shutting down"))
         return actions
@@ -431,7 +460,7 @@ class Session:
             )
         return actions
 
-    def _commit_message(self, words: list[TimedWord], now: float) -> Commit:
+    def _commit_message(self, words: list[TimedWord], settled: float, now: float) -> Commit:
         stream = self._stream
         text = self.sep.join(word for _, _, word in words)
         if stream.committed_any and self.sep:
@@ -444,14 +473,16 @@ class Session:
             end=end,
             text=text,
             words=[Word(start=b, end=e, word=w) for b, e, w in words],
+            settled=settled,
         )
 
     def _arrival_of(self, stream_time: float, now: float) -> float:
         """When the audio up to `stream_time` had arrived; older arrivals are forgotten."""
-        arrivals = self._stream.arrivals
+        arrivals = self._stream.arrivals  # keyed by the seconds this session received
         if not arrivals:
             return now
-        index = min(bisect_left(arrivals, (stream_time,)), len(arrivals) - 1)
+        received = stream_time - self._stream.origin
+        index = min(bisect_left(arrivals, (received,)), len(arrivals) - 1)
         arrived = arrivals[index][1]
         for _ in range(index):
             arrivals.popleft()
@@ -473,3 +504,11 @@ class Session:
     def _error(self, code: ErrorCode, message: str) -> Send:
         self._observer.error(code.value)
         return Send(Error(code=code.value, message=message))
+
+
+def _context_words(context: str, sep: str) -> tuple[str, ...]:
+    """A resumed stream's committed text as the model's words: joined by `sep`, or, with
+    no separator, each carrying its leading space as faster-whisper's words do."""
+    if sep:
+        return tuple(word for word in context.split(sep) if word.strip())
+    return tuple(re.findall(r"\s*\S+", context))
