@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from asr_interface.audio import SAMPLING_RATE, load_audio
 from asr_interface.errors import ASRInterfaceError
 from asr_interface.protocol import (
+    Commit,
     Done,
     Error,
     ErrorCode,
@@ -37,6 +38,7 @@ from asr_interface.protocol import (
     ServerMessage,
     parse_server_message,
 )
+from asr_interface.resume import RETRIED_REFUSALS, CommittedText, KeptAudio, Reconnect
 
 AudioSource = str | os.PathLike[str] | npt.NDArray[Any] | AsyncIterable[npt.NDArray[Any]]
 
@@ -51,28 +53,30 @@ class ServerError(ASRInterfaceError):
 
 
 class StreamingClient:
-    """One WebSocket session; streams may follow one another on it."""
+    """One WebSocket session; streams may follow one another on it.
 
-    def __init__(self, url: str, *, token: str | None = None) -> None:
+    With `reconnect`, a stream outlives its connection: when the connection drops, or the
+    server ends the stream before the client did (it is shutting down), the client opens
+    a new session (behind a load balancer, on any server), resumes the stream where the
+    last `commit` settled it, replays the audio kept since, and goes on live; refusals
+    (`overloaded`, `too_many_sessions`, `shutting_down`) are retried with backoff. The
+    caller sees one stream: each word committed once, one `done`.
+    """
+
+    def __init__(
+        self, url: str, *, token: str | None = None, reconnect: Reconnect | None = None
+    ) -> None:
         self.url = url
         self.token = token
+        self.reconnect = reconnect
         self.ready: Ready | None = None
+        self.reconnects = 0
+        """Sessions opened again to carry a stream on."""
         self._connection: ClientConnection | None = None
+        self._model_fields: dict[str, Any] | None = None
 
     async def __aenter__(self) -> StreamingClient:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-        # No permessage-deflate: PCM barely compresses and deflating it costs CPU per frame.
-        self._connection = await connect(
-            self.url, additional_headers=headers, max_size=None, compression=None
-        )
-        ready = await self._receive()
-        if not isinstance(ready, Ready):
-            raise (
-                ServerError(ready)
-                if isinstance(ready, Error)
-                else ASRInterfaceError(f"expected ready, got {ready.type}")
-            )
-        self.ready = ready
+        await self._open()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -93,6 +97,7 @@ class StreamingClient:
             raise ServerError(reply)
         if not isinstance(reply, ModelLoaded):
             raise ASRInterfaceError(f"expected model_loaded, got {reply.type}")
+        self._model_fields = fields  # a resumed stream loads it again
         return reply
 
     async def reset(self) -> None:
@@ -118,13 +123,27 @@ class StreamingClient:
         """
         if isinstance(source, str | os.PathLike):
             source = load_audio(Path(source))  # a bad file fails before the stream starts
-        await self.connection.send(json.dumps({"type": "start", "sample_rate": SAMPLING_RATE}))
-        sender = asyncio.create_task(self._send_audio(source, realtime, chunk_seconds))
+        link = _Link(KeptAudio(self.reconnect.kept_seconds if self.reconnect else 0.0))
+        await self._start(link)
+        sender = asyncio.create_task(self._send_audio(source, link, realtime, chunk_seconds))
         try:
             while True:
-                message = await self._receive()
+                try:
+                    message = await self._receive()
+                except ConnectionClosed:
+                    if self.reconnect is None:
+                        raise
+                    await self._resume(link)
+                    continue
                 if isinstance(message, Error) and message.code == ErrorCode.BACKEND_ERROR:
                     raise ServerError(message)
+                if isinstance(message, Commit):
+                    link.committed.add(message.text)
+                    link.kept.settle(message.settled)
+                if isinstance(message, Done) and not link.ended and self.reconnect:
+                    # The server ended the stream before the source did: go on elsewhere.
+                    await self._resume(link)
+                    continue
                 yield message
                 if isinstance(message, Done):
                     break
@@ -136,9 +155,81 @@ class StreamingClient:
         if not sender.cancelled():  # `done` may come early, when the server shuts down
             await sender  # re-raises a failure of the source
 
+    async def _open(self) -> None:
+        """Connects and waits for `ready`; with `reconnect`, tries again after a refusal
+        or a failed connection, waiting longer each time."""
+        delays = self.reconnect.delays() if self.reconnect else [0.0]
+        failure: Exception | None = None
+        for delay in delays:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect()
+            except ServerError as error:
+                if error.code not in RETRIED_REFUSALS:
+                    raise
+                failure = error
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as error:
+                if self.reconnect is None:
+                    raise
+                failure = error
+            else:
+                return
+        assert failure is not None
+        raise failure
+
+    async def _connect(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        # No permessage-deflate: PCM barely compresses and deflating it costs CPU per frame.
+        self._connection = await connect(
+            self.url, additional_headers=headers, max_size=None, compression=None
+        )
+        ready = await self._receive()
+        if not isinstance(ready, Ready):
+            await self._connection.close()
+            raise (
+                ServerError(ready)
+                if isinstance(ready, Error)
+                else ASRInterfaceError(f"expected ready, got {ready.type}")
+            )
+        self.ready = ready
+        if self._model_fields is not None:
+            await self.load_model(**self._model_fields)
+
+    async def _start(self, link: _Link) -> None:
+        """Starts the stream on the current connection where the server last settled it,
+        replays the audio kept since, and lets the sender go on live."""
+        connection = self.connection
+        kept = link.kept
+        start: dict[str, Any] = {"type": "start", "sample_rate": SAMPLING_RATE}
+        if kept.start or link.committed.context():
+            start |= {"resume_from": kept.start_time, "context": link.committed.context()}
+        await connection.send(json.dumps(start))
+        for piece in _split(kept.samples(), REPLAY_CHUNK_SECONDS):
+            await connection.send(_pcm16(piece))
+        if link.source_done:
+            await connection.send(json.dumps({"type": "end"}))
+        link.attach(connection)
+
+    async def _resume(self, link: _Link) -> None:
+        """Carries the stream over to a new session (`reconnect` is set)."""
+        assert self.reconnect is not None
+        link.detach()
+        await self.connection.close()
+        for _ in range(self.reconnect.attempts):
+            self.reconnects += 1
+            await self._open()
+            async with link.lock:
+                try:
+                    await self._start(link)
+                except ConnectionClosed:
+                    continue
+            return
+        raise ASRInterfaceError("every new session dropped while the stream was resumed")
+
     async def _send_audio(
         self,
         source: npt.NDArray[Any] | AsyncIterable[npt.NDArray[Any]],
+        link: _Link,
         realtime: bool,
         chunk_seconds: float,
     ) -> None:
@@ -146,26 +237,60 @@ class StreamingClient:
         sent_seconds = 0.0
         try:
             async for chunk in _chunks(source, chunk_seconds):
-                await self.connection.send(_pcm16(chunk))
+                while link.connection is None and link.kept.full:
+                    await link.connected.wait()  # wait for a server rather than drop audio
+                async with link.lock:
+                    link.kept.append(chunk)
+                    if link.connection is not None:
+                        # A close is reported by the receiving side, which resumes or
+                        # ends the stream.
+                        with contextlib.suppress(ConnectionClosed):
+                            await link.connection.send(_pcm16(chunk))
                 sent_seconds += len(chunk) / SAMPLING_RATE
                 if realtime:
                     ahead = began + sent_seconds - asyncio.get_running_loop().time()
                     if ahead > 0:
                         await asyncio.sleep(ahead)
-        except ConnectionClosed:
-            # The server may close once it has said `done` (it is shutting down); the
-            # receiving side reports a close that comes before.
-            return
         finally:
             # Even when the source fails, the server commits what it got and says done.
-            with contextlib.suppress(ConnectionClosed):
-                await self.connection.send(json.dumps({"type": "end"}))
+            link.source_done = True
+            if link.connection is not None:
+                with contextlib.suppress(ConnectionClosed):
+                    await link.connection.send(json.dumps({"type": "end"}))
+                link.ended = True
 
     async def _receive(self) -> ServerMessage:
         frame = await self.connection.recv()
         if isinstance(frame, bytes):
             frame = frame.decode()
         return parse_server_message(frame)
+
+
+REPLAY_CHUNK_SECONDS = 1.0
+"""Kept audio is replayed in frames of this length, well under the server's frame limit."""
+
+
+class _Link:
+    """One stream's state shared by its sender and its receiver: the session taking its
+    audio (None while a new one is being opened), and what a resumed stream needs."""
+
+    def __init__(self, kept: KeptAudio) -> None:
+        self.kept = kept
+        self.committed = CommittedText()
+        self.connection: ClientConnection | None = None
+        self.connected = asyncio.Event()
+        self.lock = asyncio.Lock()  # audio goes either live or into a replay, never both
+        self.source_done = False
+        self.ended = False  # `end` went to the current session
+
+    def attach(self, connection: ClientConnection) -> None:
+        self.connection = connection
+        self.ended = self.source_done
+        self.connected.set()
+
+    def detach(self) -> None:
+        self.connection = None
+        self.connected.clear()
 
 
 async def _chunks(
@@ -178,6 +303,11 @@ async def _chunks(
     step = max(1, int(chunk_seconds * SAMPLING_RATE))
     for begin in range(0, len(source), step):
         yield np.asarray(source[begin : begin + step], dtype=np.float32)
+
+
+def _split(samples: npt.NDArray[np.float32], seconds: float) -> list[npt.NDArray[np.float32]]:
+    step = round(seconds * SAMPLING_RATE)
+    return [samples[begin : begin + step] for begin in range(0, len(samples), step)]
 
 
 def _pcm16(samples: npt.NDArray[np.float32]) -> bytes:
