@@ -43,6 +43,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="close sessions silent for this many seconds",
     )
     limits.add_argument(
+        "--drain-seconds",
+        type=_non_negative_float,
+        default=defaults.drain_seconds,
+        help="after SIGTERM, let open streams go on this long (while /health answers 503 "
+        "draining) before ending them (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--shutdown-grace",
+        type=_non_negative_float,
+        default=defaults.shutdown_grace,
+        help="then wait this long for the ended streams' final commits before closing "
+        "them (default: %(default)s)",
+    )
+    limits.add_argument(
         "--max-frame-bytes",
         type=int,
         default=defaults.max_frame_bytes,
@@ -106,6 +120,8 @@ def run_serve(arguments: argparse.Namespace) -> int:
         max_sessions=arguments.max_sessions,
         max_frame_bytes=arguments.max_frame_bytes,
         idle_timeout=arguments.idle_timeout,
+        drain_seconds=arguments.drain_seconds,
+        shutdown_grace=arguments.shutdown_grace,
         max_batch=arguments.max_batch,
         batch_window_ms=arguments.batch_window_ms,
         latency_target=arguments.latency_target or None,
