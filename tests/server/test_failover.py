@@ -100,3 +100,25 @@ async def test_client_carries_its_stream_to_another_server_when_its_own_is_kille
     assert all(a.end <= b.start + 0.1 for a, b in pairwise(words))
     text = "".join(commit.text for commit in commits)
     assert word_error_rate(normalize(transcript(JFK)), normalize(text)) < 0.1
+
+
+async def test_refused_client_retries_until_a_session_frees() -> None:
+    """A client refused with `too_many_sessions` waits and tries again, and gets in once
+    the session holding the server's only place closes; without `reconnect` it fails."""
+    with running_server("--max-sessions", "1") as full:
+        holder = StreamingClient(full.url)
+        await holder.__aenter__()
+        with pytest.raises(ServerError) as refused:
+            async with StreamingClient(full.url):
+                pass
+        assert refused.value.code == "too_many_sessions"
+        patient = asyncio.create_task(
+            StreamingClient(full.url, reconnect=Reconnect(first_delay=0.2)).__aenter__()
+        )
+        await asyncio.sleep(1.0)
+        assert not patient.done()  # refused at least once, still trying
+        assert health(full)[1]["status"] == "full"
+        await holder.__aexit__()
+        client = await asyncio.wait_for(patient, 30)
+        assert client.ready is not None
+        await client.__aexit__()
