@@ -10,6 +10,9 @@ stream of the faulty run, then a summary line:
   faulty run's, and words the faulty run has in excess (a difflib alignment of the
   normalised words; decoding also differs a little between two runs with no fault, as
   their model steps fall differently);
+- `lost_words_near_failover` / `duplicated_words_near_failover`: the same, over the
+  words from 5 s before to 10 s after the settled time at the kill, where a failover
+  could lose or repeat words (the rest measures how much two runs differ anyway);
 - `overlapping_words`: words committed after the failover that start before the stream
   was settled when its server died (a word committed twice would);
 - `wer` / `no_fault_wer` against the clips' transcripts, and `wer_delta_points`;
@@ -61,6 +64,9 @@ _spec.loader.exec_module(balancer)
 
 SERVERS = 3
 LATENCY_WINDOW_SECONDS = 15.0
+NEAR_FAILOVER_SECONDS = (5.0, 10.0)
+"""Stream time before and after the settled time at the kill where words count as near
+the failover: the replayed audio and the steps after it."""
 
 
 @dataclass
@@ -75,6 +81,17 @@ class StreamRun:
 
     def text(self) -> str:
         return "".join(commit.text for _, commit in self.commits)
+
+    def words(self, since: float = 0.0, until: float = float("inf")) -> list[str]:
+        """The normalised committed words that start between stream times `since` and
+        `until`."""
+        return [
+            text
+            for _, commit in self.commits
+            for word in commit.words
+            if since <= word.start <= until
+            for text in normalize(word.word).split()
+        ]
 
     def latencies(self, since: float = 0.0, until: float = float("inf")) -> list[float]:
         """Commit latency of each word received between `since` and `until`."""
@@ -148,14 +165,7 @@ def compare(
     killed_at: float | None,
 ) -> dict[str, Any]:
     """One stream's figures: the faulty run against the clean one and the transcript."""
-    words, clean_words = normalize(faulty.text()).split(), normalize(clean.text()).split()
-    lost = duplicated = 0
-    matcher = difflib.SequenceMatcher(a=clean_words, b=words, autojunk=False)
-    for operation, a0, a1, b0, b1 in matcher.get_opcodes():
-        if operation in ("delete", "replace"):
-            lost += max(0, (a1 - a0) - (b1 - b0))
-        if operation in ("insert", "replace"):
-            duplicated += max(0, (b1 - b0) - (a1 - a0))
+    lost, duplicated = differences(clean.words(), faulty.words())
     wer = word_errors(reference, faulty.text()).rate
     clean_wer = word_errors(reference, clean.text()).rate
     figures: dict[str, Any] = {
@@ -173,8 +183,12 @@ def compare(
         before = [commit for received, commit in faulty.commits if received < killed_at]
         after = [(received, c) for received, c in faulty.commits if received >= killed_at]
         settled = before[-1].settled if before else 0.0
+        near = (settled - NEAR_FAILOVER_SECONDS[0], settled + NEAR_FAILOVER_SECONDS[1])
+        lost_near, duplicated_near = differences(clean.words(*near), faulty.words(*near))
         figures |= {
             "settled_at_kill": settled,
+            "lost_words_near_failover": lost_near,
+            "duplicated_words_near_failover": duplicated_near,
             "overlapping_words": sum(
                 word.start < settled - 0.05 for _, commit in after for word in commit.words
             ),
@@ -188,6 +202,18 @@ def compare(
             ),
         }
     return figures
+
+
+def differences(clean: list[str], faulty: list[str]) -> tuple[int, int]:
+    """Words of `clean` missing from `faulty`, and words `faulty` has in excess."""
+    lost = duplicated = 0
+    matcher = difflib.SequenceMatcher(a=clean, b=faulty, autojunk=False)
+    for operation, a0, a1, b0, b1 in matcher.get_opcodes():
+        if operation in ("delete", "replace"):
+            lost += max(0, (a1 - a0) - (b1 - b0))
+        if operation in ("insert", "replace"):
+            duplicated += max(0, (b1 - b0) - (a1 - a0))
+    return lost, duplicated
 
 
 def recordings(streams: int, clips: int) -> list[Recording]:
@@ -224,6 +250,8 @@ def main() -> None:
         )
         after_clean = distribution(proxy, {})
         clean_spread = distribution(proxy, start)
+        # Servers the clean run left overloaded come back into rotation first.
+        proxy.wait_until({name: "UP" for name in after_clean})
         faulty, killed_at = asyncio.run(
             run_streams(proxy.url, speech, arguments.frame_seconds, servers, arguments.kill_at)
         )

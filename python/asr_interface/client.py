@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
@@ -39,6 +40,8 @@ from asr_interface.protocol import (
     parse_server_message,
 )
 from asr_interface.resume import RETRIED_REFUSALS, CommittedText, KeptAudio, Reconnect
+
+logger = logging.getLogger("asr_interface.client")
 
 AudioSource = str | os.PathLike[str] | npt.NDArray[Any] | AsyncIterable[npt.NDArray[Any]]
 
@@ -130,10 +133,10 @@ class StreamingClient:
             while True:
                 try:
                     message = await self._receive()
-                except ConnectionClosed:
+                except ConnectionClosed as closed:
                     if self.reconnect is None:
                         raise
-                    await self._resume(link)
+                    await self._resume(link, f"the connection closed ({closed})")
                     continue
                 if isinstance(message, Error) and message.code == ErrorCode.BACKEND_ERROR:
                     raise ServerError(message)
@@ -142,7 +145,7 @@ class StreamingClient:
                     link.kept.settle(message.settled)
                 if isinstance(message, Done) and not link.ended and self.reconnect:
                     # The server ended the stream before the source did: go on elsewhere.
-                    await self._resume(link)
+                    await self._resume(link, "the server ended the stream")
                     continue
                 yield message
                 if isinstance(message, Done):
@@ -210,9 +213,10 @@ class StreamingClient:
             await connection.send(json.dumps({"type": "end"}))
         link.attach(connection)
 
-    async def _resume(self, link: _Link) -> None:
+    async def _resume(self, link: _Link, reason: str) -> None:
         """Carries the stream over to a new session (`reconnect` is set)."""
         assert self.reconnect is not None
+        logger.info("%s: resuming the stream at %.2f s", reason, link.kept.start_time)
         link.detach()
         await self.connection.close()
         for _ in range(self.reconnect.attempts):
