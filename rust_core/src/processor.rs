@@ -149,11 +149,17 @@ impl StreamingProcessor {
     /// that hears the last of them again from committing them twice.
     pub fn resume<S: Into<String>>(&mut self, offset: f64, context: impl IntoIterator<Item = S>) {
         self.init(offset);
-        self.committed
-            .extend(context.into_iter().map(|text| Word::new(offset, offset, text)));
+        self.committed.extend(
+            context
+                .into_iter()
+                .map(|text| Word::new(offset, offset, text)),
+        );
         self.committed.make_contiguous();
-        self.agreement =
-            LocalAgreement::resumed(self.config.agreement_n, offset, self.committed.as_slices().0);
+        self.agreement = LocalAgreement::resumed(
+            self.config.agreement_n,
+            offset,
+            self.committed.as_slices().0,
+        );
         self.forget_unreadable_words();
     }
 
@@ -518,7 +524,11 @@ mod tests {
         assert_eq!(p.offset(), 40.0);
         assert_eq!(p.prompt(""), " one two");
         p.insert_f32(&vec![0.0; 2 * SECOND]).unwrap();
-        let heard = [(0.0, 0.3, " three"), (0.4, 0.8, " four"), (0.9, 1.2, " five")];
+        let heard = [
+            (0.0, 0.3, " three"),
+            (0.4, 0.8, " four"),
+            (0.9, 1.2, " five"),
+        ];
         assert!(commit(&mut p, &heard, &[1.2]).is_empty());
         assert_eq!(commit(&mut p, &heard, &[1.2]), [" four", " five"]);
         assert_eq!(p.agreement().last_committed_time(), 41.2);

@@ -105,6 +105,7 @@ class OnlineASRProcessor:
         """Starts a stream that continues, at `offset` seconds, one whose committed words
         were `context`: they prime the prompt, and a hypothesis that hears the last of
         them again does not commit them twice."""
+        self.init(offset)  # what a subclass does for every new stream
         self._core.resume(float(offset), list(context))
 
     def insert_audio_chunk(self, audio: npt.ArrayLike) -> None:
