@@ -22,7 +22,8 @@ stream of the faulty run, then a summary line:
   `no_fault_max_commit_latency` of the same stream;
 - `reconnects`: sessions the client opened again;
 - summary: `sessions_per_server` (HAProxy's count of sessions each server was given in
-  each run), machine `load_average`.
+  each run; a reconnection first sent to the dead server before HAProxy saw it down
+  counts there too), `open_sessions_per_server_at_kill`, machine `load_average`.
 
     python bench/scaleout.py --streams 3
 """
@@ -122,23 +123,32 @@ async def stream(url: str, audio: npt.NDArray[np.float32], frame_seconds: float)
     return run
 
 
+@dataclass
+class Kill:
+    """When the server holding the most streams is killed, and what it left behind."""
+
+    after: float
+    at: float | None = None  # loop time of the kill
+    open_sessions: list[int] = field(default_factory=list)  # per server, just before
+
+
 async def run_streams(
     url: str,
     recordings: Sequence[Recording],
     frame_seconds: float,
     servers: Sequence[ServerProcess],
-    kill_at: float | None,
-) -> tuple[list[StreamRun], float | None]:
-    """Streams every recording at once; with `kill_at`, SIGKILLs the server holding the
-    most streams that many seconds in. Returns the runs and the loop time of the kill."""
+    kill: Kill | None,
+) -> list[StreamRun]:
+    """Streams every recording at once; with `kill`, SIGKILLs the server holding the
+    most streams `kill.after` seconds in."""
     runs = asyncio.gather(*(stream(url, r.audio, frame_seconds) for r in recordings))
-    killed_at = None
-    if kill_at is not None:
-        await asyncio.sleep(kill_at)
-        victim = max(servers, key=sessions)
+    if kill is not None:
+        await asyncio.sleep(kill.after)
+        kill.open_sessions = [sessions(server) for server in servers]
+        victim = servers[kill.open_sessions.index(max(kill.open_sessions))]
         victim.process.send_signal(signal.SIGKILL)
-        killed_at = asyncio.get_running_loop().time()
-    return list(await runs), killed_at
+        kill.at = asyncio.get_running_loop().time()
+    return list(await runs)
 
 
 def sessions(server: ServerProcess) -> int:
@@ -245,19 +255,16 @@ def main() -> None:
         proxy = stack.enter_context(balancer.running_haproxy(addresses))
 
         start = distribution(proxy, {})
-        clean, _ = asyncio.run(
-            run_streams(proxy.url, speech, arguments.frame_seconds, servers, None)
-        )
+        clean = asyncio.run(run_streams(proxy.url, speech, arguments.frame_seconds, servers, None))
         after_clean = distribution(proxy, {})
         clean_spread = distribution(proxy, start)
         # Servers the clean run left overloaded come back into rotation first.
         proxy.wait_until({name: "UP" for name in after_clean})
-        faulty, killed_at = asyncio.run(
-            run_streams(proxy.url, speech, arguments.frame_seconds, servers, arguments.kill_at)
-        )
+        kill = Kill(arguments.kill_at)
+        faulty = asyncio.run(run_streams(proxy.url, speech, arguments.frame_seconds, servers, kill))
         faulty_spread = distribution(proxy, after_clean)
     rows = [
-        compare(f, c, r.reference, killed_at) for f, c, r in zip(faulty, clean, speech, strict=True)
+        compare(f, c, r.reference, kill.at) for f, c, r in zip(faulty, clean, speech, strict=True)
     ]
     for index, (row, recording) in enumerate(zip(rows, speech, strict=True)):
         print(json.dumps({"stream": index, "audio_seconds": round(recording.seconds, 1), **row}))
@@ -269,6 +276,7 @@ def main() -> None:
                 "lost_words": sum(r["lost_words"] for r in rows),
                 "duplicated_words": sum(r["duplicated_words"] for r in rows),
                 "sessions_per_server": {"no_fault": clean_spread, "faulty": faulty_spread},
+                "open_sessions_per_server_at_kill": kill.open_sessions,
                 "load_average": [round(x, 2) for x in os.getloadavg()],
                 "when": time.strftime("%Y-%m-%d %H:%M:%S"),
             }
