@@ -69,9 +69,30 @@ def first_commit(messages: list[ServerMessage]) -> bool:
 
 @pytest.fixture
 def two_servers() -> Iterator[list[ServerProcess]]:
-    """Two servers with the default model, started side by side."""
+    """Two servers with the default model that drain for up to 30 s on SIGTERM."""
     with ExitStack() as stack:
-        yield [stack.enter_context(running_server()) for _ in range(2)]
+        yield [stack.enter_context(running_server("--drain-seconds", "30")) for _ in range(2)]
+
+
+@pytest.mark.skipif(not haproxy_available(), reason="needs haproxy (apt-get install haproxy)")
+async def test_balancer_takes_a_draining_server_out_of_rotation(
+    two_servers: list[ServerProcess],
+) -> None:
+    """With deploy/haproxy.cfg, a server draining after SIGTERM fails its health check on
+    its 503 (not on a refused connection: it still serves its open session), and new
+    sessions through the balancer go to the other server."""
+    draining, other = two_servers
+    addresses = [server.http_url.removeprefix("http://") for server in two_servers]
+    with running_haproxy(addresses) as balancer:
+        async with StreamingClient(draining.url):  # an open session keeps it draining
+            draining.process.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(balancer.wait_until, {"asr1": "DOWN", "asr2": "UP"})
+            assert balancer.servers()["asr1"]["check_status"] == "L7STS"  # an HTTP status
+            for _ in range(2):
+                async with StreamingClient(balancer.url) as client:
+                    assert client.ready is not None
+                    assert health(other)[1]["sessions"] == 1
+        assert draining.process.wait(30) == 0
 
 
 @pytest.mark.skipif(not haproxy_available(), reason="needs haproxy (apt-get install haproxy)")
