@@ -88,10 +88,10 @@ async def test_balancer_takes_a_draining_server_out_of_rotation(
             draining.process.send_signal(signal.SIGTERM)
             await asyncio.to_thread(balancer.wait_until, {"asr1": "DOWN", "asr2": "UP"})
             assert balancer.servers()["asr1"]["check_status"] == "L7STS"  # an HTTP status
-            for _ in range(2):
-                async with StreamingClient(balancer.url) as client:
-                    assert client.ready is not None
-                    assert health(other)[1]["sessions"] == 1
+            async with StreamingClient(balancer.url), StreamingClient(balancer.url):
+                assert health(other)[1]["sessions"] == 2
+                status, body = health(draining)
+                assert (status, body["sessions"]) == (503, 1)
         assert draining.process.wait(30) == 0
 
 
