@@ -58,9 +58,9 @@ class ServerError(ASRInterfaceError):
 class StreamingClient:
     """One WebSocket session; streams may follow one another on it.
 
-    With `reconnect`, a stream outlives its connection: when the connection drops, or the
-    server ends the stream before the client did (it is shutting down), the client opens
-    a new session (behind a load balancer, on any server), resumes the stream where the
+    With `reconnect`, a stream outlives its connection: when the connection drops (its
+    server died, or is shutting down and closes resumable streams unfinished), the client
+    opens a new session (behind a load balancer, on any server), resumes the stream where the
     last `commit` settled it, replays the audio kept since, and goes on live; refusals
     (`overloaded`, `too_many_sessions`, `shutting_down`) are retried with backoff. The
     caller sees one stream: each word committed once, one `done`.
@@ -143,10 +143,6 @@ class StreamingClient:
                 if isinstance(message, Commit):
                     link.committed.add(message.text)
                     link.kept.settle(message.settled)
-                if isinstance(message, Done) and not link.ended and self.reconnect:
-                    # The server ended the stream before the source did: go on elsewhere.
-                    await self._resume(link, "the server ended the stream")
-                    continue
                 yield message
                 if isinstance(message, Done):
                     break
@@ -204,6 +200,8 @@ class StreamingClient:
         connection = self.connection
         kept = link.kept
         start: dict[str, Any] = {"type": "start", "sample_rate": SAMPLING_RATE}
+        if self.reconnect:
+            start["resumable"] = True
         if kept.start or link.committed.context():
             start |= {"resume_from": kept.start_time, "context": link.committed.context()}
         await connection.send(json.dumps(start))
@@ -261,7 +259,6 @@ class StreamingClient:
             if link.connection is not None:
                 with contextlib.suppress(ConnectionClosed):
                     await link.connection.send(json.dumps({"type": "end"}))
-                link.ended = True
 
     async def _receive(self) -> ServerMessage:
         frame = await self.connection.recv()
@@ -284,12 +281,10 @@ class _Link:
         self.connection: ClientConnection | None = None
         self.connected = asyncio.Event()
         self.lock = asyncio.Lock()  # audio goes either live or into a replay, never both
-        self.source_done = False
-        self.ended = False  # `end` went to the current session
+        self.source_done = False  # `end` goes to every session from now on
 
     def attach(self, connection: ClientConnection) -> None:
         self.connection = connection
-        self.ended = self.source_done
         self.connected.set()
 
     def detach(self) -> None:

@@ -84,6 +84,9 @@ class Start(_Message):
     """Stream time of the first sample that follows: a resumed stream's `settled`."""
     context: str = Field("", max_length=MAX_CONTEXT_CHARS)
     """The text committed before `resume_from` (its end is enough), to prime the model."""
+    resumable: bool = False
+    """The client resumes the stream elsewhere if the session ends: a server shutting
+    down closes it unfinished rather than forcing out its tail."""
 
 
 class End(_Message):

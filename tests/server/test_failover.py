@@ -143,3 +143,29 @@ async def test_refused_client_retries_until_a_session_frees() -> None:
         client = await asyncio.wait_for(patient, 30)
         assert client.ready is not None
         await client.__aexit__()
+
+
+@pytest.mark.skipif(not haproxy_available(), reason="needs haproxy (apt-get install haproxy)")
+async def test_client_goes_on_elsewhere_when_its_server_stops() -> None:
+    """A server stopping without a drain finishes the live stream (`done` before the client
+    said `end`); the client resumes it on the other server through the balancer, and the
+    listener still gets one transcript with every word once and one `done`."""
+    with ExitStack() as stack:
+        servers = [stack.enter_context(running_server()) for _ in range(2)]
+        addresses = [server.http_url.removeprefix("http://") for server in servers]
+        balancer = stack.enter_context(running_haproxy(addresses))
+        async with StreamingClient(balancer.url, reconnect=Reconnect()) as client:
+            holder = next(s for s in servers if health(s)[1]["sessions"] == 1)
+            messages: list[ServerMessage] = []
+            async for message in client.stream(speech_path(JFK), realtime=True):
+                messages.append(message)
+                if first_commit(messages):
+                    holder.process.send_signal(signal.SIGTERM)
+        assert holder.process.wait(30) == 0
+    assert client.reconnects == 1
+    assert [m for m in messages if isinstance(m, Done)] == messages[-1:]
+    commits = [m for m in messages if isinstance(m, Commit)]
+    words = [word for commit in commits for word in commit.words]
+    assert all(a.end <= b.start + 0.1 for a, b in pairwise(words))
+    text = "".join(commit.text for commit in commits)
+    assert word_error_rate(normalize(transcript(JFK)), normalize(text)) < 0.1

@@ -11,7 +11,13 @@ import pytest
 from asr_interface.core.config import ASRConfig
 from asr_interface.protocol import MAX_CONTEXT_CHARS, Commit, Done
 from asr_interface.server.models import ModelPool
-from asr_interface.server.session import Action, Phase, ResetStream
+from asr_interface.server.session import (
+    CLOSE_GOING_AWAY,
+    Action,
+    Close,
+    Phase,
+    ResetStream,
+)
 from tests.server.test_session import (
     error_codes,
     new_session,
@@ -114,3 +120,15 @@ def test_bad_resume_fields_are_refused(validation: ModelPool, fields: dict[str, 
     session = new_session(validation)
     assert error_codes(session.receive_text(text("start", **fields), 0.0)) == ["invalid_message"]
     assert session.phase is Phase.IDLE
+
+
+def test_shutdown_closes_a_resumable_stream_unfinished(validation: ModelPool) -> None:
+    """At shutdown a resumable stream is closed at once, its tail neither decoded nor
+    committed: its client resumes it elsewhere from whole audio."""
+    session = new_session(validation)
+    session.receive_text(text("start", resumable=True), 0.0)
+    only_step(session.receive_bytes(pcm16(1.0), 0.0))
+    session.receive_bytes(pcm16(0.7), 0.5)
+    assert session.shutdown(1.0) == [
+        Close(CLOSE_GOING_AWAY, "server shutting down; resume the stream elsewhere")
+    ]

@@ -149,6 +149,7 @@ class _Stream:
     partial: str = ""
     origin: float = 0.0  # stream time of the first sample: a resumed stream's `resume_from`
     context: tuple[str, ...] = ()  # the words a resumed stream committed before `origin`
+    resumable: bool = False  # its client resumes it elsewhere when this session ends
 
     @property
     def audio_seconds(self) -> float:
@@ -270,8 +271,12 @@ class Session:
         ]
 
     def shutdown(self, now: float) -> list[Action]:
-        """The server is stopping: finish a running stream, then close."""
+        """The server is stopping: finish a running stream, then close. A resumable
+        stream is closed unfinished instead: the server its client moves to commits the
+        rest from whole audio, rather than this one forcing out a tail cut mid-word."""
         self._close_after_done = True
+        if self.phase is Phase.STREAMING and self._stream.resumable:
+            return [Close(CLOSE_GOING_AWAY, "server shutting down; resume the stream elsewhere")]
         if self.phase is Phase.STREAMING:
             return self._end(now)
         if self.phase is Phase.ENDING or self._step_running:
@@ -297,6 +302,7 @@ class Session:
             committed_any=bool(context),
             origin=message.resume_from,
             context=context,
+            resumable=message.resumable,
         )
         engine_used = self.phase is Phase.ENDED
         self.phase = Phase.STREAMING
