@@ -220,8 +220,8 @@ impl StreamingCore {
         self.inner.init(offset);
     }
 
-    fn resume(&mut self, offset: f64, context: Vec<String>) {
-        self.inner.resume(offset, context);
+    fn resume(&mut self, offset: f64, settled: f64, context: Vec<String>) {
+        self.inner.resume(offset, settled, context);
     }
 
     /// Appends a 1-D array of float32, float64 or int16 samples (other float widths are

@@ -29,6 +29,16 @@ def test_kept_audio_starts_at_the_settled_time() -> None:
     assert kept.start_time == 1.25
 
 
+def test_kept_audio_keeps_a_lead_in_before_the_settled_time() -> None:
+    """With a lead-in, the kept audio starts that long before the settled time, which it
+    remembers for the resumed stream."""
+    kept = KeptAudio(30.0, lead_in_seconds=0.5)
+    kept.append(ramp(0, 4 * RATE))
+    kept.settle(2.0)
+    assert (kept.start_time, kept.settled) == (1.5, 2.0)
+    np.testing.assert_array_equal(kept.samples(), ramp(round(1.5 * RATE), round(2.5 * RATE)))
+
+
 def test_kept_audio_holds_at_most_its_limit() -> None:
     """Without commits the oldest audio goes: the newest `limit` seconds stay, and the
     stream would resume where they start."""

@@ -126,7 +126,10 @@ class StreamingClient:
         """
         if isinstance(source, str | os.PathLike):
             source = load_audio(Path(source))  # a bad file fails before the stream starts
-        link = _Link(KeptAudio(self.reconnect.kept_seconds if self.reconnect else 0.0))
+        policy = self.reconnect
+        # Without reconnecting, no audio is kept.
+        kept = KeptAudio(policy.kept_seconds, policy.lead_in_seconds) if policy else KeptAudio(0)
+        link = _Link(kept)
         await self._start(link)
         sender = asyncio.create_task(self._send_audio(source, link, realtime, chunk_seconds))
         try:
@@ -202,8 +205,12 @@ class StreamingClient:
         start: dict[str, Any] = {"type": "start", "sample_rate": SAMPLING_RATE}
         if self.reconnect:
             start["resumable"] = True
-        if kept.start or link.committed.context():
-            start |= {"resume_from": kept.start_time, "context": link.committed.context()}
+        if kept.start or kept.settled or link.committed.context():
+            start |= {
+                "resume_from": kept.start_time,
+                "settled": max(kept.settled, kept.start_time),
+                "context": link.committed.context(),
+            }
         await connection.send(json.dumps(start))
         for piece in _split(kept.samples(), REPLAY_CHUNK_SECONDS):
             await connection.send(_pcm16(piece))
@@ -214,7 +221,7 @@ class StreamingClient:
     async def _resume(self, link: _Link, reason: str) -> None:
         """Carries the stream over to a new session (`reconnect` is set)."""
         assert self.reconnect is not None
-        logger.info("%s: resuming the stream at %.2f s", reason, link.kept.start_time)
+        logger.info("%s: resuming the stream settled at %.2f s", reason, link.kept.settled)
         link.detach()
         await self.connection.close()
         for _ in range(self.reconnect.attempts):

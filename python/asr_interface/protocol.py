@@ -81,7 +81,10 @@ class Start(_Message):
     sample_rate: int = 16000
     encoding: str = "pcm_s16le"
     resume_from: float = Field(0.0, ge=0.0, allow_inf_nan=False)
-    """Stream time of the first sample that follows: a resumed stream's `settled`."""
+    """Stream time of the first sample that follows."""
+    settled: float | None = Field(None, ge=0.0, allow_inf_nan=False)
+    """A resumed stream's `settled` (at or after `resume_from`; default `resume_from`):
+    the audio from `resume_from` up to it only leads the model into what follows."""
     context: str = Field("", max_length=MAX_CONTEXT_CHARS)
     """The text committed before `resume_from` (its end is enough), to prime the model."""
     resumable: bool = False
@@ -125,6 +128,12 @@ def parse_client_message(text: str) -> LoadModel | Start | End | Reset:
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, _describe(error)) from None
     if isinstance(message, Start):
         _check_format(message)
+        if message.settled is not None and message.settled < message.resume_from:
+            raise ProtocolError(
+                ErrorCode.INVALID_MESSAGE,
+                f"settled ({message.settled}) must not be before resume_from "
+                f"({message.resume_from})",
+            )
     return message
 
 

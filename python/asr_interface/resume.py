@@ -34,8 +34,12 @@ class Reconnect:
     """Wait before the second attempt; each further wait doubles, up to `max_delay`."""
     max_delay: float = 4.0
     kept_seconds: float = 30.0
-    """Most audio kept after the settled time: the server's window holds no more, so a
-    stream that committed nothing for longer loses only audio its server had dropped."""
+    """Most audio kept: the server's window holds no more, so a stream that committed
+    nothing for longer loses only audio its server had dropped."""
+    lead_in_seconds: float = 1.0
+    """Audio kept before the settled time too, replayed so that the model hears the word
+    after it from its beginning and in context rather than cut at its very first sound;
+    the words heard again in it are not committed twice."""
 
     def delays(self) -> list[float]:
         """The wait before each attempt: none before the first."""
@@ -46,13 +50,16 @@ class Reconnect:
 
 
 class KeptAudio:
-    """The stream's audio after its settled time, at most `limit` seconds of it."""
+    """The stream's audio after its settled time (and `lead_in_seconds` before it), at
+    most `limit_seconds` of it."""
 
-    def __init__(self, limit_seconds: float) -> None:
+    def __init__(self, limit_seconds: float, lead_in_seconds: float = 0.0) -> None:
         self.limit = round(limit_seconds * SAMPLING_RATE)
+        self.lead_in = round(lead_in_seconds * SAMPLING_RATE)
         self._chunks: deque[npt.NDArray[np.float32]] = deque()
         self._samples = 0
         self.start = 0  # stream sample of the first kept sample
+        self.settled = 0.0  # the latest settled time
 
     @property
     def start_time(self) -> float:
@@ -70,8 +77,10 @@ class KeptAudio:
         self._drop(self._samples - self.limit)
 
     def settle(self, time: float) -> None:
-        """Forgets the audio before stream time `time`: the server has settled it."""
-        self._drop(round(time * SAMPLING_RATE) - self.start)
+        """The server settled the stream up to `time`: forgets the audio before it, but
+        for the lead-in."""
+        self.settled = max(self.settled, time)
+        self._drop(round(time * SAMPLING_RATE) - self.lead_in - self.start)
 
     def samples(self) -> npt.NDArray[np.float32]:
         """Every kept sample, oldest first."""

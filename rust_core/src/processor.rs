@@ -144,10 +144,16 @@ impl StreamingProcessor {
         self.pending = 0;
     }
 
-    /// Starts a stream that continues one committed up to `offset` seconds elsewhere:
-    /// `context`, the words committed before, primes the prompt and keeps a hypothesis
-    /// that hears the last of them again from committing them twice.
-    pub fn resume<S: Into<String>>(&mut self, offset: f64, context: impl IntoIterator<Item = S>) {
+    /// Starts a stream at `offset` seconds that continues one committed up to `settled`
+    /// (at or after `offset`) elsewhere: `context`, the words committed before, primes the
+    /// prompt; words heard again in the audio before `settled`, or repeating the last of
+    /// the context just after it, are not committed twice.
+    pub fn resume<S: Into<String>>(
+        &mut self,
+        offset: f64,
+        settled: f64,
+        context: impl IntoIterator<Item = S>,
+    ) {
         self.init(offset);
         self.committed.extend(
             context
@@ -157,7 +163,7 @@ impl StreamingProcessor {
         self.committed.make_contiguous();
         self.agreement = LocalAgreement::resumed(
             self.config.agreement_n,
-            offset,
+            settled.max(offset),
             self.committed.as_slices().0,
         );
         self.forget_unreadable_words();
@@ -520,7 +526,7 @@ mod tests {
     #[test]
     fn a_resumed_stream_prompts_with_its_context_and_skips_its_repeated_tail() {
         let mut p = processor(ProcessorConfig::default());
-        p.resume(40.0, [" one", " two", " three"]);
+        p.resume(40.0, 40.0, [" one", " two", " three"]);
         assert_eq!(p.offset(), 40.0);
         assert_eq!(p.prompt(""), " one two");
         p.insert_f32(&vec![0.0; 2 * SECOND]).unwrap();
@@ -532,6 +538,22 @@ mod tests {
         assert!(commit(&mut p, &heard, &[1.2]).is_empty());
         assert_eq!(commit(&mut p, &heard, &[1.2]), [" four", " five"]);
         assert_eq!(p.agreement().last_committed_time(), 41.2);
+    }
+
+    #[test]
+    fn a_resumed_stream_skips_the_words_of_its_audio_before_the_settled_time() {
+        let mut p = processor(ProcessorConfig::default());
+        p.resume(39.0, 40.0, [" one", " two", " three"]);
+        assert_eq!(p.prompt(""), " one two");
+        p.insert_f32(&vec![0.0; 3 * SECOND]).unwrap();
+        let heard = [
+            (0.0, 0.5, " two"),
+            (0.5, 0.95, " three"),
+            (1.0, 1.4, " four"),
+            (1.5, 1.9, " five"),
+        ];
+        assert!(commit(&mut p, &heard, &[1.9]).is_empty());
+        assert_eq!(commit(&mut p, &heard, &[1.9]), [" four", " five"]);
     }
 
     #[test]

@@ -51,14 +51,17 @@ def test_each_commit_is_settled_at_its_last_word(validation: ModelPool) -> None:
     assert commit.settled == 0.4
 
 
-def test_resume_starts_the_stream_at_its_settled_time_after_its_context(
+def test_resume_starts_the_stream_at_its_time_after_its_context(
     validation: ModelPool,
 ) -> None:
-    """`start` with `resume_from` and `context` resets the engine at that time with the
-    context's words, and the stream's first commit continues the text with a separator."""
+    """`start` with `resume_from`, `settled` and `context` resets the engine for a stream
+    starting at `resume_from` that was committed up to `settled` with the context's words,
+    and the stream's first commit continues the text with a separator."""
     session = new_session(validation, sep=" ")
-    start = text("start", resume_from=12.5, context="ask not what your")
-    assert session.receive_text(start, 0.0) == [ResetStream(12.5, ("ask", "not", "what", "your"))]
+    start = text("start", resume_from=11.5, settled=12.5, context="ask not what your")
+    assert session.receive_text(start, 0.0) == [
+        ResetStream(11.5, ("ask", "not", "what", "your"), 12.5)
+    ]
     assert only_step(session.receive_bytes(pcm16(1.0), 0.0))
     actions = session.step_finished(result([(12.6, 13.0, "country")]), 1.0)
     (commit,) = commits(actions)
@@ -111,12 +114,14 @@ def test_resume_after_a_reset_waits_for_the_running_step(validation: ModelPool) 
         {"resume_from": float("inf")},
         {"context": "x" * (MAX_CONTEXT_CHARS + 1)},
         {"context": 5},
+        {"resume_from": 2.0, "settled": 1.5},
     ],
-    ids=["negative", "string", "infinite", "too-long", "not-text"],
+    ids=["negative", "string", "infinite", "too-long", "not-text", "settled-before-start"],
 )
 def test_bad_resume_fields_are_refused(validation: ModelPool, fields: dict[str, object]) -> None:
-    """A resume time that is not a finite non-negative number, or a context that is not
-    text of bounded length, gets `invalid_message` and starts nothing."""
+    """A resume time that is not a finite non-negative number, a settled time before it,
+    or a context that is not text of bounded length, gets `invalid_message` and starts
+    nothing."""
     session = new_session(validation)
     assert error_codes(session.receive_text(text("start", **fields), 0.0)) == ["invalid_message"]
     assert session.phase is Phase.IDLE

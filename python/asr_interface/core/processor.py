@@ -101,12 +101,15 @@ class OnlineASRProcessor:
         """Starts a new stream whose first sample is at `offset` seconds (default 0)."""
         self._core.init(0.0 if offset is None else float(offset))
 
-    def resume(self, offset: float, context: Sequence[str]) -> None:
-        """Starts a stream that continues, at `offset` seconds, one whose committed words
-        were `context`: they prime the prompt, and a hypothesis that hears the last of
-        them again does not commit them twice."""
+    def resume(self, offset: float, context: Sequence[str], settled: float | None = None) -> None:
+        """Starts a stream at `offset` seconds that continues one committed elsewhere up
+        to `settled` (default `offset`) with the words `context`: they prime the prompt,
+        and words heard again in the audio before `settled`, or the last of them repeated
+        just after it, are not committed twice."""
         self.init(offset)  # what a subclass does for every new stream
-        self._core.resume(float(offset), list(context))
+        self._core.resume(
+            float(offset), float(offset if settled is None else settled), list(context)
+        )
 
     def insert_audio_chunk(self, audio: npt.ArrayLike) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""

@@ -352,7 +352,7 @@ class SessionRunner:
             elif isinstance(action, RunStep):
                 self._spawn(self._step(action))
             elif isinstance(action, ResetStream):
-                self.engine.reset(action.offset, action.context)
+                self.engine.reset(action.offset, action.context, action.settled)
             elif isinstance(action, LoadConfig):
                 self._spawn(self._load(action.config))
 

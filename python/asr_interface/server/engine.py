@@ -56,9 +56,12 @@ class StreamEngine(Protocol):
         """Adds `audio`, transcribes once and, when `final`, commits the tail."""
         ...
 
-    def reset(self, offset: float = 0.0, context: Sequence[str] = ()) -> None:
-        """Forgets the stream; the next step starts a new one at `offset` seconds, after
-        the committed words `context` of a stream resumed from elsewhere."""
+    def reset(
+        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+    ) -> None:
+        """Forgets the stream; the next step starts a new one at `offset` seconds. A
+        stream resumed from elsewhere was committed there up to `settled` with the words
+        `context`."""
         ...
 
 
@@ -180,8 +183,10 @@ class AgreementEngine:
             committed, processor.unconfirmed(), model_seconds, calls, language=language
         )
 
-    def reset(self, offset: float = 0.0, context: Sequence[str] = ()) -> None:
-        self.processor.resume(offset, context)
+    def reset(
+        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+    ) -> None:
+        self.processor.resume(offset, context, settled)
         self.language.reset()
 
 
@@ -205,8 +210,10 @@ class VoiceActivityEngine:
             done.language,
         )
 
-    def reset(self, offset: float = 0.0, context: Sequence[str] = ()) -> None:
-        self.processor.init(offset)  # the context is not primed here
+    def reset(
+        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+    ) -> None:
+        self.processor.init(offset)  # a resumed stream's context is not primed here
 
 
 class ProcessorEngine:
@@ -232,8 +239,10 @@ class ProcessorEngine:
         ]
         return StepResult(committed, [], model_seconds, 1)
 
-    def reset(self, offset: float = 0.0, context: Sequence[str] = ()) -> None:
-        self.processor.init(offset)  # the context is not primed here
+    def reset(
+        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+    ) -> None:
+        self.processor.init(offset)  # a resumed stream's context is not primed here
 
 
 def engine_for(processor: object) -> StreamEngine:

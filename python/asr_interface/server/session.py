@@ -69,11 +69,13 @@ class RunStep:
 
 @dataclass(frozen=True)
 class ResetStream:
-    """Reset the engine for a stream starting at `offset` seconds after the committed
-    words `context` (a resumed stream's); no step is running when this is asked."""
+    """Reset the engine for a stream starting at `offset` seconds; a resumed stream was
+    committed up to `settled` with the words `context`. No step is running when this is
+    asked."""
 
     offset: float = 0.0
     context: tuple[str, ...] = ()
+    settled: float | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,8 @@ class _Stream:
     committed_any: bool = False
     partial: str = ""
     origin: float = 0.0  # stream time of the first sample: a resumed stream's `resume_from`
-    context: tuple[str, ...] = ()  # the words a resumed stream committed before `origin`
+    settled: float | None = None  # a resumed stream's `settled`
+    context: tuple[str, ...] = ()  # the words a resumed stream committed before `settled`
     resumable: bool = False  # its client resumes it elsewhere when this session ends
 
     @property
@@ -301,6 +304,7 @@ class Session:
             decoder=PcmDecoder(message.encoding, message.sample_rate),
             committed_any=bool(context),
             origin=message.resume_from,
+            settled=message.settled,
             context=context,
             resumable=message.resumable,
         )
@@ -308,8 +312,8 @@ class Session:
         self.phase = Phase.STREAMING
         if self._step_running:  # a reset waits for the step: it resets for this stream
             return []
-        if engine_used or message.resume_from > 0 or context:
-            return [ResetStream(message.resume_from, context)]
+        if engine_used or message.resume_from > 0 or message.settled or context:
+            return [ResetStream(message.resume_from, context, message.settled)]
         return []
 
     def _end(self, now: float) -> list[Action]:
@@ -345,7 +349,7 @@ class Session:
         self._resets_waiting = 0
         stream = self._stream
         actions: list[Action] = [
-            ResetStream(stream.origin, stream.context),
+            ResetStream(stream.origin, stream.context, stream.settled),
             *answers,
             *self._next_step(now),
         ]
