@@ -12,7 +12,8 @@ stream of the faulty run, then a summary line:
   their model steps fall differently);
 - `lost_words_near_failover` / `duplicated_words_near_failover`: the same, over the
   words from 5 s before to 10 s after the settled time at the kill, where a failover
-  could lose or repeat words (the rest measures how much two runs differ anyway);
+  could lose or repeat words (the rest measures how much two runs differ anyway), and
+  both texts there;
 - `overlapping_words`: words committed after the failover that start before the stream
   was settled when its server died (a word committed twice would);
 - `wer` / `no_fault_wer` against the clips' transcripts, and `wer_delta_points`;
@@ -199,6 +200,8 @@ def compare(
             "settled_at_kill": settled,
             "lost_words_near_failover": lost_near,
             "duplicated_words_near_failover": duplicated_near,
+            "text_near_failover": " ".join(faulty.words(*near)),
+            "no_fault_text_near_failover": " ".join(clean.words(*near)),
             "overlapping_words": sum(
                 word.start < settled - 0.05 for _, commit in after for word in commit.words
             ),
