@@ -219,6 +219,10 @@ impl StreamingCore {
         self.inner.init(offset);
     }
 
+    fn resume(&mut self, offset: f64, settled: f64, context: Vec<String>) {
+        self.inner.resume(offset, settled, context);
+    }
+
     /// Appends a 1-D array of float32, float64 or int16 samples (other float widths are
     /// converted); any other shape or dtype is a `ValueError`.
     fn insert(&mut self, audio: &Bound<'_, PyUntypedArray>) -> PyResult<()> {

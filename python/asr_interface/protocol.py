@@ -21,6 +21,8 @@ EXCERPT_CHARS = 40
 back as a 2 MiB reply."""
 MAX_ERROR_CHARS = 300
 """Longest `message` of an `error` reply; longer ones are cut."""
+MAX_CONTEXT_CHARS = 1000
+"""Longest `start.context`: more than the model's prompt ever reads (200 characters)."""
 
 
 class ErrorCode(StrEnum):
@@ -81,13 +83,24 @@ class LoadModel(BaseModel):
 
 
 class Start(_Message):
-    """Declares the audio format of the binary frames that follow."""
+    """Declares the audio format of the binary frames that follow; with `resume_from`,
+    the stream continues one that another session settled up to that time."""
 
     # Strict: "16000" or true is a wrong type, not a rate.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     type: Literal["start"] = "start"
     sample_rate: int = 16000
     encoding: str = "pcm_s16le"
+    resume_from: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    """Stream time of the first sample that follows."""
+    settled: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    """A resumed stream's `settled` (at or after `resume_from`; default `resume_from`):
+    the audio from `resume_from` up to it only leads the model into what follows."""
+    context: str = Field(default="", max_length=MAX_CONTEXT_CHARS)
+    """The text committed before `resume_from` (its end is enough), to prime the model."""
+    resumable: bool = False
+    """The client resumes the stream elsewhere if the session ends: a server shutting
+    down closes it unfinished rather than forcing out its tail."""
 
 
 class End(_Message):
@@ -130,6 +143,12 @@ def parse_client_message(text: str) -> LoadModel | Start | End | Reset:
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, describe_validation_error(error)) from None
     if isinstance(message, Start):
         _check_format(message)
+        if message.settled is not None and message.settled < message.resume_from:
+            raise ProtocolError(
+                ErrorCode.INVALID_MESSAGE,
+                f"settled ({message.settled}) must not be before resume_from "
+                f"({message.resume_from})",
+            )
     return message
 
 
@@ -188,13 +207,18 @@ class ModelLoaded(_Message):
 
 class Commit(_Message):
     """Newly committed text: never repeated, never retracted. Concatenating the `text` of
-    every commit of a stream gives its transcript."""
+    every commit of a stream gives its transcript.
+
+    `settled` is the stream time up to which the stream is settled: nothing committed
+    later comes from the audio before it, so a client resuming the stream on another
+    server (`start.resume_from`) replays its audio from there."""
 
     type: Literal["commit"] = "commit"
     start: float
     end: float
     text: str
     words: list[Word]
+    settled: float
 
 
 class Partial(_Message):

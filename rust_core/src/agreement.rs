@@ -26,6 +26,10 @@ const OVERLAP_TOLERANCE: f64 = 0.1;
 const REPEAT_WINDOW: f64 = 1.0;
 /// Longest committed tail that a new hypothesis is checked for repeating.
 const MAX_REPEAT_WORDS: usize = 5;
+/// How far before the settled time a resumed stream's new word may start: its committed
+/// tail was timed by another alignment of other audio, which puts a word boundary up to
+/// a few tenths of a second elsewhere.
+const RESUME_TOLERANCE: f64 = 0.5;
 
 /// The hypothesis buffer of whisper_streaming, generalised to `n` agreeing hypotheses.
 #[derive(Debug, Clone)]
@@ -39,6 +43,10 @@ pub struct LocalAgreement {
     new: Vec<Word>,
     last_committed_time: f64,
     last_committed_word: Option<String>,
+    /// Until its first commit, a resumed stream takes new words that start a little
+    /// earlier, and recognises its committed tail heard again regardless of case and
+    /// punctuation.
+    resumed: bool,
 }
 
 impl LocalAgreement {
@@ -52,7 +60,23 @@ impl LocalAgreement {
             new: Vec::new(),
             last_committed_time: start_time,
             last_committed_word: None,
+            resumed: false,
         }
+    }
+
+    /// A buffer continuing a stream whose text up to `start_time` was committed elsewhere:
+    /// the tail of `context` counts as committed, so a hypothesis that hears its last words
+    /// again (in any case and punctuation) does not commit them twice, and until the first
+    /// commit a new word may start up to `RESUME_TOLERANCE` before `start_time`.
+    pub fn resumed(n: usize, start_time: f64, context: &[Word]) -> Self {
+        let mut agreement = Self::new(n, start_time);
+        let tail = context.len().saturating_sub(MAX_REPEAT_WORDS);
+        agreement
+            .committed_in_window
+            .extend(context[tail..].iter().cloned());
+        agreement.last_committed_word = context.last().map(|w| w.text.clone());
+        agreement.resumed = !context.is_empty();
+        agreement
     }
 
     pub fn n(&self) -> usize {
@@ -81,7 +105,12 @@ impl LocalAgreement {
         words: impl IntoIterator<Item = (f64, f64, S)>,
         offset: f64,
     ) {
-        let threshold = self.last_committed_time - OVERLAP_TOLERANCE;
+        let tolerance = if self.resumed {
+            RESUME_TOLERANCE
+        } else {
+            OVERLAP_TOLERANCE
+        };
+        let threshold = self.last_committed_time - tolerance;
         self.new = words
             .into_iter()
             .filter(|word| word.0 + offset > threshold)
@@ -102,7 +131,11 @@ impl LocalAgreement {
             let tail = self
                 .committed_in_window
                 .range(self.committed_in_window.len() - i..);
-            joined(tail).eq(joined(self.new[..i].iter()))
+            if self.resumed {
+                loosely(tail).eq(loosely(self.new[..i].iter()))
+            } else {
+                joined(tail).eq(joined(self.new[..i].iter()))
+            }
         });
         if let Some(i) = repeated {
             self.new.drain(..i);
@@ -136,6 +169,7 @@ impl LocalAgreement {
         if let Some(last) = committed.last() {
             self.last_committed_time = last.end;
             self.last_committed_word = Some(last.text.clone());
+            self.resumed = false;
         }
         self.committed_in_window.extend(committed.iter().cloned());
         committed
@@ -169,6 +203,18 @@ where
     })
 }
 
+/// The letters and digits of the words' texts, lowercased: the words as heard, whatever
+/// their case and punctuation.
+fn loosely<'a, I>(words: I) -> impl Iterator<Item = char> + 'a
+where
+    I: Iterator<Item = &'a Word> + 'a,
+{
+    words
+        .flat_map(|w| w.text.chars())
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +225,25 @@ mod tests {
 
     fn texts(words: &[Word]) -> Vec<&str> {
         words.iter().map(|w| w.text.as_str()).collect()
+    }
+
+    #[test]
+    fn a_resumed_buffer_skips_its_tail_heard_again_and_keeps_the_next_word_timed_early() {
+        let context = [
+            Word::new(12.34, 12.34, " modern."),
+            Word::new(12.34, 12.34, " For"),
+        ];
+        let mut la = LocalAgreement::resumed(2, 12.34, &context);
+        let heard = [
+            (0.0, 0.4, " modern"),
+            (0.6, 0.86, " for"),
+            (0.86, 1.3, " although"),
+            (1.3, 1.6, " the"),
+        ];
+        la.insert(words(&heard), 11.34);
+        assert!(la.flush().is_empty());
+        la.insert(words(&heard), 11.34);
+        assert_eq!(texts(&la.flush()), [" although", " the"]);
     }
 
     #[test]

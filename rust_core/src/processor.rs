@@ -144,6 +144,31 @@ impl StreamingProcessor {
         self.pending = 0;
     }
 
+    /// Starts a stream at `offset` seconds that continues one committed up to `settled`
+    /// (at or after `offset`) elsewhere: `context`, the words committed before, primes the
+    /// prompt; words heard again in the audio before `settled`, or repeating the last of
+    /// the context just after it, are not committed twice.
+    pub fn resume<S: Into<String>>(
+        &mut self,
+        offset: f64,
+        settled: f64,
+        context: impl IntoIterator<Item = S>,
+    ) {
+        self.init(offset);
+        self.committed.extend(
+            context
+                .into_iter()
+                .map(|text| Word::new(offset, offset, text)),
+        );
+        self.committed.make_contiguous();
+        self.agreement = LocalAgreement::resumed(
+            self.config.agreement_n,
+            settled.max(offset),
+            self.committed.as_slices().0,
+        );
+        self.forget_unreadable_words();
+    }
+
     pub fn config(&self) -> &ProcessorConfig {
         &self.config
     }
@@ -496,6 +521,39 @@ mod tests {
         assert_eq!(p.agreement().last_committed_time(), 2.0);
         // The finished words are now prompt for the next utterance (all but the newest).
         assert_eq!(p.prompt(" "), "one");
+    }
+
+    #[test]
+    fn a_resumed_stream_prompts_with_its_context_and_skips_its_repeated_tail() {
+        let mut p = processor(ProcessorConfig::default());
+        p.resume(40.0, 40.0, [" one", " two", " three"]);
+        assert_eq!(p.offset(), 40.0);
+        assert_eq!(p.prompt(""), " one two");
+        p.insert_f32(&vec![0.0; 2 * SECOND]).unwrap();
+        let heard = [
+            (0.0, 0.3, " three"),
+            (0.4, 0.8, " four"),
+            (0.9, 1.2, " five"),
+        ];
+        assert!(commit(&mut p, &heard, &[1.2]).is_empty());
+        assert_eq!(commit(&mut p, &heard, &[1.2]), [" four", " five"]);
+        assert_eq!(p.agreement().last_committed_time(), 41.2);
+    }
+
+    #[test]
+    fn a_resumed_stream_skips_the_words_of_its_audio_before_the_settled_time() {
+        let mut p = processor(ProcessorConfig::default());
+        p.resume(39.0, 40.0, [" one", " two", " three"]);
+        assert_eq!(p.prompt(""), " one two");
+        p.insert_f32(&vec![0.0; 3 * SECOND]).unwrap();
+        let heard = [
+            (0.0, 0.5, " two"),
+            (0.5, 0.95, " three"),
+            (1.0, 1.4, " four"),
+            (1.5, 1.9, " five"),
+        ];
+        assert!(commit(&mut p, &heard, &[1.9]).is_empty());
+        assert_eq!(commit(&mut p, &heard, &[1.9]), [" four", " five"]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -268,8 +269,11 @@ async def stream_each(url: str, names: Sequence[str], *, concurrently: bool) -> 
 
 
 def http_json(server: ServerProcess, path: str) -> Any:
-    with urllib.request.urlopen(server.http_url + path, timeout=30) as response:
-        return json.loads(response.read())
+    try:
+        with urllib.request.urlopen(server.http_url + path, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:  # /health is 503 while it refuses sessions
+        return json.loads(error.read())
 
 
 def metric(server: ServerProcess, name: str, **labels: str) -> float:

@@ -63,6 +63,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     limits.add_argument(
+        "--drain-seconds",
+        type=_non_negative_float,
+        default=defaults.drain_seconds,
+        help="after SIGTERM, let open streams go on this long (while /health answers 503 "
+        "draining) before ending them (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--shutdown-grace",
+        type=_non_negative_float,
+        default=defaults.shutdown_grace,
+        help="then wait this long for the ended streams' final commits before closing "
+        "them; a second signal exits at once (default: %(default)s)",
+    )
+    limits.add_argument(
         "--max-frame-bytes",
         type=_positive_int,
         default=defaults.max_frame_bytes,
@@ -82,13 +96,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="fail a step whose model call runs longer than this many seconds, and report the "
         "model as stalled on /health until a call returns; 0 waits forever "
         "(default: %(default)s)",
-    )
-    limits.add_argument(
-        "--shutdown-grace",
-        type=_non_negative_float,
-        default=defaults.shutdown_grace,
-        help="seconds SIGTERM gives open streams to finish before closing them; a second "
-        "signal exits at once (default: %(default)s)",
     )
     limits.add_argument(
         "--max-loaded-models",
@@ -179,6 +186,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
             model_call_timeout=arguments.model_call_timeout or None,
             max_loaded_models=arguments.max_loaded_models,
             shutdown_grace=arguments.shutdown_grace,
+            drain_seconds=arguments.drain_seconds,
             idle_timeout=arguments.idle_timeout,
             max_session_seconds=arguments.max_session_seconds,
             max_batch=arguments.max_batch,

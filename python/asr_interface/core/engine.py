@@ -12,7 +12,7 @@ their classes.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -51,8 +51,12 @@ class StreamEngine(Protocol):
         """Adds `audio`, transcribes once and, when `final`, commits the tail."""
         ...
 
-    def reset(self) -> None:
-        """Forgets the stream; the next step starts a new one at time 0."""
+    def reset(
+        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+    ) -> None:
+        """Forgets the stream; the next step starts a new one at `offset` seconds. A
+        stream resumed from elsewhere was committed there up to `settled` with the words
+        `context`."""
         ...
 
 
@@ -145,8 +149,10 @@ class AgreementEngine:
             committed, processor.unconfirmed(), model_seconds, calls, language=language
         )
 
-    def reset(self) -> None:
-        self.processor.init()
+    def reset(
+        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+    ) -> None:
+        self.processor.resume(offset, context, settled)
 
 
 class VoiceActivityEngine:
@@ -169,8 +175,10 @@ class VoiceActivityEngine:
             done.language,
         )
 
-    def reset(self) -> None:
-        self.processor.init()
+    def reset(
+        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+    ) -> None:
+        self.processor.init(offset)  # a resumed stream's context is not primed here
 
 
 class ProcessorEngine:
@@ -196,8 +204,10 @@ class ProcessorEngine:
         ]
         return StepResult(committed, [], model_seconds, 1)
 
-    def reset(self) -> None:
-        self.processor.init()
+    def reset(
+        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+    ) -> None:
+        self.processor.init(offset)  # a resumed stream's context is not primed here
 
 
 def engine_of(processor: object) -> StreamEngine:

@@ -136,6 +136,16 @@ class OnlineASRProcessor:
         self.language.reset()
         self._tail_waits = False
 
+    def resume(self, offset: float, context: Sequence[str], settled: float | None = None) -> None:
+        """Starts a stream at `offset` seconds that continues one committed elsewhere up
+        to `settled` (default `offset`) with the words `context`: they prime the prompt,
+        and words heard again in the audio before `settled`, or the last of them repeated
+        just after it, are not committed twice."""
+        self.init(offset)  # what a subclass does for every new stream
+        self._core.resume(
+            float(offset), float(offset if settled is None else settled), list(context)
+        )
+
     def insert_audio_chunk(self, audio: npt.ArrayLike) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""
         self._core.insert(audio if isinstance(audio, np.ndarray) else np.asarray(audio))

@@ -87,7 +87,11 @@ class ServerSettings:
     max_reply_bytes: int = 1 << 20
     idle_timeout: float | None = 300.0
     max_session_seconds: float | None = 4 * 3600.0
+    drain_seconds: float = 0.0
+    """After SIGTERM, how long open streams may go on before the server ends them; /health
+    answers 503 `draining` from the signal on, so balancers send new sessions elsewhere."""
     shutdown_grace: float = 60.0
+    """How long the streams ended at shutdown may take for their final commits."""
     latency_target: float | None = 3.0
     model_call_timeout: float | None = 60.0
     max_loaded_models: int = 4
@@ -197,20 +201,18 @@ class ASRServer:
         await self.shutdown()
 
     async def shutdown(self) -> None:
-        """Stops accepting, gives each open stream its final commits and `done`, closes."""
+        """Drains, then stops: new sessions are refused (`shutting_down`) and /health says
+        `draining` while open streams go on for up to `drain_seconds`; then each stream
+        still open gets its final commits and `done`, and the server closes."""
         self._stopping = True
         assert self._server is not None
-        self._server.close(close_connections=False)
-        runners = list(self._runners)
-        for runner in runners:
+        await self._sessions_closed(self.settings.drain_seconds)
+        for runner in list(self._runners):
             runner.shutdown()
-        if runners:
-            await asyncio.wait(
-                [asyncio.ensure_future(r.finished.wait()) for r in runners],
-                timeout=self.settings.shutdown_grace,
-            )
+        await self._sessions_closed(self.settings.shutdown_grace)
+        self._server.close(close_connections=False)
         # Cut off what the grace period did not finish: the server's own close() acts only
-        # once, and its first call above left the connections open.
+        # once, and its call above left the connections open.
         await asyncio.gather(
             *(r.connection.close(CLOSE_GOING_AWAY, "server shutting down") for r in self._runners)
         )
@@ -218,6 +220,14 @@ class ASRServer:
         await self.scheduler.close()
         self.model_workers.shutdown(wait=False, cancel_futures=True)
         self._load_workers.shutdown(wait=False, cancel_futures=True)
+
+    async def _sessions_closed(self, timeout: float) -> None:
+        """Returns once every open session has closed, or after `timeout` seconds."""
+        runners = list(self._runners)
+        if runners and timeout > 0:
+            await asyncio.wait(
+                [asyncio.ensure_future(r.finished.wait()) for r in runners], timeout=timeout
+            )
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         if not self.settings.ssl_certfile:
@@ -260,12 +270,14 @@ class ASRServer:
         return token_matches(request.headers, request.path, self.settings.token)
 
     def _health(self) -> Response:
-        """`ok` (200); `stopping`, or `model_stalled` while the last model call ran past
-        `--model-call-timeout` and none has returned since (503, so a balancer looks
-        elsewhere)."""
-        status = (
-            "stopping" if self._stopping else "model_stalled" if self.scheduler.stalled else "ok"
-        )
+        """`ok` (200) while a new session would be accepted and the model answers;
+        otherwise (503) why not: `draining`, `full`, `overloaded`, or `model_stalled` while
+        the last model call ran past `--model-call-timeout` and none has returned since, so
+        a balancer sends new sessions elsewhere."""
+        refusal = self._refusal()
+        status = "ok" if refusal is None else _HEALTH_STATUS[refusal[0]]
+        if status == "ok" and self.scheduler.stalled:
+            status = "model_stalled"
         return _json_response(
             {
                 "status": status,
@@ -273,7 +285,7 @@ class ASRServer:
                 "sessions": len(self._runners),
                 "models": [entry["config"]["model"] for entry in self.models.loaded()],
             },
-            status=200 if status == "ok" else 503,
+            http.HTTPStatus.OK if status == "ok" else http.HTTPStatus.SERVICE_UNAVAILABLE,
         )
 
     def _backends(self) -> Response:
@@ -491,7 +503,7 @@ class SessionRunner:
             elif isinstance(action, RunStep):
                 self._spawn(self._step(action))
             elif isinstance(action, ResetStream):
-                self.engine.reset()
+                self.engine.reset(action.offset, action.context, action.settled)
             elif isinstance(action, LoadConfig):
                 self._spawn(self._load(action.config))
 
@@ -523,10 +535,19 @@ class SessionRunner:
         self.apply(self.session.model_loaded(config, metadata, engine.sep))
 
 
-def _json_response(payload: dict[str, Any], *, status: int = 200) -> Response:
+_HEALTH_STATUS = {
+    ErrorCode.SHUTTING_DOWN: "draining",
+    ErrorCode.TOO_MANY_SESSIONS: "full",
+    ErrorCode.OVERLOADED: "overloaded",
+}
+
+
+def _json_response(
+    payload: dict[str, Any], status: http.HTTPStatus = http.HTTPStatus.OK
+) -> Response:
     body = json.dumps(payload, default=str).encode()
     headers = Headers([("Content-Type", "application/json")])
-    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+    return Response(status.value, status.phrase, headers, body)
 
 
 def _exit_at_once() -> None:

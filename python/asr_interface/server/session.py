@@ -9,6 +9,7 @@ tested by calling methods.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
@@ -72,7 +73,13 @@ class RunStep:
 
 @dataclass(frozen=True)
 class ResetStream:
-    """Reset the engine; no step is running when this is asked."""
+    """Reset the engine for a stream starting at `offset` seconds; a resumed stream was
+    committed up to `settled` with the words `context`. No step is running when this is
+    asked."""
+
+    offset: float = 0.0
+    context: tuple[str, ...] = ()
+    settled: float | None = None
 
 
 @dataclass(frozen=True)
@@ -142,10 +149,19 @@ class _Stream:
     model_seconds: float = 0.0
     committed_any: bool = False
     partial: str = ""
+    origin: float = 0.0  # stream time of the first sample: a resumed stream's `resume_from`
+    settled: float | None = None  # a resumed stream's `settled`
+    context: tuple[str, ...] = ()  # the words a resumed stream committed before `settled`
+    resumable: bool = False  # its client resumes it elsewhere when this session ends
 
     @property
     def audio_seconds(self) -> float:
         return self.inbox.received_seconds
+
+    @property
+    def end_time(self) -> float:
+        """Stream time of the end of the audio received."""
+        return self.origin + self.audio_seconds
 
 
 class Session:
@@ -221,9 +237,11 @@ class Session:
         stream = self._stream
         stream.model_seconds += result.model_seconds
         actions = self._announcements(result)
-        if result.committed:
-            actions.append(Send(self._commit_message(result.committed, now)))
         final = self._final_step_running
+        if result.committed:
+            # After the final step all the audio received is committed.
+            settled = stream.end_time if final else result.committed[-1][1]
+            actions.append(Send(self._commit_message(result.committed, settled, now)))
         partial = [] if final else result.unconfirmed
         if self._partial_text(partial) != stream.partial:
             actions.append(Send(self._partial_message(partial)))
@@ -279,8 +297,14 @@ class Session:
         ]
 
     def shutdown(self, now: float) -> list[Action]:
-        """The server is stopping: finish a running stream, then close."""
-        return self._finish_then_close(now, Close(CLOSE_GOING_AWAY, "server shutting down"))
+        """The server is stopping: finish a running stream, then close. A resumable
+        stream is closed unfinished instead: the server its client moves to commits the
+        rest from whole audio, rather than this one forcing out a tail cut mid-word."""
+        close = Close(CLOSE_GOING_AWAY, "server shutting down")
+        if self.phase is Phase.STREAMING and self._stream.resumable:
+            self._close_after_done = close
+            return [Close(CLOSE_GOING_AWAY, "server shutting down; resume the stream elsewhere")]
+        return self._finish_then_close(now, close)
 
     def expired(self, now: float) -> list[Action]:
         """The session reached its maximum lifetime: say so, finish a running stream as
@@ -340,10 +364,22 @@ class Session:
         self._require_not_busy()
         if self.phase is Phase.FAILED:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
-        actions: list[Action] = [ResetStream()] if self.phase is Phase.ENDED else []
-        self._stream = _Stream(decoder=stream_decoder(message.encoding, message.sample_rate))
+        context = _context_words(message.context, self.sep)
+        self._stream = _Stream(
+            decoder=stream_decoder(message.encoding, message.sample_rate),
+            committed_any=bool(context),
+            origin=message.resume_from,
+            settled=message.settled,
+            context=context,
+            resumable=message.resumable,
+        )
+        engine_used = self.phase is Phase.ENDED
         self.phase = Phase.STREAMING
-        return actions
+        if self._step_running:  # a reset waits for the step: it resets for this stream
+            return []
+        if engine_used or message.resume_from > 0 or message.settled or context:
+            return [ResetStream(message.resume_from, context, message.settled)]
+        return []
 
     def _end(self, now: float) -> list[Action]:
         if self.phase is Phase.FAILED:
@@ -381,7 +417,12 @@ class Session:
         whatever the client sent since."""
         answers = [Send(ResetDone()) for _ in range(self._resets_waiting)]
         self._resets_waiting = 0
-        actions: list[Action] = [ResetStream(), *answers, *self._next_step(now)]
+        stream = self._stream
+        actions: list[Action] = [
+            ResetStream(stream.origin, stream.context, stream.settled),
+            *answers,
+            *self._next_step(now),
+        ]
         if self._close_after_done and not self._step_running:
             actions.append(self._close_after_done)
         return actions
@@ -474,7 +515,7 @@ class Session:
             )
         return actions
 
-    def _commit_message(self, words: list[TimedWord], now: float) -> Commit:
+    def _commit_message(self, words: list[TimedWord], settled: float, now: float) -> Commit:
         stream = self._stream
         text = self.sep.join(word for _, _, word in words)
         if stream.committed_any and self.sep:
@@ -487,14 +528,16 @@ class Session:
             end=end,
             text=text,
             words=[Word(start=b, end=e, word=w) for b, e, w in words],
+            settled=settled,
         )
 
     def _arrival_of(self, stream_time: float, now: float) -> float:
         """When the audio up to `stream_time` had arrived; older arrivals are forgotten."""
-        arrivals = self._stream.arrivals
+        arrivals = self._stream.arrivals  # keyed by the seconds this session received
         if not arrivals:
             return now
-        index = min(bisect_left(arrivals, (stream_time,)), len(arrivals) - 1)
+        received = stream_time - self._stream.origin
+        index = min(bisect_left(arrivals, (received,)), len(arrivals) - 1)
         arrived = arrivals[index][1]
         for _ in range(index):
             arrivals.popleft()
@@ -518,3 +561,11 @@ class Session:
         if len(message) > MAX_ERROR_CHARS:
             message = message[: MAX_ERROR_CHARS - 3] + "..."
         return Send(Error(code=code.value, message=message))
+
+
+def _context_words(context: str, sep: str) -> tuple[str, ...]:
+    """A resumed stream's committed text as the model's words: joined by `sep`, or, with
+    no separator, each carrying its leading space as faster-whisper's words do."""
+    if sep:
+        return tuple(word for word in context.split(sep) if word.strip())
+    return tuple(re.findall(r"\s*\S+", context))
