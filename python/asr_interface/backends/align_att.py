@@ -61,6 +61,8 @@ class AlignAttOptions:
     of the audio decoded (SimulStreaming's default, 0.5 s)."""
     trimming_sec: float = 25.0
     """The window is cut at its newest committed word once it is longer than this."""
+    beam_size: int = 1
+    """1 decodes greedily, as SimulStreaming does by default."""
     encoder_seconds: float | None = 10.0
     """The encoder gets the window and a second of silence rounded up to a multiple of this
     (None: Whisper's full 30 s), as `DecodingOptions.encoder_seconds`."""
@@ -137,7 +139,7 @@ class AlignAttDecoder:
         (result,) = self.model.model.generate(
             encoded,
             [start],
-            beam_size=1,
+            beam_size=options.beam_size,
             max_length=min(self.model.max_length, len(start) + budget),
             suppress_blank=True,
             suppress_tokens=self._suppressed,
