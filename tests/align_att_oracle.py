@@ -87,7 +87,8 @@ class OracleAlignAtt:
         else:
             ready = 0
             for w in words[:-1]:  # the newest word never
-                if not w.end < decoded - self.threshold:
+                unheard = w.end <= w.start and any(c.isalnum() for c in w.text)
+                if not w.end < decoded - self.threshold or unheard:
                     break
                 ready += 1
         shifted = [

@@ -19,6 +19,13 @@ use crate::audio::{AudioError, AudioWindow, WindowView, SAMPLE_RATE};
 /// Seconds per alignment frame: Whisper's encoder yields 50 frames a second.
 pub const FRAME_SECONDS: f64 = 0.02;
 
+/// A spoken word the alignment gave no audio: the decoder wrote text it did not hear (a
+/// repetition, or a phrase invented at the window's end), squeezed between two frames.
+/// Punctuation takes no audio and is not suspect.
+fn unheard(word: &Word) -> bool {
+    word.end <= word.start && word.text.chars().any(char::is_alphanumeric)
+}
+
 /// How far past the decoded window a word may end, for rounding in the caller's times.
 const TIME_TOLERANCE: f64 = 1e-6;
 
@@ -211,9 +218,10 @@ impl AlignAtt {
     /// Takes the words decoded after the prefix, with times relative to the window start,
     /// and returns those committed now, in stream time.
     ///
-    /// A word is committed when every word before it is and its end lies more than the
-    /// threshold before the end of the window `prepare` handed out; the newest word never
-    /// is, for its audio may go on. With `last` (the stream ends) every word is committed
+    /// A word is committed when every word before it is, its end lies more than the
+    /// threshold before the end of the window `prepare` handed out, and the alignment gave
+    /// it audio (a spoken word of no duration was not heard); the newest word never is, for
+    /// its audio may go on. With `last` (the stream ends) every word is committed
     /// and the window emptied, ready for a new utterance. Words must be in order inside the
     /// decoded window; otherwise nothing changes and the error names the first bad word.
     pub fn commit(
@@ -237,7 +245,7 @@ impl AlignAtt {
             words
                 .iter()
                 .take(words.len().saturating_sub(1))
-                .take_while(|w| w.word.end < limit)
+                .take_while(|w| w.word.end < limit && !unheard(&w.word))
                 .count()
         };
         let mut words = words;
@@ -407,6 +415,19 @@ mod tests {
             word(2.9, 3.0, " c", &[3]),
         ];
         assert!(core.commit(words, false).unwrap().is_empty());
+    }
+
+    #[test]
+    fn stops_at_a_spoken_word_the_alignment_gave_no_audio() {
+        let mut core = core_with(3, AlignAttConfig::default());
+        let words = vec![
+            word(0.0, 0.5, " a", &[1]),
+            word(0.5, 1.0, ".", &[2]),
+            word(1.0, 1.0, " b", &[3]),
+            word(1.0, 1.5, " c", &[4]),
+            word(1.5, 3.0, " d", &[5]),
+        ];
+        assert_eq!(texts(&core.commit(words, false).unwrap()), [" a", "."]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from asr_interface._core import AlignAttCore
 from tests.align_att_oracle import FRAME_SECONDS, SAMPLING_RATE, OracleAlignAtt, TokenWord
 
-STEMS = [" the", " cat", " sat", ",", " on", " mat.", " café", " 東京"]
+STEMS = [" the", " cat", " sat", ",", " on", " mat.", " café", " 東京", " 1455", "…"]
 
 
 def visible(words: list[TokenWord]) -> list[tuple[float, float, str]]:
