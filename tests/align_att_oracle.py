@@ -106,7 +106,12 @@ class OracleAlignAtt:
             self.samples / SAMPLING_RATE > self.trimming_sec
             and len(self.committed) > self.first_in_window + 1
         ):
-            self._cut_at(self.committed[-1].start)  # the newest committed word stays as prefix
+            # The oldest committed word (not the window's first) leaving at most trimming_sec,
+            # else the newest; the word cut at stays as prefix.
+            earliest = self.offset + self.samples / SAMPLING_RATE - self.trimming_sec
+            later = self.committed[self.first_in_window + 1 : -1]
+            fitting = [w for w in later if w.start >= earliest]
+            self._cut_at((fitting[0] if fitting else self.committed[-1]).start)
         return new
 
     def in_window(self) -> list[TokenWord]:

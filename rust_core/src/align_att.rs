@@ -41,7 +41,7 @@ pub struct AlignAttConfig {
     /// A word is committed once its end lies more than this many frames before the end of
     /// the audio decoded.
     pub frame_threshold: u32,
-    /// Window length in seconds past which the window is cut at a committed word.
+    /// Longest window in seconds that trimming leaves (cut at a committed word's start).
     pub trimming_sec: f64,
     /// Hard cap on the window in seconds (Whisper hears at most 30).
     pub max_window_sec: f64,
@@ -264,23 +264,26 @@ impl AlignAtt {
             self.prepared = 0;
             self.pending = 0;
         } else if self.audio.seconds() > self.config.trimming_sec {
-            self.trim_at_last_commit();
+            self.trim();
         }
         self.forget_unread_words();
         Ok(new)
     }
 
-    /// Cuts the window at the start of its newest committed word, which stays as prefix so
+    /// Cuts the window at the start of a committed word, the oldest that leaves at most
+    /// `trimming_sec` of audio, or else the newest: the window slides along the speech and
+    /// keeps as much heard context as the limit allows. The word cut at stays as prefix, so
     /// the decoder continues from a whole word, and the words before it become prompt.
-    fn trim_at_last_commit(&mut self) {
+    fn trim(&mut self) {
         if self.committed.len() <= self.first_in_window + 1 {
             return;
         }
+        let earliest = self.offset + self.audio.seconds() - self.config.trimming_sec;
         let newest = self.committed.len() - 1;
-        let cut = self.committed[newest].word.start;
-        if cut > self.offset {
-            self.cut_at(cut);
-        }
+        let index = (self.first_in_window + 1..newest)
+            .find(|&i| self.committed[i].word.start >= earliest)
+            .unwrap_or(newest);
+        self.cut_at(self.committed[index].word.start);
     }
 
     /// Keeps the window within the cap: cut at the newest committed word if that is enough,
@@ -453,23 +456,42 @@ mod tests {
     }
 
     #[test]
-    fn trimming_keeps_the_newest_committed_word_as_prefix() {
+    fn trimming_cuts_at_the_oldest_committed_word_that_leaves_the_limit() {
         let config = AlignAttConfig {
-            trimming_sec: 2.0,
+            trimming_sec: 2.5,
             ..AlignAttConfig::default()
         };
-        let mut core = core_with(3, config);
+        let mut core = core_with(4, config);
         let words = vec![
             word(0.0, 1.0, " a", &[1]),
             word(1.0, 2.0, " b", &[2]),
             word(2.0, 3.0, " c", &[3]),
+            word(3.0, 4.0, " d", &[4]),
+        ];
+        assert_eq!(core.commit(words, false).unwrap().len(), 3);
+        // 4 s of audio, at most 2.5 s kept: " c" (from 2.0) is the oldest word that fits.
+        assert_eq!(core.offset(), 2.0);
+        assert_eq!(core.window().len(), 2 * SECOND);
+        assert_eq!(core.prompt_tokens(), [1, 2]);
+        assert_eq!(core.prefix_tokens(), [3]);
+        assert!(core.unconfirmed().iter().all(|w| w.word.start >= 2.0));
+    }
+
+    #[test]
+    fn trimming_falls_back_to_the_newest_committed_word() {
+        let config = AlignAttConfig {
+            trimming_sec: 1.0,
+            ..AlignAttConfig::default()
+        };
+        let mut core = core_with(4, config);
+        let words = vec![
+            word(0.0, 1.0, " a", &[1]),
+            word(1.0, 2.0, " b", &[2]),
+            word(2.0, 4.0, " c", &[3]),
         ];
         assert_eq!(core.commit(words, false).unwrap().len(), 2);
         assert_eq!(core.offset(), 1.0);
-        assert_eq!(core.window().len(), 2 * SECOND);
-        assert_eq!(core.prompt_tokens(), [1]);
         assert_eq!(core.prefix_tokens(), [2]);
-        assert!(core.unconfirmed().iter().all(|w| w.word.start >= 1.0));
     }
 
     #[test]
