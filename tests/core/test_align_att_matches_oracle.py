@@ -27,7 +27,7 @@ def visible(words: list[TokenWord]) -> list[tuple[float, float, str]]:
 def decoded_words(draw: st.DrawFn, decoded_frames: int, threshold_frames: int) -> list[TokenWord]:
     """Words in order inside a window of `decoded_frames` 20 ms frames, their ends often
     exactly at or next to the commit threshold."""
-    count = draw(st.integers(0, 6))
+    count = draw(st.integers(0, 10))
     edge = max(0, decoded_frames - threshold_frames)
     frame = st.one_of(
         st.integers(0, decoded_frames), st.sampled_from([max(0, edge - 1), edge, edge + 1])
