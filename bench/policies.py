@@ -13,8 +13,8 @@ really takes, so a slow policy sees more audio per step, as a live stream would)
   decoded and no token budget (`--encoder-seconds none --tail-seconds 0
   --max-tokens-per-second none`).
 
-Prints one JSON line: per set its audio seconds, the whole-file WER of the same model (one
-`transcribe` of the recording, beam 5) and per policy: WER, commit latency p50/p90 (from the
+Prints one JSON line: per set its audio seconds, the whole-file WER and CPU seconds per
+audio second of the same model (one `transcribe` of the recording, beam 5) and per policy: WER, commit latency p50/p90 (from the
 end of a committed stretch's last word to its emission, processing included), CPU seconds
 (process time, all threads) per audio second, and the WER over the whole-file WER.
 `load_average` (1-minute, before and after) says how busy the shared machine was.
@@ -120,13 +120,16 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     report: dict[str, object] = {}
     for recording in recordings:
+        cpu = time.process_time()
         whole_text = "".join(
             segment.text for segment in whole_asr.transcribe_recording(recording.audio, "", "en")
         )
+        whole_cpu = (time.process_time() - cpu) / recording.seconds
         whole_wer = word_error_rate(recording.reference, whole_text)
         entry: dict[str, object] = {
             "audio_seconds": round(recording.seconds, 1),
             "whole_file_wer": round(whole_wer, 4),
+            "whole_file_cpu_per_audio_second": round(whole_cpu, 3),
         }
         for name, make in policies.items():
             figures = measure(make, recording)
