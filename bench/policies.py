@@ -14,9 +14,10 @@ really takes, so a slow policy sees more audio per step, as a live stream would)
   --max-tokens-per-second none`).
 
 Prints one JSON line: per set its audio seconds, the whole-file WER and CPU seconds per
-audio second of the same model (one `transcribe` of the recording, beam 5) and per policy: WER, commit latency p50/p90 (from the
-end of a committed stretch's last word to its emission, processing included), CPU seconds
-(process time, all threads) per audio second, and the WER over the whole-file WER.
+audio second of the same model (one `transcribe` of the recording, beam 5), and per policy:
+WER, commit latency p50/p90 (from the end of a committed stretch's last word to its
+emission, processing included), CPU seconds (process time, all threads) per audio second,
+and the WER over the whole-file WER.
 `load_average` (1-minute, before and after) says how busy the shared machine was.
 `--quick` streams at most 40 s of each set.
 """
