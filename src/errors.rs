@@ -22,3 +22,9 @@ impl From<asr_core::ConfigError> for CoreError {
         Self(PyValueError::new_err(err.to_string()))
     }
 }
+
+impl From<asr_core::AlignAttError> for CoreError {
+    fn from(err: asr_core::AlignAttError) -> Self {
+        Self(PyValueError::new_err(err.to_string()))
+    }
+}

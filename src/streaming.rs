@@ -1,31 +1,28 @@
 //! `StreamingCore`: the Python handle on one stream's [`StreamingProcessor`].
 
-use std::borrow::Cow;
-
 use asr_core::{
     ProcessorConfig, Punctuation, SentenceBoundaries, SentenceSpan, StreamingProcessor, Trimming,
     WindowView, Word,
 };
 use numpy::ndarray::ArrayView1;
 use numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
-use numpy::{
-    Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
-};
+use numpy::{PyArray1, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use crate::errors::CoreError;
+use crate::samples::insert_array;
 
 /// A word as Python sees it: `(start, end, text)`.
-type PyWord = (f64, f64, String);
+pub type PyWord = (f64, f64, String);
 
 /// A word from the model, its text left in Python: the core copies only the texts it keeps.
 type ModelWord<'py> = (f64, f64, Bound<'py, PyString>);
 
 /// Joined words as whisper_streaming returns them: `(start, end, text)`, or
 /// `(None, None, "")` for none.
-type Flushed = (Option<f64>, Option<f64>, String);
+pub type Flushed = (Option<f64>, Option<f64>, String);
 
 /// Joins words with `sep` into one `Flushed`, shifting their times by `offset`.
 fn flushed<'a>(
@@ -56,7 +53,7 @@ pub fn join_words(words: Vec<PyWord>, sep: &str, offset: f64) -> Flushed {
     )
 }
 
-fn to_py(words: &[Word]) -> Vec<PyWord> {
+pub fn to_py(words: &[Word]) -> Vec<PyWord> {
     words
         .iter()
         .map(|w| (w.start, w.end, w.text.clone()))
@@ -77,7 +74,7 @@ impl WindowOwner {
 }
 
 /// A read-only float32 numpy array over `view`, sharing its memory.
-fn window_array(py: Python<'_>, view: WindowView) -> PyResult<Bound<'_, PyArray1<f32>>> {
+pub fn window_array(py: Python<'_>, view: WindowView) -> PyResult<Bound<'_, PyArray1<f32>>> {
     let samples = view.samples();
     let (ptr, len) = (samples.as_ptr(), samples.len());
     let owner = Bound::new(py, WindowOwner { view })?;
@@ -90,19 +87,6 @@ fn window_array(py: Python<'_>, view: WindowView) -> PyResult<Bound<'_, PyArray1
         array
     };
     Ok(array)
-}
-
-/// The samples of a 1-D array: borrowed when contiguous, else copied.
-fn samples_of<'a, T: Element + Copy>(array: &'a Bound<'_, PyArray1<T>>) -> Cow<'a, [T]> {
-    // SAFETY: the samples are read under the GIL and copied before control goes back to
-    // Python, and this extension never holds a writable view of a caller's array. This
-    // skips numpy's borrow tracking, which costs more than copying a short chunk.
-    unsafe {
-        match array.as_slice() {
-            Ok(contiguous) => Cow::Borrowed(contiguous),
-            Err(_) => Cow::Owned(array.as_array().to_vec()),
-        }
-    }
 }
 
 /// Sentence ends for `sentence` trimming: the words' punctuation or a Python tokenizer.
@@ -226,38 +210,7 @@ impl StreamingCore {
     /// Appends a 1-D array of float32, float64 or int16 samples (other float widths are
     /// converted); any other shape or dtype is a `ValueError`.
     fn insert(&mut self, audio: &Bound<'_, PyUntypedArray>) -> PyResult<()> {
-        if audio.ndim() != 1 {
-            let shape: Vec<String> = audio.shape().iter().map(usize::to_string).collect();
-            return Err(PyValueError::new_err(format!(
-                "audio must be a 1-D array of samples, got shape ({})",
-                shape.join(", ")
-            )));
-        }
-        if let Ok(samples) = audio.cast::<PyArray1<f32>>() {
-            return self
-                .inner
-                .insert_f32(&samples_of(samples))
-                .map_err(|e| CoreError::from(e).into());
-        }
-        if let Ok(samples) = audio.cast::<PyArray1<f64>>() {
-            return self
-                .inner
-                .insert_f64(&samples_of(samples))
-                .map_err(|e| CoreError::from(e).into());
-        }
-        if let Ok(samples) = audio.cast::<PyArray1<i16>>() {
-            self.inner.insert_i16(&samples_of(samples));
-            return Ok(());
-        }
-        let dtype = audio.dtype();
-        if dtype.kind() == b'f' {
-            let converted = audio.call_method1("astype", ("float32",))?;
-            return self.insert(converted.cast()?);
-        }
-        Err(PyValueError::new_err(format!(
-            "audio must hold float32, float64 or int16 samples, got dtype {}",
-            dtype.str()?
-        )))
+        insert_array(&mut self.inner, audio)
     }
 
     /// The window as a read-only array, valid however the stream goes on.

@@ -1,0 +1,264 @@
+"""AlignAtt on CTranslate2: one decode per step, continuing after the committed words.
+
+Each step encodes the window once and decodes greedily after the committed tokens (the
+prompt before the window, the forced prefix inside it), then aligns the new tokens to
+encoder frames with `ctranslate2.models.Whisper.align` (cross-attention of the alignment
+heads and dynamic time warping, as Whisper's word timestamps do). The Rust core
+(`asr_interface._core.AlignAttCore`) decides which words are committed: those ending more
+than `frame_threshold` frames before the end of the audio decoded. The rest is the partial.
+
+This is the policy of SimulStreaming (Machacek et al. 2025) and Simul-Whisper (Wang et al.
+2024), after AlignAtt (Papi et al. 2023), with one difference: CTranslate2 exposes no
+attention while it generates, so the whole window is decoded and aligned afterwards
+instead of decoding stopping at the first token attending the audio's end. See
+docs/streaming-policy.md.
+
+faster-whisper and CTranslate2 are imported where they are used, as in `whisper_batch`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from asr_interface._core import AlignAttCore, join_words
+from asr_interface.backends.whisper_batch import (
+    ENCODER_HEADROOM_SECONDS,
+    SAMPLING_RATE,
+    TOKEN_ALLOWANCE,
+)
+from asr_interface.core.protocols import TimedText, TimedWord
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+    from faster_whisper.tokenizer import Tokenizer
+
+__all__ = ["AlignAttDecoder", "AlignAttOptions", "AlignAttProcessor", "DecodedWord"]
+
+DecodedWord = tuple[float, float, str, list[int]]
+"""A word's start and end (seconds from the window start), its text and its token ids."""
+
+MEDIAN_FILTER_WIDTH = 7
+"""Smoothing of the attention weights before time warping, as Whisper's word timestamps use."""
+
+NO_SPEECH_PROBABILITY = 0.6
+NO_SPEECH_LOGPROB = -1.0
+"""A window Whisper deems silence (`<|nospeech|>` likelier than this, and its text improbable)
+yields no words, as `transcribe` decides with these thresholds."""
+
+
+@dataclass(frozen=True)
+class AlignAttOptions:
+    """The policy's and the decoding's settings."""
+
+    frame_threshold: int = 25
+    """A word is committed once its end lies more than this many 20 ms frames before the end
+    of the audio decoded (SimulStreaming's default, 0.5 s)."""
+    trimming_sec: float = 25.0
+    """The window is cut at its newest committed word once it is longer than this."""
+    beam_size: int = 1
+    """1 decodes greedily, as SimulStreaming does by default."""
+    encoder_seconds: float | None = 10.0
+    """The encoder gets the window and a second of silence rounded up to a multiple of this
+    (None: Whisper's full 30 s), as `DecodingOptions.encoder_seconds`."""
+    max_tokens_per_second: float = 12.0
+    """Output stops at this many tokens per second of audio (and `TOKEN_ALLOWANCE`): a
+    run-on, Whisper repeating itself, otherwise runs to its 448-token limit."""
+    rest_seconds: float = 1.0
+    """When the output after a forced prefix stops with more audio than this after its last
+    word, that audio is decoded again with the prefix as prompt: a prefix ending a sentence
+    makes Whisper close its transcript as though nothing followed (docs/batching.md)."""
+
+
+class AlignAttDecoder:
+    """Decodes a window after committed tokens and aligns the new words to its audio.
+
+    It keeps no state between calls, so every stream of a loaded model can share one.
+    """
+
+    def __init__(
+        self, model: WhisperModel, *, language: str = "en", task: str = "transcribe"
+    ) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self.model = model
+        self.tokenizer: Tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task=task, language=language
+        )
+        self._suppressed = list(get_suppressed_tokens(self.tokenizer, [-1]))
+        self._prompt_limit: int = model.max_length // 2 - 1
+
+    def decode(
+        self,
+        audio: npt.NDArray[np.float32],
+        prompt: Sequence[int],
+        prefix: Sequence[int],
+        options: AlignAttOptions,
+    ) -> list[DecodedWord]:
+        """The words Whisper hears in `audio` after `prefix`, with `prompt` as previous text.
+
+        When the output stops early after a prefix, the audio after its last word is decoded
+        again with the prefix and the new words as prompt, and its words follow.
+        """
+        words = self._pass(audio, prompt, prefix, options)
+        if not prefix:
+            return words
+        seconds = len(audio) / SAMPLING_RATE
+        resume = words[-1][1] if words else 0.0
+        if seconds - resume <= options.rest_seconds:
+            return words
+        context = [*prompt, *prefix, *(token for word in words for token in word[3])]
+        rest = self._pass(audio[round(resume * SAMPLING_RATE) :], context, [], options)
+        return words + [(start + resume, end + resume, text, ids) for start, end, text, ids in rest]
+
+    def _pass(
+        self,
+        audio: npt.NDArray[np.float32],
+        prompt: Sequence[int],
+        prefix: Sequence[int],
+        options: AlignAttOptions,
+    ) -> list[DecodedWord]:
+        """One encode, one greedy decode and one alignment."""
+        features = self.model.feature_extractor(audio)
+        content_frames = int(features.shape[-1]) - 1
+        if content_frames <= 0:
+            return []
+        encoded = self._encode(features, content_frames, options)
+        tokenizer = self.tokenizer
+        start = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix]
+        if prompt:
+            start = [tokenizer.sot_prev, *list(prompt)[-self._prompt_limit :], *start]
+        seconds = content_frames * self.model.feature_extractor.time_per_frame
+        budget = TOKEN_ALLOWANCE + math.ceil(options.max_tokens_per_second * seconds)
+        (result,) = self.model.model.generate(
+            encoded,
+            [start],
+            beam_size=options.beam_size,
+            max_length=min(self.model.max_length, len(start) + budget),
+            suppress_blank=True,
+            suppress_tokens=self._suppressed,
+            return_scores=True,
+            return_no_speech_prob=True,
+        )
+        tokens = list(result.sequences_ids[0])
+        # The sequence holds the forced prefix; drop it should it be there.
+        if prefix and tokens[: len(prefix)] == list(prefix):
+            tokens = tokens[len(prefix) :]
+        new = [token for token in tokens if token < tokenizer.eot]
+        silence = (
+            result.no_speech_prob > NO_SPEECH_PROBABILITY and result.scores[0] < NO_SPEECH_LOGPROB
+        )
+        if not new or silence:
+            return []
+        return self._words(encoded, list(prefix), new, content_frames)
+
+    def _encode(
+        self, features: npt.NDArray[np.float32], content_frames: int, options: AlignAttOptions
+    ) -> Any:
+        import ctranslate2
+        from faster_whisper.audio import pad_or_trim
+
+        max_frames: int = self.model.feature_extractor.nb_max_frames
+        frames = max_frames
+        if options.encoder_seconds is not None:
+            frames_per_second: int = self.model.frames_per_second
+            step = round(options.encoder_seconds * frames_per_second)
+            needed = content_frames + round(ENCODER_HEADROOM_SECONDS * frames_per_second)
+            frames = min(max_frames, math.ceil(needed / step) * step)
+        batch = pad_or_trim(features, frames)[np.newaxis]
+        return self.model.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+
+    def _words(
+        self, encoded: Any, prefix: list[int], new: list[int], content_frames: int
+    ) -> list[DecodedWord]:
+        """The new tokens grouped into words, each timed by where the alignment path enters
+        its first token and the next word's."""
+        tokenizer = self.tokenizer
+        (alignment,) = self.model.model.align(
+            encoded,
+            list(tokenizer.sot_sequence),
+            [prefix + new],
+            content_frames,
+            median_filter_width=MEDIAN_FILTER_WIDTH,
+        )
+        path = np.asarray(alignment.alignments, dtype=np.int64).reshape(-1, 2)
+        entered = np.ones(len(path), dtype=bool)
+        entered[1:] = np.diff(path[:, 0]) != 0
+        # Frame where the path enters each token, the end-of-text token last.
+        token_starts = path[entered, 1] / self.model.tokens_per_second
+        seconds = content_frames * self.model.feature_extractor.time_per_frame
+
+        def token_start(index: int) -> float:
+            return (
+                float(min(token_starts[index], seconds)) if index < len(token_starts) else seconds
+            )
+
+        texts, groups = tokenizer.split_to_word_tokens(new)
+        words: list[DecodedWord] = []
+        position = len(prefix)
+        for text, group in zip(texts, groups, strict=True):
+            start = token_start(position)
+            position += len(group)
+            words.append((start, max(start, token_start(position)), text, list(group)))
+        return words
+
+
+class AlignAttProcessor:
+    """A stream under the AlignAtt policy, driven as `OnlineASRProcessor` is.
+
+    Call `init()`, then `insert_audio_chunk()` and `process_iter()` as audio arrives (each
+    `process_iter` decodes once), and `finish()` at the end, which decodes the rest and
+    commits every word. `unconfirmed()` is the current guess beyond the committed text.
+    """
+
+    SAMPLING_RATE = SAMPLING_RATE
+    sep = ""  # decoded words carry their leading space
+
+    def __init__(self, decoder: AlignAttDecoder, options: AlignAttOptions | None = None) -> None:
+        self.decoder = decoder
+        self.options = options or AlignAttOptions()
+        self._core = AlignAttCore(
+            frame_threshold=self.options.frame_threshold,
+            trimming_sec=self.options.trimming_sec,
+        )
+
+    def init(self, offset: float | None = None) -> None:
+        """Starts a new stream whose first sample is at `offset` seconds (default 0)."""
+        self._core.init(0.0 if offset is None else float(offset))
+
+    def insert_audio_chunk(self, audio: npt.NDArray[Any]) -> None:
+        """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""
+        self._core.insert(audio if isinstance(audio, np.ndarray) else np.asarray(audio))
+
+    def process_iter(self) -> TimedText:
+        """Decodes the window once and returns the newly committed text."""
+        return join_words(self._step(last=False), self.sep)
+
+    def finish(self) -> TimedText:
+        """Decodes the window once more and commits all of it; ready for more audio after."""
+        return join_words(self._step(last=True), self.sep)
+
+    def unconfirmed(self) -> list[TimedWord]:
+        """The current guess beyond the committed text; it may still change."""
+        return self._core.unconfirmed()
+
+    @property
+    def committed(self) -> list[TimedWord]:
+        """The committed words still kept: those the prompt and the window read."""
+        return self._core.committed()
+
+    @property
+    def buffer_time_offset(self) -> float:
+        """Stream time in seconds of the window's first sample."""
+        return self._core.offset
+
+    def _step(self, *, last: bool) -> list[TimedWord]:
+        window, prompt, prefix = self._core.prepare()
+        words = self.decoder.decode(window, prompt, prefix, self.options) if len(window) else []
+        return self._core.commit(words, last)

@@ -1,0 +1,541 @@
+//! AlignAtt: a word is committed as soon as the audio after it has been heard.
+//!
+//! The decoder continues after the committed tokens instead of decoding them again, and its
+//! new words are aligned to audio frames. A word whose aligned end lies more than
+//! `frame_threshold` frames before the end of the audio decoded is committed; the rest (and
+//! always the newest word, which may be cut off) waits for more audio. This module keeps the
+//! bookkeeping: the audio window, the committed words with their tokens, which of them the
+//! decoder reads as prompt (before the window) or as forced prefix (inside it), and trimming.
+//! The model calls stay with the caller, between [`AlignAtt::prepare`] and
+//! [`AlignAtt::commit`].
+
+use std::collections::VecDeque;
+
+use thiserror::Error;
+
+use crate::agreement::Word;
+use crate::audio::{AudioError, AudioWindow, WindowView, SAMPLE_RATE};
+
+/// Seconds per alignment frame: Whisper's encoder yields 50 frames a second.
+pub const FRAME_SECONDS: f64 = 0.02;
+
+/// A spoken word the alignment gave no audio: the decoder wrote text it did not hear (a
+/// repetition, or a phrase invented at the window's end), squeezed between two frames.
+/// Punctuation takes no audio and is not suspect.
+fn unheard(word: &Word) -> bool {
+    word.end <= word.start && word.text.chars().any(char::is_alphanumeric)
+}
+
+/// How far past the decoded window a word may end, for rounding in the caller's times.
+const TIME_TOLERANCE: f64 = 1e-6;
+
+/// A committed or hypothesised word, with the token ids the decoder produced for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenWord {
+    pub word: Word,
+    pub tokens: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlignAttConfig {
+    /// A word is committed once its end lies more than this many frames before the end of
+    /// the audio decoded.
+    pub frame_threshold: u32,
+    /// Longest window in seconds that trimming leaves (cut at a committed word's start).
+    pub trimming_sec: f64,
+    /// Hard cap on the window in seconds (Whisper hears at most 30).
+    pub max_window_sec: f64,
+    /// Most committed tokens before the window that the prompt carries.
+    pub max_prompt_tokens: usize,
+}
+
+impl Default for AlignAttConfig {
+    fn default() -> Self {
+        Self {
+            frame_threshold: 25,
+            trimming_sec: 15.0,
+            max_window_sec: 30.0,
+            max_prompt_tokens: 223,
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum AlignAttError {
+    #[error("trimming_sec must be a positive number of seconds, got {0}")]
+    TrimmingSec(f64),
+    #[error("max_window_sec must be at least trimming_sec ({trimming}), got {cap}")]
+    MaxWindowSec { cap: f64, trimming: f64 },
+    #[error("word {index} ends before it starts or lies outside the window decoded")]
+    WordTimes { index: usize },
+}
+
+impl AlignAttConfig {
+    fn validate(&self) -> Result<(), AlignAttError> {
+        if !(self.trimming_sec > 0.0 && self.trimming_sec.is_finite()) {
+            return Err(AlignAttError::TrimmingSec(self.trimming_sec));
+        }
+        if !(self.max_window_sec >= self.trimming_sec && self.max_window_sec.is_finite()) {
+            return Err(AlignAttError::MaxWindowSec {
+                cap: self.max_window_sec,
+                trimming: self.trimming_sec,
+            });
+        }
+        Ok(())
+    }
+
+    /// The threshold in seconds.
+    pub fn threshold_sec(&self) -> f64 {
+        f64::from(self.frame_threshold) * FRAME_SECONDS
+    }
+}
+
+/// One stream's AlignAtt state.
+pub struct AlignAtt {
+    config: AlignAttConfig,
+    audio: AudioWindow,
+    /// Stream time of the window's first sample.
+    offset: f64,
+    /// The committed words the prompt or the prefix still read, oldest first.
+    committed: VecDeque<TokenWord>,
+    /// Index in `committed` of the first word inside the window (the forced prefix).
+    first_in_window: usize,
+    /// The newest hypothesis beyond the committed words, in stream time.
+    unconfirmed: Vec<TokenWord>,
+    /// Samples of the window handed out by the last `prepare`.
+    prepared: usize,
+    /// Samples appended since the last `prepare`.
+    pending: usize,
+}
+
+impl AlignAtt {
+    pub fn new(config: AlignAttConfig) -> Result<Self, AlignAttError> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            audio: AudioWindow::new(),
+            offset: 0.0,
+            committed: VecDeque::new(),
+            first_in_window: 0,
+            unconfirmed: Vec::new(),
+            prepared: 0,
+            pending: 0,
+        })
+    }
+
+    /// Starts a new stream whose first sample is at `offset` seconds.
+    pub fn init(&mut self, offset: f64) {
+        self.audio.clear();
+        self.offset = offset;
+        self.committed.clear();
+        self.first_in_window = 0;
+        self.unconfirmed.clear();
+        self.prepared = 0;
+        self.pending = 0;
+    }
+
+    pub fn config(&self) -> &AlignAttConfig {
+        &self.config
+    }
+
+    /// Stream time of the window's first sample.
+    pub fn offset(&self) -> f64 {
+        self.offset
+    }
+
+    pub fn window(&self) -> &AudioWindow {
+        &self.audio
+    }
+
+    /// Seconds of audio appended since the last `prepare`.
+    pub fn pending_seconds(&self) -> f64 {
+        self.pending as f64 / f64::from(SAMPLE_RATE)
+    }
+
+    pub fn insert_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
+        self.audio.append_f32(samples)?;
+        self.appended(samples.len());
+        Ok(())
+    }
+
+    pub fn insert_f64(&mut self, samples: &[f64]) -> Result<(), AudioError> {
+        self.audio.append_f64(samples)?;
+        self.appended(samples.len());
+        Ok(())
+    }
+
+    pub fn insert_i16(&mut self, samples: &[i16]) {
+        self.audio.append_i16(samples);
+        self.appended(samples.len());
+    }
+
+    fn appended(&mut self, count: usize) {
+        self.pending += count;
+        self.enforce_cap();
+    }
+
+    /// The window to decode next; `commit` judges the words against its length.
+    pub fn prepare(&mut self) -> WindowView {
+        self.pending = 0;
+        self.prepared = self.audio.len();
+        self.audio.view()
+    }
+
+    /// The committed tokens before the window, at most `max_prompt_tokens` of the newest:
+    /// the decoder reads them as previous text.
+    pub fn prompt_tokens(&self) -> Vec<u32> {
+        let tokens: Vec<u32> = self
+            .committed
+            .range(..self.first_in_window)
+            .flat_map(|w| w.tokens.iter().copied())
+            .collect();
+        let keep = tokens.len().min(self.config.max_prompt_tokens);
+        tokens[tokens.len() - keep..].to_vec()
+    }
+
+    /// The committed tokens inside the window: the decoder continues after them.
+    pub fn prefix_tokens(&self) -> Vec<u32> {
+        self.in_window()
+            .flat_map(|w| w.tokens.iter().copied())
+            .collect()
+    }
+
+    /// The committed words inside the window.
+    pub fn in_window(&self) -> impl ExactSizeIterator<Item = &TokenWord> {
+        self.committed.range(self.first_in_window..)
+    }
+
+    /// The committed words still kept, those of the prompt first.
+    pub fn committed(&self) -> impl ExactSizeIterator<Item = &TokenWord> {
+        self.committed.iter()
+    }
+
+    /// The newest hypothesis beyond the committed words: it may still change.
+    pub fn unconfirmed(&self) -> &[TokenWord] {
+        &self.unconfirmed
+    }
+
+    /// Takes the words decoded after the prefix, with times relative to the window start,
+    /// and returns those committed now, in stream time.
+    ///
+    /// A word is committed when every word before it is, its end lies more than the
+    /// threshold before the end of the window `prepare` handed out, and the alignment gave
+    /// it audio (a spoken word of no duration was not heard); the newest word never is, for
+    /// its audio may go on. With `last` (the stream ends) every word is committed
+    /// and the window emptied, ready for a new utterance. Words must be in order inside the
+    /// decoded window; otherwise nothing changes and the error names the first bad word.
+    pub fn commit(
+        &mut self,
+        words: Vec<TokenWord>,
+        last: bool,
+    ) -> Result<Vec<Word>, AlignAttError> {
+        let decoded = self.prepared as f64 / f64::from(SAMPLE_RATE);
+        let mut previous_start = 0.0;
+        for (index, w) in words.iter().enumerate() {
+            let (start, end) = (w.word.start, w.word.end);
+            if !(start >= previous_start && start <= end && end <= decoded + TIME_TOLERANCE) {
+                return Err(AlignAttError::WordTimes { index });
+            }
+            previous_start = start;
+        }
+        let ready = if last {
+            words.len()
+        } else {
+            let limit = decoded - self.config.threshold_sec();
+            words
+                .iter()
+                .take(words.len().saturating_sub(1))
+                .take_while(|w| w.word.end < limit && !unheard(&w.word))
+                .count()
+        };
+        let mut words = words;
+        for w in &mut words {
+            w.word.start += self.offset;
+            w.word.end += self.offset;
+        }
+        self.unconfirmed = words.split_off(ready);
+        let new: Vec<Word> = words.iter().map(|w| w.word.clone()).collect();
+        self.committed.extend(words);
+        if last {
+            self.unconfirmed.clear();
+            self.offset += self.audio.seconds();
+            self.audio.clear();
+            self.first_in_window = self.committed.len();
+            self.prepared = 0;
+            self.pending = 0;
+        } else if self.audio.seconds() > self.config.trimming_sec {
+            self.trim();
+        }
+        self.forget_unread_words();
+        Ok(new)
+    }
+
+    /// Cuts the window at the start of a committed word, the oldest that leaves at most
+    /// `trimming_sec` of audio, or else the newest: the window slides along the speech and
+    /// keeps as much heard context as the limit allows. The word cut at stays as prefix, so
+    /// the decoder continues from a whole word, and the words before it become prompt.
+    fn trim(&mut self) {
+        if self.committed.len() <= self.first_in_window + 1 {
+            return;
+        }
+        let earliest = self.offset + self.audio.seconds() - self.config.trimming_sec;
+        let newest = self.committed.len() - 1;
+        let index = (self.first_in_window + 1..newest)
+            .find(|&i| self.committed[i].word.start >= earliest)
+            .unwrap_or(newest);
+        self.cut_at(self.committed[index].word.start);
+    }
+
+    /// Keeps the window within the cap: cut at the newest committed word if that is enough,
+    /// else the oldest audio goes, and with it any unconfirmed words it held.
+    fn enforce_cap(&mut self) {
+        let cap = (self.config.max_window_sec * f64::from(SAMPLE_RATE)) as usize;
+        let window = self.audio.len();
+        if window <= cap {
+            return;
+        }
+        let at_commit = self
+            .committed
+            .back()
+            .map(|w| w.word.end)
+            .filter(|&t| t > self.offset && window - self.samples_before(t) <= cap);
+        match at_commit {
+            Some(t) => self.cut_at(t),
+            None => {
+                let dropped = window - cap;
+                let time = self.offset + dropped as f64 / f64::from(SAMPLE_RATE);
+                self.cut_samples(dropped, time);
+            }
+        }
+    }
+
+    fn samples_before(&self, time: f64) -> usize {
+        (((time - self.offset) * f64::from(SAMPLE_RATE)) as usize).min(self.audio.len())
+    }
+
+    /// Drops the audio before stream time `time`; never moves the window backwards.
+    fn cut_at(&mut self, time: f64) {
+        if time > self.offset {
+            self.cut_samples(self.samples_before(time), time);
+        }
+    }
+
+    /// Drops the first `count` samples, which end at stream time `time`: committed words
+    /// starting before it become prompt, and a prepared window shrinks with the cut.
+    fn cut_samples(&mut self, count: usize, time: f64) {
+        self.audio.drop_front(count);
+        self.prepared = self.prepared.saturating_sub(count);
+        self.offset = time;
+        while self.first_in_window < self.committed.len()
+            && self.committed[self.first_in_window].word.start < time
+        {
+            self.first_in_window += 1;
+        }
+        self.unconfirmed.retain(|w| w.word.start >= time);
+    }
+
+    /// Forgets prompt words older than the `max_prompt_tokens` newest prompt tokens.
+    fn forget_unread_words(&mut self) {
+        let mut kept = 0;
+        let mut first_read = self.first_in_window;
+        while first_read > 0 && kept < self.config.max_prompt_tokens {
+            first_read -= 1;
+            kept += self.committed[first_read].tokens.len();
+        }
+        self.committed.drain(..first_read);
+        self.first_in_window -= first_read;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: usize = SAMPLE_RATE as usize;
+
+    fn word(start: f64, end: f64, text: &str, tokens: &[u32]) -> TokenWord {
+        TokenWord {
+            word: Word::new(start, end, text),
+            tokens: tokens.to_vec(),
+        }
+    }
+
+    fn texts(words: &[Word]) -> Vec<&str> {
+        words.iter().map(|w| w.text.as_str()).collect()
+    }
+
+    fn core_with(seconds: usize, config: AlignAttConfig) -> AlignAtt {
+        let mut core = AlignAtt::new(config).unwrap();
+        core.insert_f32(&vec![0.0; seconds * SECOND]).unwrap();
+        core.prepare();
+        core
+    }
+
+    #[test]
+    fn rejects_invalid_config() {
+        let bad = AlignAttConfig {
+            trimming_sec: 0.0,
+            ..AlignAttConfig::default()
+        };
+        assert_eq!(
+            AlignAtt::new(bad).err(),
+            Some(AlignAttError::TrimmingSec(0.0))
+        );
+        let bad = AlignAttConfig {
+            max_window_sec: 10.0,
+            ..AlignAttConfig::default()
+        };
+        assert!(AlignAtt::new(bad).is_err());
+    }
+
+    #[test]
+    fn commits_words_ending_before_the_threshold_but_never_the_newest() {
+        let mut core = core_with(3, AlignAttConfig::default());
+        let words = vec![
+            word(0.0, 1.0, " a", &[1]),
+            word(1.0, 2.4, " b", &[2]),
+            word(2.4, 2.6, " c", &[3]),
+            word(2.6, 3.0, " d", &[4]),
+        ];
+        // 3 s decoded, threshold 0.5 s: "a" (ends 1.0) and "b" (2.4) qualify, "c" does not.
+        assert_eq!(texts(&core.commit(words, false).unwrap()), [" a", " b"]);
+        let unconfirmed: Vec<&str> = core
+            .unconfirmed()
+            .iter()
+            .map(|w| w.word.text.as_str())
+            .collect();
+        assert_eq!(unconfirmed, [" c", " d"]);
+        assert_eq!(core.prefix_tokens(), [1, 2]);
+        assert!(core.prompt_tokens().is_empty());
+    }
+
+    #[test]
+    fn stops_at_the_first_word_too_close_to_the_end() {
+        let mut core = core_with(3, AlignAttConfig::default());
+        let words = vec![
+            word(0.0, 2.8, " a", &[1]),
+            word(2.8, 2.9, " b", &[2]),
+            word(2.9, 3.0, " c", &[3]),
+        ];
+        assert!(core.commit(words, false).unwrap().is_empty());
+    }
+
+    #[test]
+    fn stops_at_a_spoken_word_the_alignment_gave_no_audio() {
+        let mut core = core_with(3, AlignAttConfig::default());
+        let words = vec![
+            word(0.0, 0.5, " a", &[1]),
+            word(0.5, 1.0, ".", &[2]),
+            word(1.0, 1.0, " b", &[3]),
+            word(1.0, 1.5, " c", &[4]),
+            word(1.5, 3.0, " d", &[5]),
+        ];
+        assert_eq!(texts(&core.commit(words, false).unwrap()), [" a", "."]);
+    }
+
+    #[test]
+    fn the_last_step_commits_everything_and_empties_the_window() {
+        let mut core = core_with(3, AlignAttConfig::default());
+        let words = vec![word(0.0, 2.9, " a", &[1]), word(2.9, 3.0, " b", &[2])];
+        assert_eq!(texts(&core.commit(words, true).unwrap()), [" a", " b"]);
+        assert!(core.window().is_empty());
+        assert_eq!(core.offset(), 3.0);
+        assert_eq!(core.prompt_tokens(), [1, 2]);
+        assert!(core.prefix_tokens().is_empty());
+    }
+
+    #[test]
+    fn times_are_shifted_into_stream_time() {
+        let mut core = AlignAtt::new(AlignAttConfig::default()).unwrap();
+        core.init(10.0);
+        core.insert_f32(&vec![0.0; 2 * SECOND]).unwrap();
+        core.prepare();
+        let words = vec![word(0.0, 0.5, " a", &[1]), word(0.5, 2.0, " b", &[2])];
+        let new = core.commit(words, false).unwrap();
+        assert_eq!((new[0].start, new[0].end), (10.0, 10.5));
+    }
+
+    #[test]
+    fn trimming_cuts_at_the_oldest_committed_word_that_leaves_the_limit() {
+        let config = AlignAttConfig {
+            trimming_sec: 2.5,
+            ..AlignAttConfig::default()
+        };
+        let mut core = core_with(4, config);
+        let words = vec![
+            word(0.0, 1.0, " a", &[1]),
+            word(1.0, 2.0, " b", &[2]),
+            word(2.0, 3.0, " c", &[3]),
+            word(3.0, 4.0, " d", &[4]),
+        ];
+        assert_eq!(core.commit(words, false).unwrap().len(), 3);
+        // 4 s of audio, at most 2.5 s kept: " c" (from 2.0) is the oldest word that fits.
+        assert_eq!(core.offset(), 2.0);
+        assert_eq!(core.window().len(), 2 * SECOND);
+        assert_eq!(core.prompt_tokens(), [1, 2]);
+        assert_eq!(core.prefix_tokens(), [3]);
+        assert!(core.unconfirmed().iter().all(|w| w.word.start >= 2.0));
+    }
+
+    #[test]
+    fn trimming_falls_back_to_the_newest_committed_word() {
+        let config = AlignAttConfig {
+            trimming_sec: 1.0,
+            ..AlignAttConfig::default()
+        };
+        let mut core = core_with(4, config);
+        let words = vec![
+            word(0.0, 1.0, " a", &[1]),
+            word(1.0, 2.0, " b", &[2]),
+            word(2.0, 4.0, " c", &[3]),
+        ];
+        assert_eq!(core.commit(words, false).unwrap().len(), 2);
+        assert_eq!(core.offset(), 1.0);
+        assert_eq!(core.prefix_tokens(), [2]);
+    }
+
+    #[test]
+    fn the_prompt_keeps_only_the_newest_tokens() {
+        let config = AlignAttConfig {
+            max_prompt_tokens: 3,
+            ..AlignAttConfig::default()
+        };
+        let mut core = core_with(3, config);
+        let words = vec![
+            word(0.0, 0.5, " a", &[1, 2]),
+            word(0.5, 1.0, " b", &[3, 4]),
+            word(1.0, 2.0, " c", &[5]),
+        ];
+        core.commit(words, true).unwrap();
+        assert_eq!(core.prompt_tokens(), [3, 4, 5]);
+        assert_eq!(core.committed().len(), 2);
+    }
+
+    #[test]
+    fn the_cap_drops_the_oldest_audio_when_nothing_is_committed() {
+        let config = AlignAttConfig {
+            trimming_sec: 1.0,
+            max_window_sec: 2.0,
+            ..AlignAttConfig::default()
+        };
+        let core = core_with(3, config);
+        assert_eq!(core.window().len(), 2 * SECOND);
+        assert_eq!(core.offset(), 1.0);
+    }
+
+    #[test]
+    fn words_out_of_order_or_past_the_window_are_refused() {
+        let mut core = core_with(2, AlignAttConfig::default());
+        let late = vec![word(0.0, 2.5, " a", &[1])];
+        assert_eq!(
+            core.commit(late, false),
+            Err(AlignAttError::WordTimes { index: 0 })
+        );
+        let backwards = vec![word(1.0, 1.5, " a", &[1]), word(0.5, 0.6, " b", &[2])];
+        assert_eq!(
+            core.commit(backwards, false),
+            Err(AlignAttError::WordTimes { index: 1 })
+        );
+        assert!(core.committed().len() == 0 && core.unconfirmed().is_empty());
+    }
+}

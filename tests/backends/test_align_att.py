@@ -1,0 +1,99 @@
+"""AlignAtt on the real tiny.en model: one decode per step after the committed words, word
+times from the alignment, and the word error rate of a whole-file pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from asr_interface.audio import SAMPLING_RATE
+from asr_interface.backends.align_att import AlignAttDecoder, AlignAttOptions, AlignAttProcessor
+from asr_interface.backends.registry import get_loader
+from asr_interface.backends.whisper_loader import FasterWhisperASR
+from asr_interface.core.config import ASRConfig
+from asr_interface.evaluation import normalize, word_error_rate
+from asr_interface.simulation import simulate
+from tests.speech import JFK, speech_audio, transcript
+
+pytestmark = pytest.mark.model
+
+GAP_SECONDS = 0.25
+"""Silence between the clips of the continuous recording, as in the corpus's long file."""
+CLIPS = [f"ljspeech/LJ001-{number:04d}.wav" for number in range(1, 10)]
+WER_RATIO_LIMIT = 1.10
+
+
+@pytest.fixture(scope="module")
+def asr() -> FasterWhisperASR:
+    """tiny.en, its whole-file transcription Whisper's own (beam 5, 30 s windows)."""
+    processor, _ = get_loader("faster-whisper").load(ASRConfig(beam_size=5))
+    loaded = processor.asr  # type: ignore[attr-defined]
+    assert isinstance(loaded, FasterWhisperASR)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def decoder(asr: FasterWhisperASR) -> AlignAttDecoder:
+    return AlignAttDecoder(asr.model)
+
+
+def continuous(names: list[str]) -> tuple[npt.NDArray[np.float32], str]:
+    """The clips joined by short silences into one recording, and what is said in it."""
+    gap = np.zeros(round(GAP_SECONDS * SAMPLING_RATE), dtype=np.float32)
+    parts = [piece for name in names for piece in (speech_audio(name), gap)]
+    return np.concatenate(parts[:-1]), " ".join(transcript(name) for name in names)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "AlignAtt on tiny.en misses the 1.10x target: 7 errors in these 150 words against 6 "
+        "for the whole-file pass (1.17x); 6.3% against 5.4% on the 3.8-minute LJ Speech "
+        "recording (docs/align-att.md)"
+    ),
+)
+def test_a_minute_of_read_speech_keeps_the_whole_file_word_error_rate(
+    asr: FasterWhisperASR, decoder: AlignAttDecoder
+) -> None:
+    """A minute of continuous speech streamed in 1 s steps with AlignAtt reaches a word error
+    rate within 1.10 times that of one whole-file pass of the same model."""
+    audio, reference = continuous(CLIPS)
+    processor = AlignAttProcessor(decoder)
+    result = simulate(processor, audio, min_chunk_sec=1.0, compute_aware=False)
+    whole = "".join(segment.text for segment in asr.transcribe_recording(audio, language="en"))
+    streamed_wer = word_error_rate(reference, result.text)
+    whole_wer = word_error_rate(reference, whole)
+    assert streamed_wer <= WER_RATIO_LIMIT * whole_wer, (streamed_wer, whole_wer, result.text)
+    # One decode per step: commits come while the audio streams, not all at the end.
+    assert len(result.commits) > len(audio) / SAMPLING_RATE / 5
+
+
+def test_a_step_commits_only_words_ending_before_the_threshold(decoder: AlignAttDecoder) -> None:
+    """After 6 s of the Kennedy clip, every committed word ends more than the threshold
+    before the audio's end, and the words still open are the partial."""
+    processor = AlignAttProcessor(decoder)
+    processor.init()
+    seconds = 6.0
+    processor.insert_audio_chunk(speech_audio(JFK)[: round(seconds * SAMPLING_RATE)])
+    start, end, text = processor.process_iter()
+    assert text and start is not None and end is not None
+    assert end < seconds - AlignAttOptions().frame_threshold * 0.02
+    partial = processor.unconfirmed()
+    assert partial and all(start <= word_start <= seconds for word_start, _, _ in partial)
+    assert partial[0][0] >= end
+
+
+def test_finish_commits_the_rest_and_continues_after_the_committed_words(
+    decoder: AlignAttDecoder,
+) -> None:
+    """Streaming the Kennedy clip commits each word once: the steps continue after the
+    committed words rather than repeating them, and `finish` commits what is left."""
+    audio = speech_audio(JFK)
+    processor = AlignAttProcessor(decoder)
+    result = simulate(processor, audio, min_chunk_sec=1.0, compute_aware=False)
+    words = normalize(result.text).split()
+    assert word_error_rate(transcript(JFK), result.text) < 0.15
+    assert normalize(result.text).endswith("for your country")
+    assert abs(len(words) - len(normalize(transcript(JFK)).split())) <= 1
+    assert processor.unconfirmed() == []
