@@ -65,6 +65,7 @@ FLOWS: list[tuple[str, str, Any, Callable[[StreamEngine, ASRConfig], Any]]] = [
         lambda _, config: Pacing.from_config(config).min_step_seconds,
     ),
     ("vac", "", True, lambda engine, _: isinstance(engine, VoiceActivityEngine)),
+    ("policy", "align-att", "align-att", lambda engine, _: engine.processor.policy),  # type: ignore[attr-defined]
 ]
 
 

@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from asr_interface._core import AlignAttCore, join_words
-from asr_interface.backends.whisper_batch import (
-    ENCODER_HEADROOM_SECONDS,
-    SAMPLING_RATE,
-    TOKEN_ALLOWANCE,
-)
+from asr_interface.audio import SAMPLING_RATE
+from asr_interface.backends.decoding_options import DecodingOptions
+from asr_interface.backends.faster_whisper_internals import WhisperInternals, suppressed_tokens
+from asr_interface.backends.whisper_encoder import WhisperEncoder
+from asr_interface.backends.whisper_fallback import TOKEN_ALLOWANCE
+from asr_interface.core.engine import PolicyEngine
 from asr_interface.core.protocols import TimedText, TimedWord
 
 if TYPE_CHECKING:
@@ -54,25 +55,25 @@ yields no words, as `transcribe` decides with these thresholds."""
 
 @dataclass(frozen=True)
 class AlignAttOptions:
-    """The policy's and the decoding's settings."""
+    """The policy's settings, and the decoding's (`DecodingOptions`, made from the
+    configuration in one place; its beam, encoder input and token budget apply)."""
 
     frame_threshold: int = 25
     """A word is committed once its end lies more than this many 20 ms frames before the end
     of the audio decoded (SimulStreaming's default, 0.5 s)."""
     trimming_sec: float = 25.0
     """The window is cut at its newest committed word once it is longer than this."""
-    beam_size: int = 1
-    """1 decodes greedily, as SimulStreaming does by default."""
-    encoder_seconds: float | None = 10.0
-    """The encoder gets the window and a second of silence rounded up to a multiple of this
-    (None: Whisper's full 30 s), as `DecodingOptions.encoder_seconds`."""
-    max_tokens_per_second: float = 12.0
-    """Output stops at this many tokens per second of audio (and `TOKEN_ALLOWANCE`): a
-    run-on, Whisper repeating itself, otherwise runs to its 448-token limit."""
     rest_seconds: float = 1.0
     """When the output after a forced prefix stops with more audio than this after its last
     word, that audio is decoded again with the prefix as prompt: a prefix ending a sentence
     makes Whisper close its transcript as though nothing followed (docs/batching.md)."""
+    decoding: DecodingOptions = field(
+        default_factory=lambda: DecodingOptions(
+            beam_size=1, encoder_seconds=10.0, max_tokens_per_second=12.0
+        )
+    )
+    """Greedy, as SimulStreaming decodes by default, with the server's encoder input and
+    token budget (a run-on otherwise runs to Whisper's 448-token limit)."""
 
 
 class AlignAttDecoder:
@@ -84,15 +85,12 @@ class AlignAttDecoder:
     def __init__(
         self, model: WhisperModel, *, language: str = "en", task: str = "transcribe"
     ) -> None:
-        from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.transcribe import get_suppressed_tokens
-
         self.model = model
-        self.tokenizer: Tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task=task, language=language
-        )
-        self._suppressed = list(get_suppressed_tokens(self.tokenizer, [-1]))
-        self._prompt_limit: int = model.max_length // 2 - 1
+        self.whisper = WhisperInternals(model)
+        self.encoder = WhisperEncoder(self.whisper)
+        self.tokenizer: Tokenizer = self.whisper.tokenizer(task, language)
+        self._suppressed = suppressed_tokens(self.tokenizer, [-1])
+        self._prompt_limit: int = self.whisper.max_length // 2 - 1
 
     def decode(
         self,
@@ -125,22 +123,26 @@ class AlignAttDecoder:
         options: AlignAttOptions,
     ) -> list[DecodedWord]:
         """One encode, one greedy decode and one alignment."""
-        features = self.model.feature_extractor(audio)
+        features = self.whisper.features(audio)
         content_frames = int(features.shape[-1]) - 1
         if content_frames <= 0:
             return []
-        encoded = self._encode(features, content_frames, options)
+        decoding = options.decoding
+        encoded = self.encoder.encode([features[:, :content_frames]], decoding)
         tokenizer = self.tokenizer
         start = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix]
         if prompt:
             start = [tokenizer.sot_prev, *list(prompt)[-self._prompt_limit :], *start]
-        seconds = content_frames * self.model.feature_extractor.time_per_frame
-        budget = TOKEN_ALLOWANCE + math.ceil(options.max_tokens_per_second * seconds)
-        (result,) = self.model.model.generate(
+        seconds = content_frames * self.whisper.seconds_per_frame
+        limit = self.whisper.max_length
+        if decoding.max_tokens_per_second is not None:
+            budget = TOKEN_ALLOWANCE + math.ceil(decoding.max_tokens_per_second * seconds)
+            limit = min(limit, len(start) + budget)
+        (result,) = self.whisper.converted.generate(
             encoded,
             [start],
-            beam_size=options.beam_size,
-            max_length=min(self.model.max_length, len(start) + budget),
+            beam_size=decoding.beam_size,
+            max_length=limit,
             suppress_blank=True,
             suppress_tokens=self._suppressed,
             return_scores=True,
@@ -158,29 +160,13 @@ class AlignAttDecoder:
             return []
         return self._words(encoded, list(prefix), new, content_frames)
 
-    def _encode(
-        self, features: npt.NDArray[np.float32], content_frames: int, options: AlignAttOptions
-    ) -> Any:
-        import ctranslate2
-        from faster_whisper.audio import pad_or_trim
-
-        max_frames: int = self.model.feature_extractor.nb_max_frames
-        frames = max_frames
-        if options.encoder_seconds is not None:
-            frames_per_second: int = self.model.frames_per_second
-            step = round(options.encoder_seconds * frames_per_second)
-            needed = content_frames + round(ENCODER_HEADROOM_SECONDS * frames_per_second)
-            frames = min(max_frames, math.ceil(needed / step) * step)
-        batch = pad_or_trim(features, frames)[np.newaxis]
-        return self.model.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
-
     def _words(
         self, encoded: Any, prefix: list[int], new: list[int], content_frames: int
     ) -> list[DecodedWord]:
         """The new tokens grouped into words, each timed by where the alignment path enters
         its first token and the next word's."""
         tokenizer = self.tokenizer
-        (alignment,) = self.model.model.align(
+        (alignment,) = self.whisper.converted.align(
             encoded,
             list(tokenizer.sot_sequence),
             [prefix + new],
@@ -192,7 +178,7 @@ class AlignAttDecoder:
         entered[1:] = np.diff(path[:, 0]) != 0
         # Frame where the path enters each token, the end-of-text token last.
         token_starts = path[entered, 1] / self.model.tokens_per_second
-        seconds = content_frames * self.model.feature_extractor.time_per_frame
+        seconds = content_frames * self.whisper.seconds_per_frame
 
         def token_start(index: int) -> float:
             return (
@@ -219,6 +205,7 @@ class AlignAttProcessor:
 
     SAMPLING_RATE = SAMPLING_RATE
     sep = ""  # decoded words carry their leading space
+    policy = "align-att"
 
     def __init__(self, decoder: AlignAttDecoder, options: AlignAttOptions | None = None) -> None:
         self.decoder = decoder
@@ -227,6 +214,19 @@ class AlignAttProcessor:
             frame_threshold=self.options.frame_threshold,
             trimming_sec=self.options.trimming_sec,
         )
+
+    def fresh_copy(self) -> AlignAttProcessor:
+        """A processor with the same decoder and options and an empty stream."""
+        return AlignAttProcessor(self.decoder, self.options)
+
+    def engine(self) -> PolicyEngine:
+        """The engine that steps this processor for the server and `simulate`."""
+        return PolicyEngine(self)
+
+    def step_words(self, *, last: bool) -> list[TimedWord]:
+        """One step: decode the window once and return the newly committed words; `last`
+        commits every word (the end of the stream)."""
+        return self._step(last=last)
 
     def init(self, offset: float | None = None) -> None:
         """Starts a new stream whose first sample is at `offset` seconds (default 0)."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
+from asr_interface.backends.align_att import AlignAttDecoder, AlignAttOptions, AlignAttProcessor
 from asr_interface.backends.decoding_options import DecodingOptions
 from asr_interface.backends.faster_whisper_internals import WhisperInternals
 from asr_interface.backends.model_resolution import resolve_model_path
@@ -229,7 +230,7 @@ class FasterWhisperLoader:
 
     def load(
         self, config: ASRConfig
-    ) -> tuple[OnlineASRProcessor | VACOnlineASRProcessor, dict[str, Any]]:
+    ) -> tuple[OnlineASRProcessor | VACOnlineASRProcessor | AlignAttProcessor, dict[str, Any]]:
         """Returns a fresh processor for `config` (behind voice activity control with
         `vac`) and the model's metadata.
 
@@ -248,6 +249,8 @@ class FasterWhisperLoader:
         )
         if config.vad:
             asr.use_vad()
+        if config.policy == "align-att":
+            return self._align_att(config, asr), {**asr.describe(), "backend": config.backend}
         trimming = (config.buffer_trimming, config.buffer_trimming_sec)
         processor: OnlineASRProcessor | VACOnlineASRProcessor
         if config.vac:
@@ -257,3 +260,15 @@ class FasterWhisperLoader:
                 asr, buffer_trimming=trimming, min_chunk_sec=config.min_chunk_size
             )
         return processor, {**asr.describe(), "backend": config.backend}
+
+    @staticmethod
+    def _align_att(config: ASRConfig, asr: FasterWhisperASR) -> AlignAttProcessor:
+        """A stream under the AlignAtt policy over the same loaded model."""
+        if config.vac or config.vad or asr.original_language is None:
+            raise ConfigError(
+                "policy 'align-att' decodes in a given language without voice activity "
+                "control; use vac, vad or lan='auto' with policy 'local-agreement'"
+            )
+        decoder = AlignAttDecoder(asr.model, language=asr.original_language, task=asr.task)
+        options = AlignAttOptions(decoding=asr.decoding)
+        return AlignAttProcessor(decoder, options)

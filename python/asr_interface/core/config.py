@@ -101,6 +101,12 @@ class ASRConfig(BaseModel):
         allow_inf_nan=False,
         description="seconds of new audio per model call",
     )
+    policy: Literal["local-agreement", "align-att"] = Field(
+        default="local-agreement",
+        description="how text is committed: 'local-agreement' (whisper_streaming's: two "
+        "consecutive decodes agree) or 'align-att' (one decode per step; a word is committed "
+        "once the audio after it is heard, docs/align-att.md)",
+    )
     buffer_trimming: Literal["segment", "sentence"] = Field(
         default="segment", description="where the audio window is cut once it is long enough"
     )

@@ -181,6 +181,47 @@ class VoiceActivityEngine:
         self.processor.init(offset)  # a resumed stream's context is not primed here
 
 
+class WordPolicy(Protocol):
+    """A commit policy's processor that decodes its window once per step."""
+
+    sep: str
+
+    def insert_audio_chunk(self, audio: npt.NDArray[np.float32]) -> None: ...
+
+    def step_words(self, *, last: bool) -> list[TimedWord]:
+        """Decodes once; the newly committed words (all of them when `last`)."""
+        ...
+
+    def unconfirmed(self) -> list[TimedWord]: ...
+
+    def init(self, offset: float | None = None) -> None: ...
+
+
+class PolicyEngine:
+    """Runs a `WordPolicy` (the AlignAtt policy): one decode per step, word timings and the
+    partial as with LocalAgreement."""
+
+    def __init__(self, processor: WordPolicy) -> None:
+        self.processor = processor
+        self.sep: str = processor.sep
+
+    def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
+        processor = self.processor
+        processor.insert_audio_chunk(audio)
+        if audio.size == 0 and not final:
+            return StepResult([], processor.unconfirmed(), 0.0, 0)
+        began = time.perf_counter()
+        committed = processor.step_words(last=final)
+        model_seconds = time.perf_counter() - began
+        unconfirmed = [] if final else processor.unconfirmed()
+        return StepResult(committed, unconfirmed, model_seconds, 1)
+
+    def reset(
+        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+    ) -> None:
+        self.processor.init(offset)  # a resumed stream's context is not primed here
+
+
 class ProcessorEngine:
     """Drives any `ASRProcessor`; its commits carry text and times but no word timings."""
 

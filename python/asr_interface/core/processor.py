@@ -83,6 +83,7 @@ class OnlineASRProcessor:
     """
 
     SAMPLING_RATE = SAMPLE_RATE
+    policy = "local-agreement"
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ const LABELS = {
   task: "Task",
   backend: "Backend",
   min_chunk_size: "Seconds of audio per model call",
+  policy: "Commit policy",
   buffer_trimming: "Trim the audio window at",
   buffer_trimming_sec: "Trim once the window is (seconds)",
   vac: "Voice activity controller",
@@ -20,6 +21,7 @@ const LABELS = {
 // Fields with a fixed set of values get a select; the server still validates everything.
 const CHOICES = {
   task: ["transcribe", "translate"],
+  policy: ["local-agreement", "align-att"],
   buffer_trimming: ["segment", "sentence"],
   device: ["cpu", "cuda", "auto"],
   compute_type: ["default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16",
