@@ -207,6 +207,10 @@ impl StreamingCore {
         self.inner.resume(offset, settled, context);
     }
 
+    fn prime(&mut self, words: Vec<String>) {
+        self.inner.prime(words);
+    }
+
     /// Appends a 1-D array of float32, float64 or int16 samples (other float widths are
     /// converted); any other shape or dtype is a `ValueError`.
     fn insert(&mut self, audio: &Bound<'_, PyUntypedArray>) -> PyResult<()> {

@@ -98,6 +98,9 @@ class Start(_Message):
     the audio from `resume_from` up to it only leads the model into what follows."""
     context: str = Field(default="", max_length=MAX_CONTEXT_CHARS)
     """The text committed before `resume_from` (its end is enough), to prime the model."""
+    prompt: str = Field(default="", max_length=MAX_CONTEXT_CHARS)
+    """Text said before the stream (names, spellings), to prime the model; unlike
+    `context`, never taken for words the audio repeats."""
     resumable: bool = False
     """The client resumes the stream elsewhere if the session ends: a server shutting
     down closes it unfinished rather than forcing out its tail."""

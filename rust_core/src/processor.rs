@@ -169,6 +169,15 @@ impl StreamingProcessor {
         self.forget_unreadable_words();
     }
 
+    /// Primes the prompt with `words` said before the stream's audio (a caller's prompt):
+    /// unlike `resume`'s context, they are never matched against what the audio holds.
+    pub fn prime<S: Into<String>>(&mut self, words: impl IntoIterator<Item = S>) {
+        let offset = self.offset;
+        self.committed
+            .extend(words.into_iter().map(|text| Word::new(offset, offset, text)));
+        self.forget_unreadable_words();
+    }
+
     pub fn config(&self) -> &ProcessorConfig {
         &self.config
     }
@@ -430,6 +439,24 @@ mod tests {
             .into_iter()
             .map(|w| w.text)
             .collect()
+    }
+
+    #[test]
+    fn primed_words_prompt_the_model_and_are_not_matched() {
+        let mut processor = StreamingProcessor::new(ProcessorConfig::default()).unwrap();
+        processor.init(2.0);
+        processor.prime(["Kennedy", "said", "this"]);
+        // As for any committed words, the last is the window's context, the rest the prompt.
+        assert_eq!(processor.prompt(" "), "Kennedy said");
+        assert_eq!(processor.context(" "), "this");
+        processor.insert_f32(&[0.0; 16_000]);
+        processor.prepare();
+        let words = [(0.0, 0.4, "this"), (0.4, 0.8, "ask")];
+        let Ok(_) = processor.commit(words, &[], &Punctuation);
+        processor.prepare();
+        let Ok(committed) = processor.commit(words, &[], &Punctuation);
+        let texts: Vec<&str> = committed.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, ["this", "ask"]);
     }
 
     #[test]

@@ -330,7 +330,6 @@ BAD_EVENTS = [
     ),
     (update(format={"type": "audio/pcm", "rate": 16000}), "unsupported_feature"),
     (update(noise_reduction={"type": "near_field"}), "unsupported_feature"),
-    (update(transcription={"prompt": "Kennedy"}), "unsupported_feature"),
     (update(transcription={"keywords": ["Kennedy"]}), "unsupported_feature"),
     (update(transcription={"model": "gpt-4o-transcribe-diarize"}), "unsupported_feature"),
     (update(turn_detection={"type": "semantic_vad"}), "unsupported_feature"),
@@ -420,3 +419,14 @@ def test_shutdown_commits_and_completes_the_open_turn(realtime: RealtimeSession)
     kinds = [type(message).__name__ for message in sent(actions)]
     assert kinds == ["AudioCommitted", "TranscriptionCompleted"]
     assert isinstance(actions[-1], Close)
+
+
+def test_prompt_primes_the_stream_of_each_turn(realtime: RealtimeSession) -> None:
+    """`transcription.prompt` is accepted, echoed in `session.updated` and reaches the
+    engine as the stream's prompt words, apart from any resumed context."""
+    actions = realtime.receive_text(update(transcription={"prompt": "Kennedy said"}), 0.0)
+    (updated,) = of_type(actions, SessionUpdated)
+    assert updated.session["audio"]["input"]["transcription"]["prompt"] == "Kennedy said"
+    actions = realtime.receive_text(append(0.5), 0.1)
+    resets = [action for action in actions if isinstance(action, ResetStream)]
+    assert [(reset.prompt, reset.context) for reset in resets] == [(("Kennedy", " said"), ())]

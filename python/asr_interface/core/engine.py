@@ -52,11 +52,15 @@ class StreamEngine(Protocol):
         ...
 
     def reset(
-        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+        self,
+        offset: float = 0.0,
+        context: Sequence[str] = (),
+        settled: float | None = None,
+        prompt: Sequence[str] = (),
     ) -> None:
         """Forgets the stream; the next step starts a new one at `offset` seconds. A
         stream resumed from elsewhere was committed there up to `settled` with the words
-        `context`."""
+        `context`; `prompt` are words said before the stream, to prime the model."""
         ...
 
 
@@ -150,9 +154,14 @@ class AgreementEngine:
         )
 
     def reset(
-        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+        self,
+        offset: float = 0.0,
+        context: Sequence[str] = (),
+        settled: float | None = None,
+        prompt: Sequence[str] = (),
     ) -> None:
         self.processor.resume(offset, context, settled)
+        self.processor.prime(prompt)
 
 
 class VoiceActivityEngine:
@@ -176,9 +185,17 @@ class VoiceActivityEngine:
         )
 
     def reset(
-        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+        self,
+        offset: float = 0.0,
+        context: Sequence[str] = (),
+        settled: float | None = None,
+        prompt: Sequence[str] = (),
     ) -> None:
-        self.processor.init(offset)  # a resumed stream's context is not primed here
+        self.processor.init(offset)
+        if context:
+            # The words committed before prime the prompt of the first utterance.
+            self.processor.online.resume(offset, context, settled)
+        self.processor.online.prime(prompt)
 
 
 class WordPolicy(Protocol):
@@ -217,7 +234,11 @@ class PolicyEngine:
         return StepResult(committed, unconfirmed, model_seconds, 1)
 
     def reset(
-        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+        self,
+        offset: float = 0.0,
+        context: Sequence[str] = (),
+        settled: float | None = None,
+        prompt: Sequence[str] = (),
     ) -> None:
         self.processor.init(offset)  # a resumed stream's context is not primed here
 
@@ -246,7 +267,11 @@ class ProcessorEngine:
         return StepResult(committed, [], model_seconds, 1)
 
     def reset(
-        self, offset: float = 0.0, context: Sequence[str] = (), settled: float | None = None
+        self,
+        offset: float = 0.0,
+        context: Sequence[str] = (),
+        settled: float | None = None,
+        prompt: Sequence[str] = (),
     ) -> None:
         self.processor.init(offset)  # a resumed stream's context is not primed here
 

@@ -147,6 +147,12 @@ class OnlineASRProcessor:
             float(offset), float(offset if settled is None else settled), list(context)
         )
 
+    def prime(self, words: Sequence[str]) -> None:
+        """Primes the prompt with `words` said before this stream's audio (a client's
+        prompt: names, spellings); they are never taken for words the audio repeats."""
+        if words:
+            self._core.prime(list(words))
+
     def insert_audio_chunk(self, audio: npt.ArrayLike) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""
         self._core.insert(audio if isinstance(audio, np.ndarray) else np.asarray(audio))

@@ -503,7 +503,7 @@ class SessionRunner:
             elif isinstance(action, RunStep):
                 self._spawn(self._step(action))
             elif isinstance(action, ResetStream):
-                self.engine.reset(action.offset, action.context, action.settled)
+                self.engine.reset(action.offset, action.context, action.settled, action.prompt)
             elif isinstance(action, LoadConfig):
                 self._spawn(self._load(action.config))
 

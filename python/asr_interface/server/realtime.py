@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.engine import StepResult
 from asr_interface.protocol import (
+    MAX_CONTEXT_CHARS,
     Commit,
     Done,
     End,
@@ -138,6 +139,8 @@ class _Settings:
     model: str
     lan: str
     vad: bool
+    prompt: str = ""
+    """Text the model reads as what came before the audio (vocabulary, spelling)."""
 
     def config_fields(self) -> dict[str, Any]:
         return {"model": self.model, "lan": self.lan, "vac": self.vad}
@@ -335,7 +338,7 @@ class RealtimeSession:
                 "clear the input audio buffer first",
             )
         current = self._settings_of(self._session.config, settings.format)
-        if settings == current:
+        if settings == replace(current, prompt=settings.prompt):
             self._settings = settings
             return [Send(self._session_event(SessionUpdated))]
         load = LoadModel(**settings.config_fields())
@@ -356,7 +359,11 @@ class RealtimeSession:
         starting = not self._stream_open
         if starting:
             audio_format = self._settings.format
-            start = Start(encoding=audio_format.encoding, sample_rate=audio_format.sample_rate)
+            start = Start(
+                encoding=audio_format.encoding,
+                sample_rate=audio_format.sample_rate,
+                prompt=self._settings.prompt[-MAX_CONTEXT_CHARS:],
+            )
             actions += self._translate(self._session.receive_text(encode(start), now), now)
             self._stream_open = True
         session_time = self._session_time(self._stream_seconds)
@@ -574,11 +581,8 @@ class RealtimeSession:
             for name in ("delay", "keywords", "languages"):
                 if getattr(transcription, name) is not None:
                     raise _unsupported(f"audio.input.transcription.{name}")
-            if transcription.prompt:
-                raise _unsupported(
-                    "audio.input.transcription.prompt: Whisper is prompted with the text "
-                    "already transcribed in the session"
-                )
+            if "prompt" in transcription.model_fields_set:
+                settings = replace(settings, prompt=transcription.prompt or "")
             model = transcription.model or model
             if "language" in transcription.model_fields_set:
                 settings = replace(settings, lan=transcription.language or "auto")
@@ -622,7 +626,7 @@ class RealtimeSession:
                     "transcription": {
                         "model": settings.model,
                         "language": None if settings.lan == "auto" else settings.lan,
-                        "prompt": "",
+                        "prompt": settings.prompt,
                     },
                     "turn_detection": turn_detection,
                 }

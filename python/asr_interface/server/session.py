@@ -80,6 +80,8 @@ class ResetStream:
     offset: float = 0.0
     context: tuple[str, ...] = ()
     settled: float | None = None
+    prompt: tuple[str, ...] = ()
+    """Words said before the stream (the client's prompt), to prime the model."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ class _Stream:
     origin: float = 0.0  # stream time of the first sample: a resumed stream's `resume_from`
     settled: float | None = None  # a resumed stream's `settled`
     context: tuple[str, ...] = ()  # the words a resumed stream committed before `settled`
+    prompt: tuple[str, ...] = ()  # the client's prompt, as words
     resumable: bool = False  # its client resumes it elsewhere when this session ends
 
     @property
@@ -365,20 +368,22 @@ class Session:
         if self.phase is Phase.FAILED:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
         context = _context_words(message.context, self.sep)
+        prompt = _context_words(message.prompt, self.sep)
         self._stream = _Stream(
             decoder=stream_decoder(message.encoding, message.sample_rate),
             committed_any=bool(context),
             origin=message.resume_from,
             settled=message.settled,
             context=context,
+            prompt=prompt,
             resumable=message.resumable,
         )
         engine_used = self.phase is Phase.ENDED
         self.phase = Phase.STREAMING
         if self._step_running:  # a reset waits for the step: it resets for this stream
             return []
-        if engine_used or message.resume_from > 0 or message.settled or context:
-            return [ResetStream(message.resume_from, context, message.settled)]
+        if engine_used or message.resume_from > 0 or message.settled or context or prompt:
+            return [ResetStream(message.resume_from, context, message.settled, prompt)]
         return []
 
     def _end(self, now: float) -> list[Action]:
@@ -419,7 +424,7 @@ class Session:
         self._resets_waiting = 0
         stream = self._stream
         actions: list[Action] = [
-            ResetStream(stream.origin, stream.context, stream.settled),
+            ResetStream(stream.origin, stream.context, stream.settled, stream.prompt),
             *answers,
             *self._next_step(now),
         ]
