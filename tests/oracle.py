@@ -111,8 +111,8 @@ class OracleASRProcessor:
         cap = int(self.max_window_sec * SAMPLING_RATE)
         if len(self.audio_buffer) <= cap:
             return
-        if self.commited:
-            t = self.commited[-1][1]
+        if len(self.commited) >= 2:
+            t = self.commited[-2][1]
             remaining = len(self.audio_buffer) - self._samples_before(t)
             if t > self.buffer_time_offset and remaining <= cap:
                 self.chunk_at(t)

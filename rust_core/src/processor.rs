@@ -325,7 +325,12 @@ impl StreamingProcessor {
         }
     }
 
-    /// Keeps the window within the cap, at the last committed word if that is enough.
+    /// Keeps the window within the cap, cutting before the newest committed word if that is
+    /// enough.
+    ///
+    /// The newest committed word never goes into the prompt, so its audio must stay in the
+    /// window: cut at its end and the model neither reads nor hears it, and Whisper's word
+    /// ends run late, so the next word's first sound goes with it and the word is lost.
     fn enforce_cap(&mut self) {
         let cap = self.config.max_window_samples();
         let window = self.audio.len();
@@ -334,8 +339,9 @@ impl StreamingProcessor {
         }
         let at_commit = self
             .committed
-            .back()
-            .map(|w| w.end)
+            .len()
+            .checked_sub(2)
+            .map(|before_newest| self.committed[before_newest].end)
             .filter(|&t| t > self.offset && window - self.samples_before(t) <= cap);
         match at_commit {
             Some(t) => self.cut_at(t),
@@ -482,6 +488,24 @@ mod tests {
         assert_eq!(p.window().len(), 5 * SECOND);
         assert_eq!(p.offset(), 3595.0);
         assert_eq!(p.pending_seconds(), 3600.0);
+    }
+
+    #[test]
+    fn the_cap_keeps_the_newest_committed_word_in_the_window() {
+        let mut p = processor(ProcessorConfig {
+            max_window_sec: 4.0,
+            trimming_sec: 10.0,
+            ..ProcessorConfig::default()
+        });
+        p.insert_f32(&vec![0.0; 4 * SECOND]).unwrap();
+        let words = [(0.0, 1.0, "a"), (1.0, 2.0, "b"), (2.0, 3.0, "c")];
+        commit(&mut p, &words, &[]);
+        commit(&mut p, &words, &[]);
+        p.insert_f32(&vec![0.0; SECOND]).unwrap();
+        // Cut at the end of "b": "c" is heard again, and "b" ends the prompt.
+        assert_eq!(p.offset(), 2.0);
+        assert_eq!(p.prompt(" "), "a b");
+        assert_eq!(p.context(" "), "c");
     }
 
     #[test]
