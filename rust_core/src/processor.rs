@@ -251,22 +251,17 @@ impl StreamingProcessor {
         segment_ends: &[f64],
         boundaries: &B,
     ) -> Result<Vec<Word>, B::Error> {
-        let window_start = self.offset;
-        self.agreement.insert(words, window_start);
+        self.agreement.insert(words, self.offset);
         let new = self.agreement.flush();
         self.committed.extend(new.iter().cloned());
-        if !new.is_empty()
-            && self.config.trimming == Trimming::Sentence
-            && self.audio.seconds() > self.config.trimming_sec
-        {
-            self.trim_at_sentence(boundaries)?;
-        }
-        let segment_limit = match self.config.trimming {
-            Trimming::Segment => self.config.trimming_sec,
-            Trimming::Sentence => self.config.max_window_sec,
-        };
-        if self.audio.seconds() > segment_limit {
-            self.trim_at_segment(segment_ends, window_start);
+        // In `sentence` mode whisper_streaming falls back to a segment cut past 30 s; here
+        // the cap, enforced on every insert, has already bounded the window.
+        if self.audio.seconds() > self.config.trimming_sec {
+            match self.config.trimming {
+                Trimming::Sentence if !new.is_empty() => self.trim_at_sentence(boundaries)?,
+                Trimming::Sentence => {}
+                Trimming::Segment => self.trim_at_segment(segment_ends),
+            }
         }
         self.enforce_cap();
         self.forget_unreadable_words();
@@ -305,10 +300,8 @@ impl StreamingProcessor {
     }
 
     /// Cuts at the latest segment end, except the last, that is inside the committed text.
-    ///
-    /// Segment ends are relative to `window_start`, the window the model transcribed, even
-    /// when a sentence cut has moved the window since.
-    fn trim_at_segment(&mut self, segment_ends: &[f64], window_start: f64) {
+    fn trim_at_segment(&mut self, segment_ends: &[f64]) {
+        let window_start = self.offset;
         let Some(last_committed_end) = self.committed.back().map(|w| w.end) else {
             return;
         };
