@@ -116,3 +116,20 @@ def test_agreement_of_three_waits_for_a_third_pass() -> None:
     assert two.first_commit_step is not None and three.first_commit_step is not None
     assert three.first_commit_step > two.first_commit_step
     assert "fellow americans" in three.text
+
+
+def test_an_empty_prompt_is_no_prompt() -> None:
+    """A window with nothing committed before it is decoded without a prompt, as
+    faster-whisper decodes with `initial_prompt=None`; whisper_streaming passes "", which
+    faster-whisper turns into a one-space prompt, and the words change ("Printing, in")."""
+    window = speech_audio(LONG)[: 6 * CHUNK]
+    ours = "".join(word for _, _, word in tiny_en().ts_words(tiny_en().transcribe(window, "")))
+
+    def faster_whisper(prompt: str | None) -> str:
+        segments, _ = tiny_en().model.transcribe(
+            window, language="en", initial_prompt=prompt, beam_size=5, word_timestamps=True
+        )
+        return "".join(word.word for segment in segments for word in segment.words or [])
+
+    assert ours == faster_whisper(None)
+    assert ours != faster_whisper("")
