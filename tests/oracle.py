@@ -111,8 +111,8 @@ class OracleASRProcessor:
         cap = int(self.max_window_sec * SAMPLING_RATE)
         if len(self.audio_buffer) <= cap:
             return
-        if self.commited:
-            t = self.commited[-1][1]
+        if len(self.commited) >= 2:
+            t = self.commited[-2][1]
             remaining = len(self.audio_buffer) - self._samples_before(t)
             if t > self.buffer_time_offset and remaining <= cap:
                 self.chunk_at(t)
@@ -172,15 +172,13 @@ class OracleASRProcessor:
         return self.to_flush(committed)
 
     def commit(self, words: Sequence[Word], segment_ends: Sequence[float]) -> list[Word]:
-        window_offset = self.buffer_time_offset
         new = self._insert(words)
         committed = self._flush(new)
-        sentence_mode = self.trimming_mode == "sentence"
-        if committed and sentence_mode and self.window_seconds > self.trimming_sec:
-            self._trim_at_sentence()
-        segment_limit = self.max_window_sec if sentence_mode else self.trimming_sec
-        if self.window_seconds > segment_limit and self.commited:
-            self._trim_at_segment(segment_ends, window_offset)
+        if self.window_seconds > self.trimming_sec:
+            if self.trimming_mode == "sentence" and committed:
+                self._trim_at_sentence()
+            elif self.trimming_mode == "segment" and self.commited:
+                self._trim_at_segment(segment_ends)
         self._enforce_cap()
         return committed
 
@@ -215,11 +213,11 @@ class OracleASRProcessor:
         if len(sentences) >= 2:
             self.chunk_at(sentences[-2][1])
 
-    def _trim_at_segment(self, segment_ends: Sequence[float], window_offset: float) -> None:
+    def _trim_at_segment(self, segment_ends: Sequence[float]) -> None:
         t = self.commited[-1][1]
         for end in reversed(segment_ends[:-1]):
-            if end + window_offset <= t:
-                self.chunk_at(end + window_offset)
+            if end + self.buffer_time_offset <= t:
+                self.chunk_at(end + self.buffer_time_offset)
                 return
 
     # --- sentences -------------------------------------------------------------------------

@@ -285,22 +285,17 @@ impl StreamingProcessor {
         segment_ends: &[f64],
         boundaries: &B,
     ) -> Result<Vec<Word>, B::Error> {
-        let window_start = self.offset;
-        self.agreement.insert(words, window_start);
+        self.agreement.insert(words, self.offset);
         let new = self.agreement.flush();
         self.committed.extend(new.iter().cloned());
-        if !new.is_empty()
-            && self.config.trimming == Trimming::Sentence
-            && self.audio.seconds() > self.config.trimming_sec
-        {
-            self.trim_at_sentence(boundaries)?;
-        }
-        let segment_limit = match self.config.trimming {
-            Trimming::Segment => self.config.trimming_sec,
-            Trimming::Sentence => self.config.max_window_sec,
-        };
-        if self.audio.seconds() > segment_limit {
-            self.trim_at_segment(segment_ends, window_start);
+        // In `sentence` mode whisper_streaming falls back to a segment cut past 30 s; here
+        // the cap, enforced on every insert, has already bounded the window.
+        if self.audio.seconds() > self.config.trimming_sec {
+            match self.config.trimming {
+                Trimming::Sentence if !new.is_empty() => self.trim_at_sentence(boundaries)?,
+                Trimming::Sentence => {}
+                Trimming::Segment => self.trim_at_segment(segment_ends),
+            }
         }
         self.enforce_cap();
         self.forget_unreadable_words();
@@ -339,10 +334,8 @@ impl StreamingProcessor {
     }
 
     /// Cuts at the latest segment end, except the last, that is inside the committed text.
-    ///
-    /// Segment ends are relative to `window_start`, the window the model transcribed, even
-    /// when a sentence cut has moved the window since.
-    fn trim_at_segment(&mut self, segment_ends: &[f64], window_start: f64) {
+    fn trim_at_segment(&mut self, segment_ends: &[f64]) {
+        let window_start = self.offset;
         let Some(last_committed_end) = self.committed.back().map(|w| w.end) else {
             return;
         };
@@ -359,7 +352,12 @@ impl StreamingProcessor {
         }
     }
 
-    /// Keeps the window within the cap, at the last committed word if that is enough.
+    /// Keeps the window within the cap, cutting before the newest committed word if that is
+    /// enough.
+    ///
+    /// The newest committed word never goes into the prompt, so its audio must stay in the
+    /// window: cut at its end and the model neither reads nor hears it, and Whisper's word
+    /// ends run late, so the next word's first sound goes with it and the word is lost.
     fn enforce_cap(&mut self) {
         let cap = self.config.max_window_samples();
         let window = self.audio.len();
@@ -368,8 +366,9 @@ impl StreamingProcessor {
         }
         let at_commit = self
             .committed
-            .back()
-            .map(|w| w.end)
+            .len()
+            .checked_sub(2)
+            .map(|before_newest| self.committed[before_newest].end)
             .filter(|&t| t > self.offset && window - self.samples_before(t) <= cap);
         match at_commit {
             Some(t) => self.cut_at(t),
@@ -534,6 +533,24 @@ mod tests {
         assert_eq!(p.window().len(), 5 * SECOND);
         assert_eq!(p.offset(), 3595.0);
         assert_eq!(p.pending_seconds(), 3600.0);
+    }
+
+    #[test]
+    fn the_cap_keeps_the_newest_committed_word_in_the_window() {
+        let mut p = processor(ProcessorConfig {
+            max_window_sec: 4.0,
+            trimming_sec: 10.0,
+            ..ProcessorConfig::default()
+        });
+        p.insert_f32(&vec![0.0; 4 * SECOND]).unwrap();
+        let words = [(0.0, 1.0, "a"), (1.0, 2.0, "b"), (2.0, 3.0, "c")];
+        commit(&mut p, &words, &[]);
+        commit(&mut p, &words, &[]);
+        p.insert_f32(&vec![0.0; SECOND]).unwrap();
+        // Cut at the end of "b": "c" is heard again, and "b" ends the prompt.
+        assert_eq!(p.offset(), 2.0);
+        assert_eq!(p.prompt(" "), "a b");
+        assert_eq!(p.context(" "), "c");
     }
 
     #[test]
