@@ -173,8 +173,11 @@ impl StreamingProcessor {
     /// unlike `resume`'s context, they are never matched against what the audio holds.
     pub fn prime<S: Into<String>>(&mut self, words: impl IntoIterator<Item = S>) {
         let offset = self.offset;
-        self.committed
-            .extend(words.into_iter().map(|text| Word::new(offset, offset, text)));
+        self.committed.extend(
+            words
+                .into_iter()
+                .map(|text| Word::new(offset, offset, text)),
+        );
         self.forget_unreadable_words();
     }
 
@@ -448,7 +451,7 @@ mod tests {
         // As for any committed words, the last is the window's context, the rest the prompt.
         assert_eq!(processor.prompt(" "), "Kennedy said");
         assert_eq!(processor.context(" "), "this");
-        processor.insert_f32(&[0.0; 16_000]);
+        processor.insert_f32(&[0.0; 16_000]).unwrap();
         processor.prepare();
         let words = [(0.0, 0.4, "this"), (0.4, 0.8, "ask")];
         let Ok(_) = processor.commit(words, &[], &Punctuation);
