@@ -1,17 +1,20 @@
 """A backend for fault injection: the real tiny.en model behind an ASR that hangs, crashes or
-slows down on request, registered as "fault-test". Importing this module registers it, in a
-test process or in a server started with `python -m tests.server.fault_backend serve ...`."""
+slows down on request, registered as "fault-test" by `registered()` in a test, or in a server
+started with `python -m tests.server.fault_backend serve ...`."""
 
 from __future__ import annotations
 
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from asr_interface.backends import registry
 from asr_interface.backends.registry import register_loader
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.cli.main import main
@@ -72,9 +75,20 @@ class FaultLoader:
         return OnlineASRProcessor(FaultyASR()), {"backend": BACKEND}
 
 
-register_loader(BACKEND, FaultLoader(), replace=True)
+@contextmanager
+def registered() -> Iterator[None]:
+    """The fault backend registered for the duration, and the registry as it was after."""
+    saved = dict(registry._loaders)
+    register_loader(BACKEND, FaultLoader(), replace=True)
+    try:
+        yield
+    finally:
+        registry._loaders.clear()
+        registry._loaders.update(saved)
+
 
 if __name__ == "__main__":
     # A server process whose model hangs on its first call.
+    register_loader(BACKEND, FaultLoader())
     FAULTS.hang_calls = 1
     sys.exit(main(sys.argv[1:]))

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
@@ -25,10 +25,18 @@ from asr_interface.protocol import Error, ErrorCode, ProtocolError, Ready, parse
 from asr_interface.server.app import ASRServer, ServerSettings
 from asr_interface.server.models import ModelPool
 from tests.server.conftest import LISTENING
-from tests.server.fault_backend import BACKEND, FAULTS
+from tests.server.fault_backend import BACKEND, FAULTS, registered
 from tests.speech import JFK, speech_audio
 
 pytestmark = pytest.mark.model
+
+
+@pytest.fixture(autouse=True)
+def fault_backend() -> Iterator[None]:
+    """The fault backend is registered for these tests only."""
+    with registered():
+        yield
+
 
 FAULTY = ASRConfig(backend=BACKEND)
 
