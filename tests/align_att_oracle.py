@@ -86,9 +86,12 @@ class OracleAlignAtt:
             ready = len(words)
         else:
             ready = 0
-            for w in words[:-1]:  # the newest word never
-                unheard = w.end <= w.start and any(c.isalnum() for c in w.text)
-                if not w.end < decoded - self.threshold or unheard:
+            def unheard(w: TokenWord) -> bool:
+                return w.end <= w.start and any(c.isalnum() for c in w.text)
+
+            for index, w in enumerate(words[:-1]):  # the newest word never
+                unheard_run = unheard(w) and unheard(words[index + 1])
+                if not w.end < decoded - self.threshold or unheard_run:
                     break
                 ready += 1
         shifted = [
