@@ -23,6 +23,11 @@ class TokenWord:
     tokens: tuple[int, ...]
 
 
+def unheard(w: TokenWord) -> bool:
+    """A spoken word the alignment gave no audio."""
+    return w.end <= w.start and any(c.isalnum() for c in w.text)
+
+
 class OracleAlignAtt:
     """The AlignAtt bookkeeping: the reference the Rust core must match."""
 
@@ -86,9 +91,9 @@ class OracleAlignAtt:
             ready = len(words)
         else:
             ready = 0
-            for w in words[:-1]:  # the newest word never
-                unheard = w.end <= w.start and any(c.isalnum() for c in w.text)
-                if not w.end < decoded - self.threshold or unheard:
+            for index, w in enumerate(words[:-1]):  # the newest word never
+                unheard_run = unheard(w) and unheard(words[index + 1])
+                if not w.end < decoded - self.threshold or unheard_run:
                     break
                 ready += 1
         shifted = [

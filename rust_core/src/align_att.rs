@@ -19,9 +19,9 @@ use crate::audio::{AudioError, AudioWindow, WindowView, SAMPLE_RATE};
 /// Seconds per alignment frame: Whisper's encoder yields 50 frames a second.
 pub const FRAME_SECONDS: f64 = 0.02;
 
-/// A spoken word the alignment gave no audio: the decoder wrote text it did not hear (a
-/// repetition, or a phrase invented at the window's end), squeezed between two frames.
-/// Punctuation takes no audio and is not suspect.
+/// A spoken word the alignment gave no audio. Two in a row are text the decoder did not
+/// hear (a repetition, or a phrase invented at the window's end), squeezed into one frame;
+/// one alone is often a word whose start a trim cut off. Punctuation takes no audio.
 fn unheard(word: &Word) -> bool {
     word.end <= word.start && word.text.chars().any(char::is_alphanumeric)
 }
@@ -219,9 +219,9 @@ impl AlignAtt {
     /// and returns those committed now, in stream time.
     ///
     /// A word is committed when every word before it is, its end lies more than the
-    /// threshold before the end of the window `prepare` handed out, and the alignment gave
-    /// it audio (a spoken word of no duration was not heard); the newest word never is, for
-    /// its audio may go on. With `last` (the stream ends) every word is committed
+    /// threshold before the end of the window `prepare` handed out, and it does not start
+    /// a run of two spoken words the alignment gave no audio (text not heard); the newest
+    /// word never is, for its audio may go on. With `last` (the stream ends) every word is committed
     /// and the window emptied, ready for a new utterance. Words must be in order inside the
     /// decoded window; otherwise nothing changes and the error names the first bad word.
     pub fn commit(
@@ -242,10 +242,14 @@ impl AlignAtt {
             words.len()
         } else {
             let limit = decoded - self.config.threshold_sec();
+            let unheard_from = words
+                .windows(2)
+                .position(|pair| unheard(&pair[0].word) && unheard(&pair[1].word))
+                .unwrap_or(words.len());
             words
                 .iter()
-                .take(words.len().saturating_sub(1))
-                .take_while(|w| w.word.end < limit && !unheard(&w.word))
+                .take(words.len().saturating_sub(1).min(unheard_from))
+                .take_while(|w| w.word.end < limit)
                 .count()
         };
         let mut words = words;
@@ -421,16 +425,21 @@ mod tests {
     }
 
     #[test]
-    fn stops_at_a_spoken_word_the_alignment_gave_no_audio() {
+    fn stops_at_two_spoken_words_the_alignment_gave_no_audio() {
         let mut core = core_with(3, AlignAttConfig::default());
         let words = vec![
-            word(0.0, 0.5, " a", &[1]),
-            word(0.5, 1.0, ".", &[2]),
-            word(1.0, 1.0, " b", &[3]),
-            word(1.0, 1.5, " c", &[4]),
-            word(1.5, 3.0, " d", &[5]),
+            word(0.0, 0.0, " a", &[1]),
+            word(0.0, 0.5, " b", &[2]),
+            word(0.5, 0.5, ".", &[3]),
+            word(0.5, 0.5, " c", &[4]),
+            word(0.5, 0.5, " d", &[5]),
+            word(0.5, 3.0, " e", &[6]),
         ];
-        assert_eq!(texts(&core.commit(words, false).unwrap()), [" a", "."]);
+        // A lone word of no audio (" a", cut off by a trim) is committed; a run is not.
+        assert_eq!(
+            texts(&core.commit(words, false).unwrap()),
+            [" a", " b", "."]
+        );
     }
 
     #[test]
