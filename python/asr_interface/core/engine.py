@@ -214,9 +214,30 @@ class WordPolicy(Protocol):
     def init(self, offset: float | None = None) -> None: ...
 
 
-class PolicyEngine:
+class _Restartable(Protocol):
+    def init(self, offset: float | None = None) -> None: ...
+
+
+class _StartsAfresh:
+    """Engines whose processor takes no context or prompt: a reset starts it at `offset`."""
+
+    processor: _Restartable
+
+    def reset(
+        self,
+        offset: float = 0.0,
+        context: Sequence[str] = (),
+        settled: float | None = None,
+        prompt: Sequence[str] = (),
+    ) -> None:
+        self.processor.init(offset)  # a resumed stream's context is not primed here
+
+
+class PolicyEngine(_StartsAfresh):
     """Runs a `WordPolicy` (the AlignAtt policy): one decode per step, word timings and the
     partial as with LocalAgreement."""
+
+    processor: WordPolicy
 
     def __init__(self, processor: WordPolicy) -> None:
         self.processor = processor
@@ -233,20 +254,13 @@ class PolicyEngine:
         unconfirmed = [] if final else processor.unconfirmed()
         return StepResult(committed, unconfirmed, model_seconds, 1)
 
-    def reset(
-        self,
-        offset: float = 0.0,
-        context: Sequence[str] = (),
-        settled: float | None = None,
-        prompt: Sequence[str] = (),
-    ) -> None:
-        self.processor.init(offset)  # a resumed stream's context is not primed here
 
 
-class ProcessorEngine:
+class ProcessorEngine(_StartsAfresh):
     """Drives any `ASRProcessor`; its commits carry text and times but no word timings."""
 
     sep = " "
+    processor: ASRProcessor
 
     def __init__(self, processor: ASRProcessor) -> None:
         self.processor = processor
@@ -266,14 +280,6 @@ class ProcessorEngine:
         ]
         return StepResult(committed, [], model_seconds, 1)
 
-    def reset(
-        self,
-        offset: float = 0.0,
-        context: Sequence[str] = (),
-        settled: float | None = None,
-        prompt: Sequence[str] = (),
-    ) -> None:
-        self.processor.init(offset)  # a resumed stream's context is not primed here
 
 
 def engine_of(processor: object) -> StreamEngine:
