@@ -255,7 +255,6 @@ class PolicyEngine(_StartsAfresh):
         return StepResult(committed, unconfirmed, model_seconds, 1)
 
 
-
 class ProcessorEngine(_StartsAfresh):
     """Drives any `ASRProcessor`; its commits carry text and times but no word timings."""
 
@@ -279,7 +278,6 @@ class ProcessorEngine(_StartsAfresh):
             if text and b is not None and e is not None
         ]
         return StepResult(committed, [], model_seconds, 1)
-
 
 
 def engine_of(processor: object) -> StreamEngine:
