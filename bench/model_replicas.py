@@ -30,11 +30,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from speech_sets import LONG
 
 from asr_interface.audio import SAMPLING_RATE, load_audio
 from asr_interface.backends.align_att import AlignAttDecoder, AlignAttOptions
 from asr_interface.backends.model_resolution import resolve_model_path
-from bench.speech_sets import LONG
 
 WINDOW_SECONDS = 8.0
 OPTIONS = AlignAttOptions()

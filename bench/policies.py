@@ -31,6 +31,13 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from speech_sets import (
+    LONG_GAP_SECONDS,
+    SPEECH,
+    Recording,
+    ljspeech_entries,
+    long_stretch,
+)
 
 from asr_interface.audio import SAMPLING_RATE, load_audio
 from asr_interface.backends.align_att import AlignAttDecoder, AlignAttProcessor
@@ -40,13 +47,6 @@ from asr_interface.core.config import ASRConfig
 from asr_interface.core.protocols import ASRProcessor
 from asr_interface.evaluation import read_manifest, word_error_rate
 from asr_interface.simulation import simulate
-from bench.speech_sets import (
-    LONG_GAP_SECONDS,
-    SPEECH,
-    Recording,
-    ljspeech_entries,
-    long_stretch,
-)
 
 SETS = ("long", "mfa", "pocketsphinx", "asterisk_allison")
 MAX_SET_SECONDS = 240.0
