@@ -15,6 +15,7 @@ use thiserror::Error;
 
 use crate::agreement::Word;
 use crate::audio::{AudioError, AudioWindow, WindowView, SAMPLE_RATE};
+use crate::stream_audio::StreamAudio;
 
 /// Seconds per alignment frame: Whisper's encoder yields 50 frames a second.
 pub const FRAME_SECONDS: f64 = 0.02;
@@ -93,9 +94,7 @@ impl AlignAttConfig {
 /// One stream's AlignAtt state.
 pub struct AlignAtt {
     config: AlignAttConfig,
-    audio: AudioWindow,
-    /// Stream time of the window's first sample.
-    offset: f64,
+    audio: StreamAudio,
     /// The committed words the prompt or the prefix still read, oldest first.
     committed: VecDeque<TokenWord>,
     /// Index in `committed` of the first word inside the window (the forced prefix).
@@ -104,8 +103,6 @@ pub struct AlignAtt {
     unconfirmed: Vec<TokenWord>,
     /// Samples of the window handed out by the last `prepare`.
     prepared: usize,
-    /// Samples appended since the last `prepare`.
-    pending: usize,
 }
 
 impl AlignAtt {
@@ -113,25 +110,21 @@ impl AlignAtt {
         config.validate()?;
         Ok(Self {
             config,
-            audio: AudioWindow::new(),
-            offset: 0.0,
+            audio: StreamAudio::new(AudioWindow::new()),
             committed: VecDeque::new(),
             first_in_window: 0,
             unconfirmed: Vec::new(),
             prepared: 0,
-            pending: 0,
         })
     }
 
     /// Starts a new stream whose first sample is at `offset` seconds.
     pub fn init(&mut self, offset: f64) {
-        self.audio.clear();
-        self.offset = offset;
+        self.audio.init(offset);
         self.committed.clear();
         self.first_in_window = 0;
         self.unconfirmed.clear();
         self.prepared = 0;
-        self.pending = 0;
     }
 
     pub fn config(&self) -> &AlignAttConfig {
@@ -140,45 +133,39 @@ impl AlignAtt {
 
     /// Stream time of the window's first sample.
     pub fn offset(&self) -> f64 {
-        self.offset
+        self.audio.offset()
     }
 
     pub fn window(&self) -> &AudioWindow {
-        &self.audio
+        self.audio.window()
     }
 
     /// Seconds of audio appended since the last `prepare`.
     pub fn pending_seconds(&self) -> f64 {
-        self.pending as f64 / f64::from(SAMPLE_RATE)
+        self.audio.pending_seconds()
     }
 
     pub fn insert_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
-        self.audio.append_f32(samples)?;
-        self.appended(samples.len());
+        self.audio.insert_f32(samples)?;
+        self.enforce_cap();
         Ok(())
     }
 
     pub fn insert_f64(&mut self, samples: &[f64]) -> Result<(), AudioError> {
-        self.audio.append_f64(samples)?;
-        self.appended(samples.len());
+        self.audio.insert_f64(samples)?;
+        self.enforce_cap();
         Ok(())
     }
 
     pub fn insert_i16(&mut self, samples: &[i16]) {
-        self.audio.append_i16(samples);
-        self.appended(samples.len());
-    }
-
-    fn appended(&mut self, count: usize) {
-        self.pending += count;
+        self.audio.insert_i16(samples);
         self.enforce_cap();
     }
 
     /// The window to decode next; `commit` judges the words against its length.
     pub fn prepare(&mut self) -> WindowView {
-        self.pending = 0;
-        self.prepared = self.audio.len();
-        self.audio.view()
+        self.prepared = self.audio.window().len();
+        self.audio.prepare()
     }
 
     /// The committed tokens before the window, at most `max_prompt_tokens` of the newest:
@@ -254,20 +241,18 @@ impl AlignAtt {
         };
         let mut words = words;
         for w in &mut words {
-            w.word.start += self.offset;
-            w.word.end += self.offset;
+            w.word.start += self.audio.offset();
+            w.word.end += self.audio.offset();
         }
         self.unconfirmed = words.split_off(ready);
         let new: Vec<Word> = words.iter().map(|w| w.word.clone()).collect();
         self.committed.extend(words);
         if last {
             self.unconfirmed.clear();
-            self.offset += self.audio.seconds();
-            self.audio.clear();
+            self.audio.skip_window();
             self.first_in_window = self.committed.len();
             self.prepared = 0;
-            self.pending = 0;
-        } else if self.audio.seconds() > self.config.trimming_sec {
+        } else if self.audio.window().seconds() > self.config.trimming_sec {
             self.trim();
         }
         self.forget_unread_words();
@@ -282,7 +267,7 @@ impl AlignAtt {
         if self.committed.len() <= self.first_in_window + 1 {
             return;
         }
-        let earliest = self.offset + self.audio.seconds() - self.config.trimming_sec;
+        let earliest = self.audio.end() - self.config.trimming_sec;
         let newest = self.committed.len() - 1;
         let index = (self.first_in_window + 1..newest)
             .find(|&i| self.committed[i].word.start >= earliest)
@@ -294,42 +279,24 @@ impl AlignAtt {
     /// else the oldest audio goes, and with it any unconfirmed words it held.
     fn enforce_cap(&mut self) {
         let cap = (self.config.max_window_sec * f64::from(SAMPLE_RATE)) as usize;
-        let window = self.audio.len();
-        if window <= cap {
-            return;
+        let newest = self.committed.back().map(|w| w.word.end);
+        if let Some((count, time)) = self.audio.cap_cut(cap, newest) {
+            self.cut_samples(count, time);
         }
-        let at_commit = self
-            .committed
-            .back()
-            .map(|w| w.word.end)
-            .filter(|&t| t > self.offset && window - self.samples_before(t) <= cap);
-        match at_commit {
-            Some(t) => self.cut_at(t),
-            None => {
-                let dropped = window - cap;
-                let time = self.offset + dropped as f64 / f64::from(SAMPLE_RATE);
-                self.cut_samples(dropped, time);
-            }
-        }
-    }
-
-    fn samples_before(&self, time: f64) -> usize {
-        (((time - self.offset) * f64::from(SAMPLE_RATE)) as usize).min(self.audio.len())
     }
 
     /// Drops the audio before stream time `time`; never moves the window backwards.
     fn cut_at(&mut self, time: f64) {
-        if time > self.offset {
-            self.cut_samples(self.samples_before(time), time);
+        if time > self.audio.offset() {
+            self.cut_samples(self.audio.samples_before(time), time);
         }
     }
 
     /// Drops the first `count` samples, which end at stream time `time`: committed words
     /// starting before it become prompt, and a prepared window shrinks with the cut.
     fn cut_samples(&mut self, count: usize, time: f64) {
-        self.audio.drop_front(count);
+        self.audio.drop_front(count, time);
         self.prepared = self.prepared.saturating_sub(count);
-        self.offset = time;
         while self.first_in_window < self.committed.len()
             && self.committed[self.first_in_window].word.start < time
         {

@@ -9,6 +9,7 @@ pub mod align_att;
 pub mod audio;
 pub mod processor;
 pub mod sentences;
+pub mod stream_audio;
 
 pub use agreement::{LocalAgreement, Word};
 pub use align_att::{AlignAtt, AlignAttConfig, AlignAttError, TokenWord};

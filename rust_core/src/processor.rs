@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::agreement::{LocalAgreement, Word};
 use crate::audio::{AudioError, AudioWindow, WindowView, SAMPLE_RATE};
 use crate::sentences::{sentences_by_punctuation, SentenceSpan};
+use crate::stream_audio::StreamAudio;
 
 /// How the window is shortened once text in it is committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,9 +101,7 @@ const PROMPT_CHARS: usize = 200;
 
 pub struct StreamingProcessor {
     config: ProcessorConfig,
-    audio: AudioWindow,
-    /// Stream time of the window's first sample.
-    offset: f64,
+    audio: StreamAudio,
     agreement: LocalAgreement,
     /// The committed words the prompt and sentence trimming can still read.
     committed: VecDeque<Word>,
@@ -110,8 +109,6 @@ pub struct StreamingProcessor {
     dropped: usize,
     /// The `prompt_id` for which the words before the prompt were last forgotten.
     forgotten_for: usize,
-    /// Samples appended since the last `prepare`.
-    pending: usize,
 }
 
 impl StreamingProcessor {
@@ -124,24 +121,20 @@ impl StreamingProcessor {
         let capacity = 2 * (preallocated + SAMPLE_RATE as usize);
         Ok(Self {
             config,
-            audio: AudioWindow::with_capacity(capacity),
-            offset: 0.0,
+            audio: StreamAudio::new(AudioWindow::with_capacity(capacity)),
             agreement,
             committed: VecDeque::new(),
             dropped: 0,
             forgotten_for: 0,
-            pending: 0,
         })
     }
 
     /// Starts a new stream whose first sample is at `offset` seconds.
     pub fn init(&mut self, offset: f64) {
-        self.audio.clear();
-        self.offset = offset;
+        self.audio.init(offset);
         self.agreement = LocalAgreement::new(self.config.agreement_n, offset);
         self.dropped += self.committed.len();
         self.committed.clear();
-        self.pending = 0;
     }
 
     /// Starts a stream at `offset` seconds that continues one committed up to `settled`
@@ -172,7 +165,7 @@ impl StreamingProcessor {
     /// Primes the prompt with `words` said before the stream's audio (a caller's prompt):
     /// unlike `resume`'s context, they are never matched against what the audio holds.
     pub fn prime<S: Into<String>>(&mut self, words: impl IntoIterator<Item = S>) {
-        let offset = self.offset;
+        let offset = self.audio.offset();
         self.committed.extend(
             words
                 .into_iter()
@@ -186,11 +179,11 @@ impl StreamingProcessor {
     }
 
     pub fn offset(&self) -> f64 {
-        self.offset
+        self.audio.offset()
     }
 
     pub fn window(&self) -> &AudioWindow {
-        &self.audio
+        self.audio.window()
     }
 
     pub fn agreement(&self) -> &LocalAgreement {
@@ -199,35 +192,29 @@ impl StreamingProcessor {
 
     /// Seconds of audio appended since the last `prepare`.
     pub fn pending_seconds(&self) -> f64 {
-        self.pending as f64 / f64::from(SAMPLE_RATE)
+        self.audio.pending_seconds()
     }
 
     pub fn insert_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
-        self.audio.append_f32(samples)?;
-        self.appended(samples.len());
+        self.audio.insert_f32(samples)?;
+        self.enforce_cap();
         Ok(())
     }
 
     pub fn insert_f64(&mut self, samples: &[f64]) -> Result<(), AudioError> {
-        self.audio.append_f64(samples)?;
-        self.appended(samples.len());
+        self.audio.insert_f64(samples)?;
+        self.enforce_cap();
         Ok(())
     }
 
     pub fn insert_i16(&mut self, samples: &[i16]) {
-        self.audio.append_i16(samples);
-        self.appended(samples.len());
-    }
-
-    fn appended(&mut self, count: usize) {
-        self.pending += count;
+        self.audio.insert_i16(samples);
         self.enforce_cap();
     }
 
     /// The window to transcribe next; the audio counted as pending starts again from zero.
     pub fn prepare(&mut self) -> WindowView {
-        self.pending = 0;
-        self.audio.view()
+        self.audio.prepare()
     }
 
     /// The committed words before the window, joined by `sep`: the prompt for the model.
@@ -255,7 +242,7 @@ impl StreamingProcessor {
     /// The newest committed word never goes into the prompt, as in whisper_streaming.
     fn prompt_split(&self) -> usize {
         let mut k = self.committed.len().saturating_sub(1);
-        while k > 0 && self.committed[k - 1].end > self.offset {
+        while k > 0 && self.committed[k - 1].end > self.audio.offset() {
             k -= 1;
         }
         k
@@ -288,12 +275,12 @@ impl StreamingProcessor {
         segment_ends: &[f64],
         boundaries: &B,
     ) -> Result<Vec<Word>, B::Error> {
-        self.agreement.insert(words, self.offset);
+        self.agreement.insert(words, self.audio.offset());
         let new = self.agreement.flush();
         self.committed.extend(new.iter().cloned());
         // In `sentence` mode whisper_streaming falls back to a segment cut past 30 s; here
         // the cap, enforced on every insert, has already bounded the window.
-        if self.audio.seconds() > self.config.trimming_sec {
+        if self.audio.window().seconds() > self.config.trimming_sec {
             match self.config.trimming {
                 Trimming::Sentence if !new.is_empty() => self.trim_at_sentence(boundaries)?,
                 Trimming::Sentence => {}
@@ -309,10 +296,8 @@ impl StreamingProcessor {
     pub fn finish(&mut self) -> Vec<Word> {
         let tail = self.agreement.unconfirmed().to_vec();
         self.committed.extend(tail.iter().cloned());
-        self.offset += self.audio.seconds();
-        self.audio.clear();
-        self.agreement = LocalAgreement::new(self.config.agreement_n, self.offset);
-        self.pending = 0;
+        self.audio.skip_window();
+        self.agreement = LocalAgreement::new(self.config.agreement_n, self.audio.offset());
         self.forget_unreadable_words();
         tail
     }
@@ -338,7 +323,7 @@ impl StreamingProcessor {
 
     /// Cuts at the latest segment end, except the last, that is inside the committed text.
     fn trim_at_segment(&mut self, segment_ends: &[f64]) {
-        let window_start = self.offset;
+        let window_start = self.audio.offset();
         let Some(last_committed_end) = self.committed.back().map(|w| w.end) else {
             return;
         };
@@ -362,43 +347,29 @@ impl StreamingProcessor {
     /// window: cut at its end and the model neither reads nor hears it, and Whisper's word
     /// ends run late, so the next word's first sound goes with it and the word is lost.
     fn enforce_cap(&mut self) {
-        let cap = self.config.max_window_samples();
-        let window = self.audio.len();
-        if window <= cap {
-            return;
-        }
-        let at_commit = self
+        let before_newest = self
             .committed
             .len()
             .checked_sub(2)
-            .map(|before_newest| self.committed[before_newest].end)
-            .filter(|&t| t > self.offset && window - self.samples_before(t) <= cap);
-        match at_commit {
-            Some(t) => self.cut_at(t),
-            None => {
-                // Exactly the newest `cap` samples stay, whatever the rounding of times.
-                let dropped = window - cap;
-                let time = self.offset + dropped as f64 / f64::from(SAMPLE_RATE);
-                self.agreement.pop_committed(time);
-                self.audio.drop_front(dropped);
-                self.offset = time;
-            }
+            .map(|index| self.committed[index].end);
+        let cap = self.config.max_window_samples();
+        if let Some((count, time)) = self.audio.cap_cut(cap, before_newest) {
+            self.drop_front(count, time);
         }
-    }
-
-    /// Samples of the window before stream time `time` (which is after the window start).
-    fn samples_before(&self, time: f64) -> usize {
-        (((time - self.offset) * f64::from(SAMPLE_RATE)) as usize).min(self.audio.len())
     }
 
     /// Drops the audio before stream time `time`; never moves the window backwards.
     fn cut_at(&mut self, time: f64) {
-        if time <= self.offset {
-            return;
+        if time > self.audio.offset() {
+            self.drop_front(self.audio.samples_before(time), time);
         }
+    }
+
+    /// Drops the first `count` samples, which end at stream time `time`, and the
+    /// committed words the hypothesis still kept before it.
+    fn drop_front(&mut self, count: usize, time: f64) {
         self.agreement.pop_committed(time);
-        self.audio.drop_front(self.samples_before(time));
-        self.offset = time;
+        self.audio.drop_front(count, time);
     }
 
     /// Forgets committed words that neither the prompt nor the sentence split will read.
