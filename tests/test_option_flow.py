@@ -44,6 +44,7 @@ FLOWS: list[tuple[str, str, Any, Callable[[StreamEngine, ASRConfig], Any]]] = [
     ("lan", "en", "en", asr("original_language")),
     ("vad", "", True, asr("vad")),
     ("cpu_threads", "1", 1, asr("cpu_threads")),
+    ("num_workers", "1", 1, lambda engine, _: engine.processor.asr.model.model.num_workers),  # type: ignore[attr-defined]
     ("compute_type", "int8_float32", "int8_float32", asr("compute_type")),
     ("model", "tiny.en", "tiny.en", asr("model_name")),
     (
@@ -75,7 +76,7 @@ def from_flag(field: str, value: str) -> ASRConfig:
     return config_from_arguments(build_parser().parse_args(["simulate", "speech.wav", *given]))
 
 
-OPERATOR_ONLY = {"compute_type", "cpu_threads"}
+OPERATOR_ONLY = {"compute_type", "cpu_threads", "num_workers"}
 """Fields only the server's command line sets: another value loads another copy of the weights."""
 
 KEY_VALUES = {"buffer_trimming": "sentence", "buffer_trimming_sec": 12}

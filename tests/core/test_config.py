@@ -37,6 +37,7 @@ DEFAULTS = {
     "max_tokens_per_second": 12.0,
     "tail_seconds": 2.0,
     "cpu_threads": 0,
+    "num_workers": 0,
 }
 
 VALID = [

@@ -75,6 +75,8 @@ class WhisperBatchDecoder:
         self.model = model
         self.whisper = WhisperInternals(model)
         self.multilingual = bool(self.whisper.converted.is_multilingual)
+        self.parallel_calls = int(self.whisper.converted.num_workers)
+        """How many calls the model runs at once (its CTranslate2 workers)."""
         defaults = TranscribeDefaults.read()
         self.encoder = WhisperEncoder(self.whisper)
         self.fallback = TemperatureFallback(self.whisper, self.encoder, defaults)
@@ -218,3 +220,7 @@ class BoundDecoder:
     @property
     def batch_key(self) -> BoundDecoder:
         return self
+
+    @property
+    def parallel_calls(self) -> int:
+        return self.decoder.parallel_calls

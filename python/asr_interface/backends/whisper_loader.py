@@ -91,12 +91,14 @@ class FasterWhisperASR(ASRBase):
         device: str = "cpu",
         compute_type: str = "int8",
         cpu_threads: int = 0,
+        num_workers: int = 0,
         decoding: DecodingOptions | None = None,
     ) -> None:
         # Set before the base constructor, which calls `load_model`.
         self.device = device
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads
+        self.num_workers = num_workers
         self.decoding = decoding or DecodingOptions()
         self.vad = False
         self.model: WhisperModel
@@ -123,6 +125,7 @@ class FasterWhisperASR(ASRBase):
             device=self.device,
             compute_type=self.compute_type,
             cpu_threads=self.cpu_threads,
+            num_workers=self.num_workers,
         )
 
     @property
@@ -245,6 +248,7 @@ class FasterWhisperLoader:
             device=config.device,
             compute_type=config.compute_type,
             cpu_threads=config.cpu_threads,
+            num_workers=config.num_workers,
             decoding=DecodingOptions.from_config(config),
         )
         if config.vad:

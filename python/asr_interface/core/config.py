@@ -29,6 +29,8 @@ MAX_BEAM_SIZE = 10
 """Widest beam a stream may ask for: each step of every stream on the model pays for it."""
 MAX_CPU_THREADS = 64
 """Most CPU threads one model may be loaded with."""
+MAX_MODEL_WORKERS = 64
+"""Most model calls one loaded model may run at once."""
 MAX_STEP_SECONDS = 10.0
 """Longest `min_chunk_size`: more would delay every first transcript past usefulness."""
 ENCODER_GRID_SECONDS = 0.02
@@ -162,7 +164,15 @@ class ASRConfig(BaseModel):
         default=0,
         ge=0,
         le=MAX_CPU_THREADS,
-        description="CPU threads per model; 0 = library default",
+        description="CPU threads each model call uses; 0 = the CPU cores shared equally among "
+        "the model's workers",
+    )
+    num_workers: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_MODEL_WORKERS,
+        description="model calls that run at once on one copy of the weights; 0 = one per CPU "
+        "core (one on a GPU)",
     )
 
     @model_validator(mode="before")

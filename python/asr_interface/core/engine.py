@@ -74,9 +74,15 @@ class BatchKey:
 
     @property
     def lane(self) -> Hashable:
-        """The model the steps queue for: one call at a time per model."""
+        """The model the steps queue for."""
         key = self.decoder.batch_key
         return getattr(key, "decoder", key)
+
+    @property
+    def parallel_calls(self) -> int:
+        """How many of the lane's batches may run at once: the model's workers (one for a
+        decoder that does not say)."""
+        return int(getattr(self.decoder, "parallel_calls", 1))
 
 
 @runtime_checkable

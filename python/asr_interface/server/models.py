@@ -22,7 +22,14 @@ from asr_interface.protocol import ErrorCode, ProtocolError
 
 logger = logging.getLogger(__name__)
 
-_OPERATOR_FIELDS = ("model_dir", "model_cache_dir", "device", "compute_type", "cpu_threads")
+_OPERATOR_FIELDS = (
+    "model_dir",
+    "model_cache_dir",
+    "device",
+    "compute_type",
+    "cpu_threads",
+    "num_workers",
+)
 """What only the server's operator sets: paths, and what makes another copy of the weights."""
 
 T = TypeVar("T")

@@ -6,10 +6,11 @@ waiting steps and the clock; `run_batch` is one batched call (each engine's `beg
 `decode`, each engine's `complete`) on a worker thread; `BatchScheduler` is the thin
 asyncio driver between them.
 
-A model runs one batch at a time: it has a single CTranslate2 replica, so a second
-batch in flight would only queue inside it, holding steps that could have joined the next
-batch. Steps that become ready while a batch runs wait for the next one, which takes the
-oldest waiting step and every other one with its key, up to `max_batch`.
+A model runs as many batches at once as it runs calls (its CTranslate2 workers, one per
+core on a CPU by default): another batch in flight would only queue inside it, holding
+steps that could have joined the next batch. Steps that become ready while every worker is
+busy wait for the next free one, which takes the oldest waiting step and every other one
+with its key, up to `max_batch`.
 """
 
 from __future__ import annotations
@@ -230,12 +231,15 @@ class _Ticket:
 
 @dataclass(eq=False)
 class _Lane:
-    """One model's queue: its waiting steps, the engines that used it, its loop task."""
+    """One model's queue: its waiting steps, the engines that used it, its loop task and the
+    batches it runs, at most `parallel_calls` at once."""
 
+    parallel_calls: int
     waiting: list[_Ticket] = field(default_factory=list)
     members: set[BatchableEngine] = field(default_factory=set)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    running: set[asyncio.Task[None]] = field(default_factory=set)
     free_since: float = 0.0  # when the last batch returned
 
     def joinable(self) -> int:
@@ -338,7 +342,9 @@ class BatchScheduler:
         return result
 
     async def _batched(self, item: BatchItem, key: BatchKey, since: float) -> StepResult:
-        lane = self._lanes.setdefault(key.lane, _Lane())
+        lane = self._lanes.get(key.lane)
+        if lane is None:
+            lane = self._lanes[key.lane] = _Lane(max(1, key.parallel_calls))
         lane.members.add(item.engine)
         future: asyncio.Future[StepResult] = asyncio.get_running_loop().create_future()
         lane.waiting.append(_Ticket(item, key, since, future))
@@ -348,37 +354,51 @@ class BatchScheduler:
         return await future
 
     async def _drain(self, lane: _Lane) -> None:
-        """Runs the lane's batches one after the other until nothing waits."""
+        """Starts the lane's batches, up to `parallel_calls` at once, until nothing waits or
+        runs."""
         try:
             while True:
                 lane.waiting = [ticket for ticket in lane.waiting if not ticket.future.done()]
-                if not lane.waiting:
+                if not lane.waiting and not lane.running:
                     return
                 now = time.monotonic()
-                plan = self.policy.plan(
-                    lane.waiting, now, joinable=lane.joinable(), free_since=lane.free_since
-                )
-                if isinstance(plan, WaitUntil):
-                    lane.wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lane.wake.wait(), plan.deadline - now)
-                    continue
-                batch = plan.steps
-                lane.waiting = [ticket for ticket in lane.waiting if ticket not in batch]
-                try:
-                    outcomes = await self._call(partial(self._run, batch))
-                except Exception as error:  # a timeout, or the executor refused (stopping)
-                    outcomes = [error] * len(batch)
-                lane.free_since = time.monotonic()
-                for ticket, outcome in zip(batch, outcomes, strict=True):
-                    if ticket.future.done():
+                deadline = None
+                if lane.waiting and len(lane.running) < lane.parallel_calls:
+                    plan = self.policy.plan(
+                        lane.waiting, now, joinable=lane.joinable(), free_since=lane.free_since
+                    )
+                    if isinstance(plan, RunBatch):
+                        batch = plan.steps
+                        lane.waiting = [ticket for ticket in lane.waiting if ticket not in batch]
+                        lane.running.add(asyncio.create_task(self._run_batch(lane, batch)))
                         continue
-                    if isinstance(outcome, Exception):
-                        ticket.future.set_exception(outcome)
-                    else:
-                        ticket.future.set_result(outcome)
+                    deadline = plan.deadline
+                lane.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    timeout = None if deadline is None else deadline - now
+                    await asyncio.wait_for(lane.wake.wait(), timeout)
         finally:
+            for task in lane.running:
+                task.cancel()
             lane.task = None
+
+    async def _run_batch(self, lane: _Lane, batch: list[_Ticket]) -> None:
+        """Runs one batch on a worker thread and hands each step its outcome."""
+        try:
+            outcomes = await self._call(partial(self._run, batch))
+        except Exception as error:  # a timeout, or the executor refused (stopping)
+            outcomes = [error] * len(batch)
+        finally:
+            lane.free_since = time.monotonic()
+            lane.running.discard(asyncio.current_task())
+            lane.wake.set()
+        for ticket, outcome in zip(batch, outcomes, strict=True):
+            if ticket.future.done():
+                continue
+            if isinstance(outcome, Exception):
+                ticket.future.set_exception(outcome)
+            else:
+                ticket.future.set_result(outcome)
 
     def _run(self, batch: list[_Ticket]) -> list[Outcome]:
         started = time.monotonic()

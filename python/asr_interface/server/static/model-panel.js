@@ -15,7 +15,8 @@ const LABELS = {
   device: "Device",
   compute_type: "Compute type",
   beam_size: "Beam size",
-  cpu_threads: "CPU threads (0: library default)",
+  cpu_threads: "CPU threads per call (0: cores / calls at once)",
+  num_workers: "Calls at once (0: one per core)",
 };
 
 // Fields with a fixed set of values get a select; the server still validates everything.
