@@ -43,6 +43,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -321,17 +322,33 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
         result.update(server_cpu_seconds=None, server_peak_rss_mb=None)
         return result
     with spawned_server(arguments) as server:
-        cpu_before = server.cpu_seconds()
-        began = time.perf_counter()
-        records = asyncio.run(load(server.url, recording.audio, arguments))
-        result = summary(records, arguments, recording.reference, time.perf_counter() - began)
-        cpu_seconds = server.cpu_seconds() - cpu_before
-        result.update(
-            server_cpu_seconds=round(cpu_seconds, 2),
-            server_cpu_per_audio_second=round(cpu_seconds / (len(records) * recording.seconds), 3),
-            server_peak_rss_mb=round(server.peak_rss_mb(), 1),
-        )
+        return measure(server, recording, arguments)
+
+
+def measure(
+    server: ServerProcess, recording: Recording, arguments: argparse.Namespace
+) -> dict[str, object]:
+    """One load run against a server this script started, with the server's CPU and memory."""
+    cpu_before = server.cpu_seconds()
+    began = time.perf_counter()
+    records = asyncio.run(load(server.url, recording.audio, arguments))
+    result = summary(records, arguments, recording.reference, time.perf_counter() - began)
+    cpu_seconds = server.cpu_seconds() - cpu_before
+    result.update(
+        server_cpu_seconds=round(cpu_seconds, 2),
+        server_cpu_per_audio_second=round(cpu_seconds / (len(records) * recording.seconds), 3),
+        server_peak_rss_mb=round(server.peak_rss_mb(), 1),
+    )
     return result
+
+
+def held(result: dict[str, Any], target: float) -> bool:
+    """Whether a load run held a p90 commit latency target: every stream finished (none
+    refused or failed), no error message came, and the p90 of the words' commit latency is
+    at most `target`."""
+    p90 = result["commit_latency_p90"]
+    finished = result["finished_streams"] == result["streams"] and not result["failures"]
+    return finished and not result["errors"] and p90 is not None and p90 <= target
 
 
 def main() -> None:

@@ -31,24 +31,16 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from speech_sets import (
-    LONG_GAP_SECONDS,
-    SPEECH,
-    Recording,
-    ljspeech_entries,
-    long_stretch,
-)
+from speech_sets import Recording, continuous_sets
 
-from asr_interface.audio import SAMPLING_RATE, load_audio
 from asr_interface.backends.align_att import AlignAttDecoder, AlignAttProcessor
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.protocols import ASRProcessor
-from asr_interface.evaluation import read_manifest, word_error_rate
+from asr_interface.evaluation import word_error_rate
 from asr_interface.simulation import simulate
 
-SETS = ("long", "mfa", "pocketsphinx", "asterisk_allison")
 MAX_SET_SECONDS = 240.0
 """Longer sets (the IVR prompts run 16 minutes) are cut after the clip that passes this; the
 long recording (3.8 minutes) is streamed whole."""
@@ -58,32 +50,25 @@ WHISPER_STREAMING = ASRConfig(
 )
 
 
-def continuous_sets(max_seconds: float) -> list[Recording]:
-    """Each set as one continuous recording of at most about `max_seconds`."""
-    entries = read_manifest(SPEECH / "manifest.tsv")
-    gap = np.zeros(round(LONG_GAP_SECONDS * SAMPLING_RATE), dtype=np.float32)
-    recordings = []
-    for name in SETS:
-        members = [entry for entry in entries if entry.subset == name]
-        if name == "long":
-            # Cut between the clips it joins, so that the cut has its own transcript.
-            clips = ljspeech_entries()
-            count, seconds = 0, 0.0
-            while count < len(clips) and seconds < max_seconds:
-                seconds += len(load_audio(clips[count].audio_path)) / SAMPLING_RATE
-                count += 1
-            recordings.append(long_stretch(0, count, clips))
-            continue
-        pieces, texts, seconds = [], [], 0.0
-        for entry in members:
-            clip = load_audio(entry.audio_path)
-            pieces += [clip, gap]
-            texts.append(entry.transcript)
-            seconds += len(clip) / SAMPLING_RATE + LONG_GAP_SECONDS
-            if seconds >= max_seconds:
-                break
-        recordings.append(Recording(name, np.concatenate(pieces[:-1]), " ".join(texts)))
-    return recordings
+def baseline() -> tuple[ASRProcessor, FasterWhisperASR]:
+    """whisper_streaming's decoding, and its model (beam 5), which also makes the whole-file
+    pass."""
+    processor, _ = get_loader("faster-whisper").load(WHISPER_STREAMING)
+    asr = processor.asr  # type: ignore[attr-defined]
+    assert isinstance(asr, FasterWhisperASR)
+    return processor, asr
+
+
+def whole_file(asr: FasterWhisperASR, recording: Recording) -> dict[str, float]:
+    """One `transcribe` of the whole recording: the WER that streaming the same model is held
+    against, and its CPU seconds (process time) per audio second."""
+    cpu = time.process_time()
+    text = "".join(segment.text for segment in asr.transcribe_recording(recording.audio, "", "en"))
+    cpu = time.process_time() - cpu
+    return {
+        "whole_file_wer": round(word_error_rate(recording.reference, text), 4),
+        "whole_file_cpu_per_audio_second": round(cpu / recording.seconds, 3),
+    }
 
 
 def measure(make: Callable[[], ASRProcessor], recording: Recording) -> dict[str, float]:
@@ -109,9 +94,7 @@ def main() -> None:
     recordings = continuous_sets(QUICK_SET_SECONDS if arguments.quick else MAX_SET_SECONDS)
 
     default_processor, _ = get_loader("faster-whisper").load(ASRConfig())
-    baseline_processor, _ = get_loader("faster-whisper").load(WHISPER_STREAMING)
-    whole_asr = baseline_processor.asr  # type: ignore[attr-defined]
-    assert isinstance(whole_asr, FasterWhisperASR)
+    baseline_processor, whole_asr = baseline()
     decoder = AlignAttDecoder(whole_asr.model)
     policies: dict[str, Callable[[], ASRProcessor]] = {
         "align-att": lambda: AlignAttProcessor(decoder),
@@ -121,17 +104,9 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     report: dict[str, object] = {}
     for recording in recordings:
-        cpu = time.process_time()
-        whole_text = "".join(
-            segment.text for segment in whole_asr.transcribe_recording(recording.audio, "", "en")
-        )
-        whole_cpu = (time.process_time() - cpu) / recording.seconds
-        whole_wer = word_error_rate(recording.reference, whole_text)
-        entry: dict[str, object] = {
-            "audio_seconds": round(recording.seconds, 1),
-            "whole_file_wer": round(whole_wer, 4),
-            "whole_file_cpu_per_audio_second": round(whole_cpu, 3),
-        }
+        whole = whole_file(whole_asr, recording)
+        whole_wer = whole["whole_file_wer"]
+        entry: dict[str, object] = {"audio_seconds": round(recording.seconds, 1), **whole}
         for name, make in policies.items():
             figures = measure(make, recording)
             figures["wer_over_whole_file"] = (

@@ -3,7 +3,7 @@ spoken in them, so that every benchmark scores word error rate the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,8 @@ SPEECH = REPO / ".." / "shared" / "speech"
 LONG = SPEECH / "long" / "ljspeech_LJ001-0001_to_0032.wav"
 LONG_GAP_SECONDS = 0.25
 """Silence between consecutive LJ Speech clips in the long recording (its README)."""
+SETS = ("long", "mfa", "pocketsphinx", "asterisk_allison")
+"""The sets that `continuous_sets` makes continuous minutes of."""
 
 
 @dataclass(frozen=True)
@@ -48,3 +50,34 @@ def long_stretch(first: int, count: int, ljspeech: Sequence[ManifestEntry] = ())
     audio = load_audio(LONG)[round(start * SAMPLING_RATE) : round(end * SAMPLING_RATE)]
     reference = " ".join(entry.transcript for entry in ljspeech[first : first + count])
     return Recording("long", audio, reference)
+
+
+def continuous_sets(max_seconds: float, names: Iterable[str] = SETS) -> list[Recording]:
+    """Each named set as one continuous recording: the long LJ Speech recording as it is, the
+    clips of every other set joined by `LONG_GAP_SECONDS` of silence (short clips alone hide
+    the cost of a long window). A set longer than `max_seconds` is cut after the clip that
+    reaches it, so that the cut has its own transcript."""
+    entries = read_manifest(SPEECH / "manifest.tsv")
+    gap = np.zeros(round(LONG_GAP_SECONDS * SAMPLING_RATE), dtype=np.float32)
+    recordings = []
+    for name in names:
+        if name == "long":
+            clips = ljspeech_entries()
+            count, seconds = 0, 0.0
+            while count < len(clips) and seconds < max_seconds:
+                seconds += len(load_audio(clips[count].audio_path)) / SAMPLING_RATE
+                count += 1
+            recordings.append(long_stretch(0, count, clips))
+            continue
+        pieces, texts, seconds = [], [], 0.0
+        for entry in (entry for entry in entries if entry.subset == name):
+            clip = load_audio(entry.audio_path)
+            pieces += [clip, gap]
+            texts.append(entry.transcript)
+            seconds += len(clip) / SAMPLING_RATE + LONG_GAP_SECONDS
+            if seconds >= max_seconds:
+                break
+        if not texts:
+            raise ValueError(f"no clips of set {name!r} in {SPEECH / 'manifest.tsv'}")
+        recordings.append(Recording(name, np.concatenate(pieces[:-1]), " ".join(texts)))
+    return recordings

@@ -8,6 +8,7 @@ import pytest
 
 from asr_interface.cli.options import (
     add_config_arguments,
+    config_flags,
     config_from_arguments,
     flag_name,
 )
@@ -68,6 +69,26 @@ def test_no_flags_means_the_configuration_defaults() -> None:
 def test_flags_set_fields(flags: list[str], expected: dict[str, object]) -> None:
     """Hyphenated, underscored (whisper_streaming) and alias spellings all reach their field."""
     assert parse(*flags) == ASRConfig(**expected)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ASRConfig(),
+        ASRConfig(beam_size=5, encoder_seconds=None, tail_seconds=0.0, max_tokens_per_second=None),
+        ASRConfig(policy="align-att", vac=True, min_chunk_size=0.5, lan="de", model="base"),
+        ASRConfig(model_dir="/models/x", buffer_trimming="sentence", cpu_threads=1),
+    ],
+)
+def test_config_flags_read_back_as_the_configuration(config: ASRConfig) -> None:
+    """A process started with `config_flags(config)` recognises with `config` itself."""
+    assert parse(*config_flags(config)) == config
+
+
+def test_config_flags_name_only_what_differs_from_the_defaults() -> None:
+    """The defaults need no flag, so a started server's command line shows what was changed."""
+    assert config_flags(ASRConfig()) == []
+    assert config_flags(ASRConfig(policy="align-att")) == ["--policy=align-att"]
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """Command-line flags generated from `ASRConfig`, so every subcommand takes the same options.
 
 Each field `some_name` becomes `--some-name`; `none` sets an option that takes None to None.
-`config_from_arguments` is the one place every subcommand turns flags into a configuration. Values
+`config_from_arguments` is the one place every subcommand turns flags into a configuration, and
+`config_flags` the way back, for a process started with a configuration. Values
 reach the configuration as strings and pydantic validates them, so a flag accepts exactly
 what the configuration accepts and reports the same reasons.
 """
@@ -66,6 +67,22 @@ def config_from_arguments(
         return config_class(**values)
     except ValidationError as error:
         raise ConfigError(describe_validation_error(error)) from None
+
+
+def config_flags(config: ASRConfig) -> list[str]:
+    """The flags that turn the defaults into `config`: what `config_from_arguments` reads back
+    as `config`, for a command line that starts another process with it."""
+    defaults = type(config)()
+    flags = []
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        if value == getattr(defaults, name):
+            continue
+        if isinstance(value, bool):
+            flags.append(flag_name(name) if value else "--no-" + flag_name(name)[2:])
+        else:
+            flags.append(f"{flag_name(name)}={'none' if value is None else value}")
+    return flags
 
 
 def _value(given: Any, annotation: Any) -> Any:
