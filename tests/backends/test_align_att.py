@@ -79,3 +79,12 @@ def test_finish_commits_the_rest_and_continues_after_the_committed_words(
     assert normalize(result.text).endswith("for your country")
     assert abs(len(words) - len(normalize(transcript(JFK)).split())) <= 1
     assert processor.unconfirmed() == []
+
+
+def test_the_window_limit_is_the_configurations_buffer_trimming_sec() -> None:
+    """`buffer_trimming_sec` bounds the window under either policy."""
+    processor, _ = get_loader("faster-whisper").load(
+        ASRConfig(policy="align-att", buffer_trimming_sec=12)
+    )
+    assert isinstance(processor, AlignAttProcessor)
+    assert processor.options.trimming_sec == 12.0

@@ -274,5 +274,5 @@ class FasterWhisperLoader:
                 "control; use vac, vad or lan='auto' with policy 'local-agreement'"
             )
         decoder = AlignAttDecoder(asr.model, language=asr.original_language, task=asr.task)
-        options = AlignAttOptions(decoding=asr.decoding)
+        options = AlignAttOptions(trimming_sec=config.buffer_trimming_sec, decoding=asr.decoding)
         return AlignAttProcessor(decoder, options)
