@@ -62,6 +62,7 @@ def test_result_carries_the_detected_language(
 
 @pytest.mark.model
 @pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.usefixtures("beam_search_only")
 def test_stream_is_translated_in_its_detected_language(
     language: str, spoken: dict[str, npt.NDArray[np.float32]], cache_dir: str
 ) -> None:

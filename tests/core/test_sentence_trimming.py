@@ -64,6 +64,7 @@ def stream_sentences() -> tuple[str, list[float], float]:
 
 
 @pytest.mark.model
+@pytest.mark.usefixtures("beam_search_only")
 def test_window_is_cut_at_sentence_ends() -> None:
     """Out of the box, cuts land on committed words that end a sentence, and they keep the
     window well short of the recording."""

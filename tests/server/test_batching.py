@@ -147,6 +147,7 @@ def spoken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, npt.NDArray[np
     return speak_all(tmp_path_factory.mktemp("espeak"))
 
 
+@pytest.mark.usefixtures("beam_search_only")
 def test_languages_are_detected_and_fixed_alike_batched_and_alone(
     spoken: dict[str, npt.NDArray[np.float32]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:

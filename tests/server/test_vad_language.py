@@ -52,6 +52,7 @@ def quiet(seconds: float) -> npt.NDArray[np.float32]:
 
 
 @pytest.mark.model
+@pytest.mark.usefixtures("beam_search_only")
 async def test_each_stream_reports_its_speech_and_language(
     server: ASRServer, spoken: dict[str, npt.NDArray[np.float32]]
 ) -> None:
