@@ -85,6 +85,7 @@ class WholeUtteranceLoader:
             device=config.device,
             compute_type=config.compute_type,
             cpu_threads=config.cpu_threads,
+            num_workers=config.num_workers,
         )
         language = None if config.lan == "auto" else config.lan
         engine = WholeUtteranceEngine(model, language=language, beam_size=config.beam_size)

@@ -60,7 +60,7 @@ _table_lock = threading.Lock()
 
 
 def shared_whisper_model(
-    path: Path, *, device: str, compute_type: str, cpu_threads: int, num_workers: int
+    path: Path, *, device: str, compute_type: str, cpu_threads: int = 0, num_workers: int = 0
 ) -> WhisperModel:
     """Returns the process-wide model for these settings, loading it on first use; 0 threads
     or workers take `model_parallelism`'s default.
