@@ -11,7 +11,7 @@ export const KEPT_SECONDS = 30; // Reconnect.kept_seconds
 export const LEAD_IN_SECONDS = 1; // Reconnect.lead_in_seconds
 /** Connection attempts in a row, refused or failed, before a stream gives up (Reconnect.attempts). */
 export const ATTEMPTS = 8;
-const MAX_CONTEXT_CHARS = 1000; // asr_interface.protocol.MAX_CONTEXT_CHARS
+export const MAX_CONTEXT_CHARS = 1000; // asr_interface.protocol.MAX_CONTEXT_CHARS
 const REPLAY_SAMPLES = SAMPLE_RATE; // kept audio goes out again in frames of 1 s
 
 /** The stream's 16 kHz PCM16 after its settled time (and the lead-in before it), at most `limitSeconds` of it. */
