@@ -415,3 +415,19 @@ def test_silent_lead_in_leaves_the_first_words_to_commit() -> None:
     text = normalize("".join(word for _, _, word in words))
     assert text.startswith("and so")
     assert words[0][0] >= 11.0
+
+
+@pytest.mark.model
+def test_prompt_primes_the_first_utterance() -> None:
+    """A stream's prompt reaches the first model call, after the silence before the speech,
+    as it reaches the plain processor's."""
+    processor, asr = vac_processor()
+    engine = processor.engine()
+    engine.reset(prompt=(" President", " Kennedy"))
+    audio = np.concatenate([silence(2.0), speech_audio(JFK)[: 3 * RATE]])
+    for start in range(0, len(audio), round(FEED_SECONDS * RATE)):
+        engine.step(audio[start : start + round(FEED_SECONDS * RATE)], final=False)
+    plain = OnlineASRProcessor(asr)
+    plain.prime((" President", " Kennedy"))
+    assert asr.calls
+    assert asr.calls[0].prompt == plain.prompt()[0] == " President"
