@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import difflib
 import importlib.util
 import json
 import os
@@ -54,7 +53,7 @@ from speech_sets import Recording, long_stretch
 
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.client import StreamingClient
-from asr_interface.evaluation import normalize, word_errors
+from asr_interface.evaluation import lost_and_extra_words, normalize, word_errors
 from asr_interface.protocol import Commit, Done
 from asr_interface.resume import Reconnect
 
@@ -176,7 +175,7 @@ def compare(
     killed_at: float | None,
 ) -> dict[str, Any]:
     """One stream's figures: the faulty run against the clean one and the transcript."""
-    lost, duplicated = differences(clean.words(), faulty.words())
+    lost, duplicated = lost_and_extra_words(clean.words(), faulty.words())
     wer = word_errors(reference, faulty.text()).rate
     clean_wer = word_errors(reference, clean.text()).rate
     figures: dict[str, Any] = {
@@ -195,7 +194,7 @@ def compare(
         after = [(received, c) for received, c in faulty.commits if received >= killed_at]
         settled = before[-1].settled if before else 0.0
         near = (settled - NEAR_FAILOVER_SECONDS[0], settled + NEAR_FAILOVER_SECONDS[1])
-        lost_near, duplicated_near = differences(clean.words(*near), faulty.words(*near))
+        lost_near, duplicated_near = lost_and_extra_words(clean.words(*near), faulty.words(*near))
         figures |= {
             "settled_at_kill": settled,
             "lost_words_near_failover": lost_near,
@@ -215,18 +214,6 @@ def compare(
             ),
         }
     return figures
-
-
-def differences(clean: list[str], faulty: list[str]) -> tuple[int, int]:
-    """Words of `clean` missing from `faulty`, and words `faulty` has in excess."""
-    lost = duplicated = 0
-    matcher = difflib.SequenceMatcher(a=clean, b=faulty, autojunk=False)
-    for operation, a0, a1, b0, b1 in matcher.get_opcodes():
-        if operation in ("delete", "replace"):
-            lost += max(0, (a1 - a0) - (b1 - b0))
-        if operation in ("insert", "replace"):
-            duplicated += max(0, (b1 - b0) - (a1 - a0))
-    return lost, duplicated
 
 
 def recordings(streams: int, clips: int) -> list[Recording]:

@@ -15,6 +15,7 @@ from asr_interface.evaluation import (
     char_error_rate,
     char_errors,
     edit_distance,
+    lost_and_extra_words,
     normalize,
     read_manifest,
     word_error_rate,
@@ -101,6 +102,23 @@ def test_error_rates(reference: str, hypothesis: str, wer: float, cer: float) ->
     """WER counts word edits per reference word, CER character edits per reference character."""
     assert word_error_rate(reference, hypothesis) == pytest.approx(wer)
     assert char_error_rate(reference, hypothesis) == pytest.approx(cer)
+
+
+@pytest.mark.parametrize(
+    ("after", "counts"),
+    [
+        ("ask not what your country", (0, 0)),
+        ("ask not what you are country", (0, 1)),  # one word heard as two
+        ("ask not what what your country", (0, 1)),  # a word committed twice
+        ("ask not your country", (1, 0)),  # a word lost
+        ("ask nut what your county", (0, 0)),  # words heard another way, one for one
+        ("ask not what your country thank you", (0, 2)),
+    ],
+)
+def test_lost_and_extra_words(after: str, counts: tuple[int, int]) -> None:
+    """Words missing and words in excess, against the same speech transcribed before;
+    substitutions count as neither."""
+    assert lost_and_extra_words(["ask", "not", "what", "your", "country"], after.split()) == counts
 
 
 def test_error_counts_add_up_to_a_corpus_rate() -> None:

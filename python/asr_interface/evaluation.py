@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 import unicodedata
 from collections.abc import Hashable, Sequence
@@ -110,6 +111,20 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 def char_error_rate(reference: str, hypothesis: str) -> float:
     """CER of one hypothesis; sum `char_errors` instead to score a corpus."""
     return char_errors(reference, hypothesis).rate
+
+
+def lost_and_extra_words(before: Sequence[str], after: Sequence[str]) -> tuple[int, int]:
+    """How two transcripts of the same speech differ in count: the words of `before`
+    missing from `after`, and the words `after` has in excess (a word heard another way,
+    one for one, is neither). A stream carried over to another server compares with the
+    same stream with no fault so, for words lost or committed twice."""
+    lost = extra = 0
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for operation, a0, a1, b0, b1 in matcher.get_opcodes():
+        if operation != "equal":
+            lost += max(0, (a1 - a0) - (b1 - b0))
+            extra += max(0, (b1 - b0) - (a1 - a0))
+    return lost, extra
 
 
 @dataclass(frozen=True)

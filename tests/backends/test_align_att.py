@@ -88,3 +88,22 @@ def test_the_window_limit_is_the_configurations_buffer_trimming_sec() -> None:
     )
     assert isinstance(processor, AlignAttProcessor)
     assert processor.options.trimming_sec == 12.0
+
+
+def test_resumed_stream_starts_at_its_settled_time(decoder: AlignAttDecoder) -> None:
+    """AlignAtt takes no context, so its engine drops a resumed stream's lead-in: the words
+    committed before the settled time are not committed again (heard again, AlignAtt
+    commits "fellow Americans" twice), and the ones after it are."""
+    engine = AlignAttProcessor(decoder).engine()
+    settled = 2.1  # the end of "And so my fellow Americans", a pause before "ask"
+    offset = settled - 1.0
+    engine.reset(offset, (" And", " so", " my", " fellow", " Americans,"), settled)
+    audio = speech_audio(JFK)[round(offset * SAMPLING_RATE) :]
+    committed = []
+    for start in range(0, len(audio), SAMPLING_RATE):
+        committed += engine.step(audio[start : start + SAMPLING_RATE], final=False).committed
+    committed += engine.step(audio[:0], final=True).committed
+    text = normalize("".join(text for _, _, text in committed))
+    assert "ask not what your country" in text
+    assert "fellow" not in text and "americans" not in text  # the lead-in was heard before
+    assert committed[0][0] >= settled

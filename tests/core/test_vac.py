@@ -19,6 +19,9 @@ from asr_interface.backends.replay import RecordingASR
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.core.config import ASRConfig
+from asr_interface.core.decoding import TimedWord
+from asr_interface.core.engine import StreamEngine
+from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.core.vac import (
     FRAME_SAMPLES,
     SpeechBoundary,
@@ -28,7 +31,7 @@ from asr_interface.core.vac import (
 )
 from asr_interface.evaluation import normalize, word_error_rate
 from asr_interface.simulation import SimulationResult, simulate
-from tests.speech import speech_audio, transcript
+from tests.speech import JFK, speech_audio, transcript
 
 RATE = SAMPLING_RATE
 LEAD_SECONDS = 1.0
@@ -352,3 +355,79 @@ def test_vac_config_builds_the_vac_processor() -> None:
     assert isinstance(processor.asr, FasterWhisperASR)
     plain, _ = get_loader(config.backend).load(ASRConfig())
     assert not isinstance(plain, VACOnlineASRProcessor)
+
+
+# A resumed stream.
+
+
+def resumed_words(
+    engine: StreamEngine,
+    audio: npt.NDArray[np.float32],
+    offset: float = 0.0,
+    context: tuple[str, ...] = (),
+    settled: float | None = None,
+) -> list[TimedWord]:
+    """The words `engine` commits over `audio`, a stream starting at `offset` that was
+    committed elsewhere up to `settled` with the words `context`, fed as a microphone
+    feeds it."""
+    engine.reset(offset, context, settled)
+    step = round(FEED_SECONDS * RATE)
+    words: list[TimedWord] = []
+    for start in range(0, len(audio), step):
+        words += engine.step(audio[start : start + step], final=False).committed
+    return words + engine.step(silence(0), final=True).committed
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_jfk() -> list[TimedWord]:
+    """The words VAC commits over the JFK recording streamed whole."""
+    processor, _ = vac_processor()
+    return resumed_words(processor.engine(), speech_audio(JFK))
+
+
+@pytest.mark.model
+def test_resumed_stream_goes_on_after_its_context(uninterrupted_jfk: list[TimedWord]) -> None:
+    """Resumed a second before a settled word, as a client resumes it, VAC commits the
+    next word first, none of the context again, and primes its first call with the
+    context exactly as the plain processor does."""
+    index = next(i for i, (_, _, word) in enumerate(uninterrupted_jfk) if normalize(word) == "ask")
+    settled = uninterrupted_jfk[index][1]
+    offset = settled - 1.0
+    context = tuple(word for _, _, word in uninterrupted_jfk[: index + 1])
+    processor, asr = vac_processor()
+    tail = speech_audio(JFK)[round(offset * RATE) :]
+    resumed = resumed_words(processor.engine(), tail, offset, context, settled)
+    assert normalize(resumed[0][2]) == normalize(uninterrupted_jfk[index + 1][2])
+    assert resumed[0][0] >= settled - 0.5
+    plain = OnlineASRProcessor(asr)
+    plain.resume(offset, context, settled)
+    assert asr.calls[0].prompt == plain.prompt()[0]
+    assert normalize(asr.calls[0].prompt).startswith("and so")
+
+
+@pytest.mark.model
+def test_silent_lead_in_leaves_the_first_words_to_commit() -> None:
+    """A resumed stream whose lead-in before the settled time is silence commits its
+    first words: VAC's clock skips the silence, and the settled time is moved with it."""
+    processor, _ = vac_processor()
+    audio = np.concatenate([silence(1.0), speech_audio(JFK)])
+    words = resumed_words(processor.engine(), audio, 10.0, (" We", " choose", " to", " go"), 11.0)
+    text = normalize("".join(word for _, _, word in words))
+    assert text.startswith("and so")
+    assert words[0][0] >= 11.0
+
+
+@pytest.mark.model
+def test_prompt_primes_the_first_utterance() -> None:
+    """A stream's prompt reaches the first model call, after the silence before the speech,
+    as it reaches the plain processor's."""
+    processor, asr = vac_processor()
+    engine = processor.engine()
+    engine.reset(prompt=(" President", " Kennedy"))
+    audio = np.concatenate([silence(2.0), speech_audio(JFK)[: 3 * RATE]])
+    for start in range(0, len(audio), round(FEED_SECONDS * RATE)):
+        engine.step(audio[start : start + round(FEED_SECONDS * RATE)], final=False)
+    plain = OnlineASRProcessor(asr)
+    plain.prime((" President", " Kennedy"))
+    assert asr.calls
+    assert asr.calls[0].prompt == plain.prompt()[0] == " President"

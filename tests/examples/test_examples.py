@@ -11,8 +11,10 @@ from types import ModuleType
 
 import pytest
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.backends.registry import get_loader, list_loaders
 from asr_interface.core.config import ASRConfig
+from asr_interface.core.engine import engine_of
 from asr_interface.core.protocols import ASRProcessor
 from asr_interface.evaluation import normalize, word_error_rate
 from asr_interface.simulation import simulate
@@ -68,3 +70,22 @@ def test_example_runs_as_a_script(name: str) -> None:
         timeout=120,
     )
     assert normalize(completed.stdout) == normalize(transcript(SHORT))
+
+
+@pytest.mark.model
+def test_custom_engine_resumes_at_the_settled_time() -> None:
+    """A custom processor cannot take a resumed stream's context, so its engine drops the
+    lead-in before the settled time: the words committed there before are not committed
+    again, and the stream goes on with the next one."""
+    config = ASRConfig(backend=example("custom_processor_engine").BACKEND_NAME)
+    processor, _ = get_loader(config.backend).load(config)
+    engine = engine_of(processor)
+    settled = 2.1  # the end of "And so my fellow Americans", a pause before "ask"
+    offset = settled - 1.0
+    engine.reset(offset, ("And", "so", "my", "fellow", "Americans,"), settled)
+    audio = speech_audio(JFK)[round(offset * SAMPLING_RATE) :]
+    committed = engine.step(audio, final=False).committed
+    committed += engine.step(audio[:0], final=True).committed
+    text = normalize(" ".join(text for _, _, text in committed))
+    assert text.startswith("ask not what your country")
+    assert committed[0][0] >= settled

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -168,4 +170,38 @@ async def test_client_goes_on_elsewhere_when_its_server_stops() -> None:
     words = [word for commit in commits for word in commit.words]
     assert all(a.end <= b.start + 0.1 for a, b in pairwise(words))
     text = "".join(commit.text for commit in commits)
+    assert word_error_rate(normalize(transcript(JFK)), normalize(text)) < 0.1
+
+
+@pytest.mark.skipif(not haproxy_available(), reason="needs haproxy (apt-get install haproxy)")
+def test_stream_command_reconnects_when_its_server_is_killed(
+    two_servers: list[ServerProcess],
+) -> None:
+    """`asr-interface stream FILE --reconnect` through HAProxy: the server holding the
+    stream is killed (SIGKILL) once the first commit is printed, and the command goes on
+    on the other server, printing every word once, one `done`, and exits with 0."""
+    addresses = [server.http_url.removeprefix("http://") for server in two_servers]
+    with running_haproxy(addresses) as balancer:
+        command = [sys.executable, "-m", "asr_interface.cli.main", "stream"]
+        streaming = subprocess.Popen(
+            [*command, str(speech_path(JFK)), "--reconnect", "--url", balancer.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert streaming.stdout is not None
+        lines = [streaming.stdout.readline()]
+        holder = next(s for s in two_servers if health(s)[1]["sessions"] == 1)
+        holder.process.kill()
+        lines += streaming.stdout.readlines()
+        _, errors = streaming.communicate(timeout=60)
+        other = f"asr{2 - two_servers.index(holder)}"
+        carried_on = int(balancer.servers()[other]["stot"])
+    assert streaming.returncode == 0, errors
+    assert holder.process.wait(10) == -signal.SIGKILL
+    assert carried_on == 1  # the stream went on on the other server
+    assert errors.count("# done") == 1
+    commits = [line.split(maxsplit=2) for line in lines]
+    assert all(float(a[1]) <= float(b[0]) + 0.1 for a, b in pairwise(commits))
+    text = " ".join(text for _, _, text in commits)
     assert word_error_rate(normalize(transcript(JFK)), normalize(text)) < 0.1

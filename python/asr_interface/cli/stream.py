@@ -14,6 +14,7 @@ from asr_interface.cli.options import add_config_arguments, config_from_argument
 from asr_interface.client import ServerError, StreamingClient
 from asr_interface.errors import ASRInterfaceError
 from asr_interface.protocol import Commit, Done, Error, Partial, ServerMessage
+from asr_interface.resume import Reconnect
 
 DEFAULT_URL = "ws://127.0.0.1:43007/asr"
 
@@ -35,6 +36,13 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
         help="pcm: decode the file here and send 16 kHz PCM (default); auto: send the file's "
         "bytes as they are (WebM/Ogg Opus, MP3, AAC in ADTS, FLAC, WAV) for the server to decode",
     )
+    parser.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="retry a refused connection with backoff and, with --encoding pcm, carry the "
+        "stream over to a new session (another server behind a balancer) when the connection "
+        "drops: the audio since the last commit is kept and replayed, each word printed once",
+    )
     add_config_arguments(parser)
 
 
@@ -52,7 +60,8 @@ def run_stream(arguments: argparse.Namespace) -> int:
 
 async def _stream(arguments: argparse.Namespace, fields: dict[str, object]) -> int:
     printer = LivePrinter(sys.stdout)
-    async with StreamingClient(arguments.url, token=arguments.token) as client:
+    reconnect = Reconnect() if arguments.reconnect else None
+    async with StreamingClient(arguments.url, token=arguments.token, reconnect=reconnect) as client:
         if fields:
             await client.load_model(**fields)
         if arguments.encoding == "auto":

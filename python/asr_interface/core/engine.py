@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from asr_interface._core import SAMPLE_RATE
 from asr_interface.core.decoding import TimedWord, WindowDecoder, WindowRequest, WindowResult
 from asr_interface.core.language import DetectedLanguage
 
@@ -105,9 +106,36 @@ class BatchableEngine(StreamEngine, Protocol):
         ...
 
 
-class AgreementEngine:
+class _Resumable(Protocol):
+    def resume(
+        self, offset: float, context: Sequence[str], settled: float | None = None
+    ) -> None: ...
+
+    def prime(self, words: Sequence[str]) -> None: ...
+
+
+class _Resumes:
+    """Engines whose processor takes a resumed stream's context and a prompt: both prime
+    the model's prompt, and the context's words heard again are not committed twice."""
+
+    processor: _Resumable
+
+    def reset(
+        self,
+        offset: float = 0.0,
+        context: Sequence[str] = (),
+        settled: float | None = None,
+        prompt: Sequence[str] = (),
+    ) -> None:
+        self.processor.resume(offset, context, settled)
+        self.processor.prime(prompt)
+
+
+class AgreementEngine(_Resumes):
     """Runs the processor's model step: `step` alone, or `begin` and `complete` around a
     batched decoder call that the scheduler makes for many streams at once."""
+
+    processor: OnlineASRProcessor
 
     def __init__(self, processor: OnlineASRProcessor) -> None:
         self.processor = processor
@@ -159,19 +187,11 @@ class AgreementEngine:
             committed, processor.unconfirmed(), model_seconds, calls, language=language
         )
 
-    def reset(
-        self,
-        offset: float = 0.0,
-        context: Sequence[str] = (),
-        settled: float | None = None,
-        prompt: Sequence[str] = (),
-    ) -> None:
-        self.processor.resume(offset, context, settled)
-        self.processor.prime(prompt)
 
-
-class VoiceActivityEngine:
+class VoiceActivityEngine(_Resumes):
     """Runs the voice-activity-controlled processor, which runs the model step on speech."""
+
+    processor: VACOnlineASRProcessor
 
     def __init__(self, processor: VACOnlineASRProcessor) -> None:
         self.processor = processor
@@ -189,19 +209,6 @@ class VoiceActivityEngine:
             tuple(processor.take_events()),
             done.language,
         )
-
-    def reset(
-        self,
-        offset: float = 0.0,
-        context: Sequence[str] = (),
-        settled: float | None = None,
-        prompt: Sequence[str] = (),
-    ) -> None:
-        self.processor.init(offset)
-        if context:
-            # The words committed before prime the prompt of the first utterance.
-            self.processor.online.resume(offset, context, settled)
-        self.processor.online.prime(prompt)
 
 
 class WordPolicy(Protocol):
@@ -225,9 +232,16 @@ class _Restartable(Protocol):
 
 
 class _StartsAfresh:
-    """Engines whose processor takes no context or prompt: a reset starts it at `offset`."""
+    """Engines whose processor takes no text: a custom `ASRProcessor` (its protocol,
+    `init`, `insert_audio_chunk`, `process_iter`, `finish`, has no way to hand its model a
+    prompt) and the AlignAtt policy (whose core has no resume yet). A resumed stream's
+    context and a stream's prompt do not reach them, so they could not tell the words of
+    the lead-in, committed before, from new ones: a resumed stream starts at its settled
+    time, and the lead-in's audio is dropped."""
 
     processor: _Restartable
+    _lead_in = 0
+    """Samples of a resumed stream's audio before its settled time not yet dropped."""
 
     def reset(
         self,
@@ -236,7 +250,14 @@ class _StartsAfresh:
         settled: float | None = None,
         prompt: Sequence[str] = (),
     ) -> None:
-        self.processor.init(offset)  # a resumed stream's context is not primed here
+        start = offset if settled is None else max(offset, settled)
+        self.processor.init(start)
+        self._lead_in = round((start - offset) * SAMPLE_RATE)
+
+    def _after_lead_in(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        dropped = min(self._lead_in, audio.size)
+        self._lead_in -= dropped
+        return audio[dropped:]
 
 
 class PolicyEngine(_StartsAfresh):
@@ -251,6 +272,7 @@ class PolicyEngine(_StartsAfresh):
 
     def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
         processor = self.processor
+        audio = self._after_lead_in(audio)
         processor.insert_audio_chunk(audio)
         if audio.size == 0 and not final:
             return StepResult([], processor.unconfirmed(), 0.0, 0)
@@ -272,7 +294,7 @@ class ProcessorEngine(_StartsAfresh):
 
     def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
         processor = self.processor
-        processor.insert_audio_chunk(audio)
+        processor.insert_audio_chunk(self._after_lead_in(audio))
         began = time.perf_counter()
         outputs = [processor.process_iter()]
         if final:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import copy
 import sys
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TextIO
 
@@ -260,6 +261,24 @@ class VACOnlineASRProcessor:
         self._in_utterance = False
         self._utterance_ended = False  # routed up to its end, not yet finalised
         self._shift = 0.0  # stream time minus the inner processor's time
+        self._opening: _Opening | None = None  # what the first utterance starts with
+
+    def resume(self, offset: float, context: Sequence[str], settled: float | None = None) -> None:
+        """Starts a stream at `offset` seconds that continues one committed elsewhere up
+        to `settled` (default `offset`) with the words `context`, as
+        `OnlineASRProcessor.resume` does. The inner processor's clock skips the pauses, so
+        it is resumed when the first utterance starts, with `settled` on that clock: a
+        silent lead-in must not push the settled time into the first words."""
+        self.init(offset)
+        self._opening = _Opening(tuple(context), self._offset if settled is None else settled)
+
+    def prime(self, words: Sequence[str]) -> None:
+        """Primes the first utterance's prompt with `words` said before the stream, as
+        `OnlineASRProcessor.prime` does."""
+        if not words:
+            return
+        opening = self._opening or _Opening((), self._offset)
+        self._opening = replace(opening, prompt=opening.prompt + tuple(words))
 
     def insert_audio_chunk(self, audio: npt.ArrayLike) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""
@@ -338,11 +357,20 @@ class VACOnlineASRProcessor:
                 self._shift = (
                     self._offset + self._held_start / SAMPLING_RATE - self.online.buffer_time_offset
                 )
+                if self._opening is not None:
+                    self._open_inner(self._opening)
+                    self._opening = None
                 self._in_utterance = True
             else:
                 self._hand_over(boundary.sample - self._held_start)
                 self._in_utterance = False
                 self._utterance_ended = True
+
+    def _open_inner(self, opening: _Opening) -> None:
+        """Starts the inner processor's stream, about to hear its first speech."""
+        inner_offset = self.online.buffer_time_offset
+        self.online.resume(inner_offset, opening.context, opening.settled - self._shift)
+        self.online.prime(opening.prompt)
 
     def _hand_over(self, count: int) -> None:
         count = max(0, min(count, self._held.size))
@@ -369,6 +397,16 @@ class VACOnlineASRProcessor:
     def _to_stream_time(self, words: list[TimedWord]) -> list[TimedWord]:
         shift = self._shift
         return [(start + shift, end + shift, text) for start, end, text in words]
+
+
+@dataclass(frozen=True)
+class _Opening:
+    """A stream's start that waits for its first utterance: a resumed stream's context
+    and settled time (stream time), and the prompt's words."""
+
+    context: tuple[str, ...]
+    settled: float
+    prompt: tuple[str, ...] = ()
 
 
 @dataclass

@@ -34,17 +34,17 @@ export function toPcm16(samples) {
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Sends `samples` as PCM16 frames through `connection`, calling `onProgress(sentSeconds)`
- * after each frame. Resolves to true when everything was sent, false when `cancelled()`
- * turned true or the connection dropped.
+ * Sends `samples` as PCM16 frames through `stream` (resume.js), calling
+ * `onProgress(sentSeconds)` after each frame. Resolves to true when everything was sent,
+ * false when `cancelled()` turned true or the stream lost a frame.
  */
-export async function streamSamples(samples, connection, { onProgress, cancelled }) {
+export async function streamSamples(samples, stream, { onProgress, cancelled }) {
   const pcm = toPcm16(samples);
   for (let start = 0, frames = 1; start < pcm.length; start += CHUNK_SAMPLES, frames += 1) {
-    while (connection.bufferedAmount > MAX_BUFFERED_BYTES && !cancelled()) await pause(WAIT_MS);
+    while (stream.bufferedAmount > MAX_BUFFERED_BYTES && !cancelled()) await pause(WAIT_MS);
     if (cancelled()) return false;
     const chunk = pcm.slice(start, start + CHUNK_SAMPLES);
-    if (!connection.sendAudio(chunk.buffer)) return false;
+    if (!stream.sendAudio(chunk.buffer)) return false;
     onProgress((start + chunk.length) / SAMPLE_RATE);
     // Let the page draw progress and the arriving transcript now and then.
     if (frames % FRAMES_PER_YIELD === 0) await pause(0);

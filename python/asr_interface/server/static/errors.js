@@ -19,6 +19,7 @@ const EXPLANATIONS = {
   stream_failed: "The recording failed on the server. Start a new one.",
   backend_error: "The speech model failed on this recording. Start a new one.",
   too_many_sessions: "The server is busy with too many users. The page will try again shortly.",
+  overloaded: "The server is too busy to keep up with another recording. The page will try again shortly.",
   idle_timeout: "The connection was closed after a long pause. The page reconnects on its own.",
   shutting_down: "The server is shutting down. The page reconnects when it is back.",
   session_expired: "The connection reached its time limit; the recording so far was finished. The page reconnects on its own.",
@@ -33,6 +34,7 @@ export function explainError(code) {
 /** Errors that concern the connection, not what the person did: they need no dismissing. */
 export const CONNECTION_ERRORS = new Set([
   "too_many_sessions",
+  "overloaded",
   "idle_timeout",
   "shutting_down",
   "session_expired",

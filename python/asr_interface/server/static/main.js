@@ -7,6 +7,7 @@ import { Connection } from "./connection.js";
 import { CONNECTION_ERRORS, explainClose, explainError } from "./errors.js";
 import { createMicrophone, explainMicrophoneError, microphoneUnavailable } from "./microphone.js";
 import { ModelPanel } from "./model-panel.js";
+import { ATTEMPTS, Stream } from "./resume.js";
 import { FORMATS, Transcript } from "./transcript.js";
 import { TranscriptView } from "./transcript-view.js";
 
@@ -49,6 +50,8 @@ const modelPanel = new ModelPanel({
 let activity = "idle";
 let connected = false;
 let fileRun = null; // {name, duration, started, sent, heard, cancelled}
+let stream = null; // the stream being sent, until its `done`
+let heldStatus = ""; // the stream's status line before its connection dropped
 let liveSeconds = 0;
 let requestedConfig = null; // sent with load_model, not yet confirmed
 let chosenConfig = null; // the last configuration the person loaded: loaded again on reconnect
@@ -106,11 +109,12 @@ function handleState(state) {
     $("connection").dataset.session = state.session;
     $("connection").title = `Session ${state.session}`;
     loadOffer();
-    if (chosenConfig) requestModel(chosenConfig);
+    if (stream && !stream.attached) resumeStream();
+    else if (chosenConfig) requestModel(chosenConfig);
     else setActivity("idle");
   } else if (state.name === "closed") {
     connected = false;
-    interruptStream();
+    if (!holdStream()) interruptStream();
     if (state.lastError?.code === "idle_timeout") {
       // The server closes quiet sessions; a person opening the page again expects it to work.
       setConnection("connecting", "Reconnecting after a long pause…");
@@ -161,6 +165,39 @@ async function diagnose(delay) {
   }
 }
 
+/**
+ * The connection dropped under a stream: the stream waits for the next session, which
+ * resumes it where the last commit settled it (resume.js). False when it cannot: a
+ * compressed stream, one being cancelled, or one that waited through ATTEMPTS attempts.
+ */
+function holdStream() {
+  if (!stream?.resumable || !["live", "file", "finishing"].includes(activity)) return false;
+  if (stream.attached) {
+    stream.detach();
+    heldStatus = $("stream-status").textContent;
+  } else if (++stream.failures >= ATTEMPTS) {
+    return false;
+  }
+  transcript.setPartial({ start: null, end: null, text: "" });
+  redraw();
+  setStatus("Reconnecting… the transcript goes on where it stopped.");
+  return true;
+}
+
+/** A new session for the held stream: the person's model first, then the stream. */
+function resumeStream() {
+  if (chosenConfig) {
+    requestedConfig = chosenConfig;
+    connection.send({ type: "load_model", ...chosenConfig }); // `model_loaded` resumes
+  } else {
+    carryOn();
+  }
+}
+
+function carryOn() {
+  if (stream.start()) setStatus(heldStatus);
+}
+
 /** The connection dropped: whatever was streaming is cut off where it was. */
 function interruptStream() {
   if (["live", "file", "finishing", "cancelling"].includes(activity)) {
@@ -172,6 +209,7 @@ function interruptStream() {
 
 /** Stops feeding the current stream, keeping the transcript it produced so far. */
 function abandonStream() {
+  stream = null;
   if (activity === "live") microphone.release();
   if (fileRun && !fileRun.finished) {
     fileRun.cancelled = true;
@@ -201,9 +239,11 @@ function handleMessage(message) {
       chosenConfig = requestedConfig;
       requestedConfig = null;
       modelPanel.loaded(message);
-      setActivity("idle");
+      if (stream && !stream.attached) carryOn();
+      else setActivity("idle");
       break;
     case "commit":
+      stream?.commit(message);
       transcript.addCommit(message);
       if (fileRun) fileRun.heard = Math.max(fileRun.heard, message.end);
       redraw();
@@ -237,7 +277,11 @@ function handleError(message) {
   // Connection errors come with a close, and the connection line explains them.
   if (CONNECTION_ERRORS.has(message.code)) return;
   showProblem(explainError(message.code), `${message.code}: ${message.message}`);
-  if (MODEL_ERRORS.has(message.code) && activity === "loading") {
+  if (MODEL_ERRORS.has(message.code) && stream && !stream.attached) {
+    // The person's model no longer loads: the held stream cannot go on as it was.
+    requestedConfig = null;
+    interruptStream();
+  } else if (MODEL_ERRORS.has(message.code) && activity === "loading") {
     requestedConfig = null;
     modelPanel.failed(explainError(message.code));
     setActivity("idle");
@@ -249,12 +293,15 @@ function handleError(message) {
 }
 
 function finishStream(done) {
+  // A resumed stream's last session had the audio from its `resume_from` on.
+  const seconds = (stream?.origin ?? 0) + done.audio_seconds;
+  stream = null;
   transcript.setPartial({ start: null, end: null, text: "" });
   redraw();
-  const audio = done.audio_seconds.toFixed(1);
+  const audio = seconds.toFixed(1);
   if (fileRun) {
     const wall = (performance.now() - fileRun.started) / 1000;
-    const factor = done.audio_seconds / Math.max(wall, 1e-3);
+    const factor = seconds / Math.max(wall, 1e-3);
     fileRun.heard = fileRun.duration;
     showFileProgress();
     $("file-status").textContent =
@@ -279,13 +326,15 @@ async function startLive() {
   $("live-elapsed").textContent = "0:00";
   setActivity("live");
   redraw();
-  connection.send(microphone.startMessage);
+  const live = new Stream(connection, microphone.startMessage);
+  stream = live;
+  live.start();
   setStatus("Listening…");
   try {
     await microphone.start({
       onFrame(audio, seconds) {
         if (activity !== "live" && activity !== "finishing") return;
-        connection.sendAudio(audio);
+        live.sendAudio(audio);
         liveSeconds += seconds;
         $("live-elapsed").textContent = formatElapsed(liveSeconds);
       },
@@ -299,6 +348,7 @@ async function startLive() {
     if (activity !== "live") microphone.release();
   } catch (error) {
     microphone.release();
+    stream = null;
     connection.send({ type: "reset" });
     showProblem(explainMicrophoneError(error));
     setStatus("Not recording.");
@@ -312,7 +362,7 @@ async function stopLive() {
   setStatus("Finishing the transcript…");
   await microphone.stop();
   $("level").value = 0;
-  if (activity === "finishing") connection.send({ type: "end" });
+  if (activity === "finishing") stream?.end();
 }
 
 function formatElapsed(seconds) {
@@ -340,10 +390,12 @@ async function transcribeFile(file) {
   fileRun = run;
   transcript.clear();
   redraw();
-  connection.send(START);
+  const sending = new Stream(connection, START);
+  stream = sending;
+  sending.start();
   setStatus(`Transcribing ${file.name}…`);
   run.started = performance.now();
-  const sent = await streamSamples(samples, connection, {
+  const sent = await streamSamples(samples, sending, {
     onProgress(seconds) {
       run.sent = seconds;
       showFileProgress();
@@ -352,7 +404,7 @@ async function transcribeFile(file) {
   });
   if (fileRun !== run) return; // the connection dropped or the stream failed meanwhile
   if (sent) {
-    connection.send({ type: "end" });
+    sending.end();
     setActivity("finishing");
   }
 }
@@ -369,6 +421,13 @@ function showFileProgress() {
 function cancelFile() {
   if (!fileRun) return;
   fileRun.cancelled = true;
+  if (!stream?.attached) {
+    // No session has the stream: there is nothing to reset.
+    abandonStream();
+    setStatus("Cancelled.");
+    return;
+  }
+  stream = null;
   connection.send({ type: "reset" });
   setStatus("Cancelling…");
   setActivity("cancelling");
