@@ -23,13 +23,13 @@ import random
 
 import numpy as np
 import numpy.typing as npt
-from asr_interface.server.engine import StreamEngine, engine_for
 from speech_sets import long_stretch
 
 from asr_interface.audio import SAMPLING_RATE
-from asr_interface.backends.registry import get_loader
+from asr_interface.backends.loaded import load_model
 from asr_interface.core.config import ASRConfig
-from asr_interface.core.processor import TimedWord
+from asr_interface.core.decoding import TimedWord
+from asr_interface.core.engine import StreamEngine
 from asr_interface.evaluation import normalize
 
 STEPS_AFTER_RESUME = 4
@@ -55,8 +55,7 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=3, help="try every STRIDE-th word")
     parser.add_argument("--stretches", type=int, default=2, help="6-clip stretches to use")
     arguments = parser.parse_args()
-    processor, _ = get_loader("faster-whisper").load(ASRConfig())
-    engine = engine_for(processor)
+    engine = load_model(ASRConfig()).open_stream()
     choose = random.Random(1)
     tried = lost = duplicated = 0
     for stretch in range(arguments.stretches):
