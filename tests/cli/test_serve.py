@@ -84,3 +84,26 @@ def test_nonsensical_limits_and_access_are_refused_at_start_up(
     assert completed.returncode == 2
     assert complaint in completed.stderr
     assert "listening" not in completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "policy"),
+    [
+        ([], "align-att"),
+        (["--policy", "local-agreement"], "local-agreement"),
+        (["--vac"], "local-agreement"),
+        (["--vad"], "local-agreement"),
+        (["--lan", "auto", "--model", "base"], "local-agreement"),
+        (["--lan", "de", "--model", "base"], "align-att"),
+    ],
+)
+def test_the_server_streams_with_align_att_unless_the_options_need_local_agreement(
+    flags: list[str], policy: str
+) -> None:
+    """`serve` defaults to the policy that held the most streams, and to LocalAgreement for
+    what only it offers; a named policy wins."""
+    from asr_interface.cli.main import build_parser
+    from asr_interface.cli.serve import serving_config
+
+    arguments = build_parser().parse_args(["serve", *flags])
+    assert serving_config(arguments).policy == policy

@@ -207,3 +207,15 @@ def test_a_step_must_fit_beside_what_trimming_keeps() -> None:
     with pytest.raises(ValidationError, match="min_chunk_size \\+ buffer_trimming_sec"):
         ASRConfig(min_chunk_size=5.0, buffer_trimming_sec=26.0)
     assert ASRConfig(min_chunk_size=5.0, buffer_trimming_sec=25.0).buffer_trimming_sec == 25.0
+
+
+@pytest.mark.parametrize(
+    "fields", [{"vac": True}, {"vad": True}, {"lan": "auto"}], ids=["vac", "vad", "auto"]
+)
+def test_align_att_refuses_what_only_local_agreement_offers(fields: dict[str, Any]) -> None:
+    """AlignAtt decodes in one given language without voice activity control: asking for
+    both names the policy that offers the rest."""
+    with pytest.raises(ValidationError, match="use policy 'local-agreement'"):
+        ASRConfig(policy="align-att", **fields)
+    assert ASRConfig(policy="local-agreement", **fields).needs_local_agreement()
+    assert not ASRConfig(policy="align-att").needs_local_agreement()

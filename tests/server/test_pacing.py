@@ -10,8 +10,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from asr_interface.backends.loaded import load_model
+from asr_interface.cli.main import build_parser
+from asr_interface.cli.serve import serving_config
 from asr_interface.client import StreamingClient
-from asr_interface.core.config import ASRConfig
 from asr_interface.core.pacing import Pacing
 from asr_interface.protocol import Commit
 from asr_interface.simulation import simulate
@@ -38,7 +39,7 @@ async def test_real_time_stream_steps_as_simulated() -> None:
     """JFK sent in 1 s frames at real-time pace to a default server commits exactly the
     words, in the same steps, that `simulate` commits for the same frames and configuration."""
     audio = speech_audio(JFK)
-    config = ASRConfig()
+    config = serving_config(build_parser().parse_args(["serve"]))
     simulated = simulate(
         load_model(config).open_stream(),
         audio,

@@ -267,12 +267,9 @@ class FasterWhisperLoader:
 
     @staticmethod
     def _align_att(config: ASRConfig, asr: FasterWhisperASR) -> AlignAttProcessor:
-        """A stream under the AlignAtt policy over the same loaded model."""
-        if config.vac or config.vad or asr.original_language is None:
-            raise ConfigError(
-                "policy 'align-att' decodes in a given language without voice activity "
-                "control; use vac, vad or lan='auto' with policy 'local-agreement'"
-            )
+        """A stream under the AlignAtt policy over the same loaded model (the configuration
+        refuses what the policy cannot serve: detection, voice activity control)."""
+        assert asr.original_language is not None
         decoder = AlignAttDecoder(asr.model, language=asr.original_language, task=asr.task)
         options = AlignAttOptions(trimming_sec=config.buffer_trimming_sec, decoding=asr.decoding)
         return AlignAttProcessor(decoder, options)

@@ -209,6 +209,20 @@ class ASRConfig(BaseModel):
             )
         return lan
 
+    def needs_local_agreement(self) -> bool:
+        """Whether this asks for what only LocalAgreement offers: voice activity control,
+        VAD filtering or language detection (AlignAtt decodes in one given language)."""
+        return self.vac or self.vad or self.lan == "auto"
+
+    @model_validator(mode="after")
+    def _policy_serves_the_rest(self) -> ASRConfig:
+        if self.policy == "align-att" and self.needs_local_agreement():
+            raise ValueError(
+                "policy 'align-att' decodes in one given language without voice activity "
+                "control; use policy 'local-agreement' for vac, vad or lan 'auto'"
+            )
+        return self
+
     @model_validator(mode="after")
     def _steps_fit_the_window(self) -> ASRConfig:
         """A step must fit beside what trimming keeps, or audio would be cut unheard."""

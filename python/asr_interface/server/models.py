@@ -71,16 +71,16 @@ class ModelPool:
                     ErrorCode.MODEL_NOT_ALLOWED,
                     f"clients may not set {name}; the server's operator does",
                 )
-        try:
-            # Only the options the server was given: the rest keep their defaults, which
-            # may depend on the client's fields (translation's encoder input).
-            given = self.default.model_dump(exclude_unset=True)
-            config = type(self.default).model_validate({**given, **fields})
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors()
-            )
-            raise ProtocolError(ErrorCode.INVALID_CONFIG, problems) from None
+        # Only the options the server was given: the rest keep their defaults, which may
+        # depend on the client's fields (translation's encoder input).
+        values = {**self.default.model_dump(exclude_unset=True), **fields}
+        if "policy" not in fields and values.get("policy") == "align-att":
+            # Asked for detection or voice activity control without naming a policy: the
+            # policy that offers them.
+            agreement = self._config({**values, "policy": "local-agreement"})
+            if agreement.needs_local_agreement():
+                values = agreement.model_dump(exclude_unset=True)
+        config = self._config(values)
         if config.model != self.default.model and not self.model_allowed(config.model):
             raise ProtocolError(
                 ErrorCode.MODEL_NOT_ALLOWED,
@@ -92,6 +92,15 @@ class ModelPool:
         except UnknownBackendError as error:
             raise ProtocolError(ErrorCode.UNKNOWN_BACKEND, str(error)) from None
         return config
+
+    def _config(self, values: dict[str, Any]) -> ASRConfig:
+        try:
+            return type(self.default).model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors()
+            )
+            raise ProtocolError(ErrorCode.INVALID_CONFIG, problems) from None
 
     def model_allowed(self, model: str) -> bool:
         if self._allowed is not None:
