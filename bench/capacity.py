@@ -6,7 +6,7 @@ recording, and each other set's clips joined by short silences), cut after the c
 reaches `--seconds`, so the cut keeps its own transcript. Decodings:
 
 - `align-att`: `--policy align-att`, the rest the server's defaults;
-- `local-agreement`: the server's defaults;
+- `local-agreement`: `--policy local-agreement`, the rest the server's defaults;
 - `whisper_streaming`: LocalAgreement with whisper_streaming's decoding
   (`policies.WHISPER_STREAMING` as server flags: beam 5, the encoder fed 30 s, every tail
   decoded, no token budget).

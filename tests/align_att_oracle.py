@@ -53,6 +53,7 @@ class OracleAlignAtt:
         self.committed: list[TokenWord] = []
         self.first_in_window = 0
         self.unconfirmed: list[TokenWord] = []
+        self.committed_end = offset
 
     def insert(self, count: int) -> None:
         """Appends `count` samples; past the cap, cut at the newest committed word's end if
@@ -117,7 +118,16 @@ class OracleAlignAtt:
             later = self.committed[self.first_in_window + 1 : -1]
             fitting = [w for w in later if w.start >= earliest]
             self._cut_at((fitting[0] if fitting else self.committed[-1]).start)
-        return new
+        return self._reported(new)
+
+    def _reported(self, words: list[TokenWord]) -> list[TokenWord]:
+        """Committed words as reported: none starts before the previous one ended."""
+        reported = []
+        for w in words:
+            start = max(w.start, self.committed_end)
+            self.committed_end = max(w.end, start)
+            reported.append(TokenWord(start, self.committed_end, w.text, w.tokens))
+        return reported
 
     def in_window(self) -> list[TokenWord]:
         return self.committed[self.first_in_window :]

@@ -103,6 +103,8 @@ pub struct AlignAtt {
     unconfirmed: Vec<TokenWord>,
     /// Samples of the window handed out by the last `prepare`.
     prepared: usize,
+    /// Stream time at which the newest committed word ends, as reported.
+    committed_end: f64,
 }
 
 impl AlignAtt {
@@ -115,6 +117,7 @@ impl AlignAtt {
             first_in_window: 0,
             unconfirmed: Vec::new(),
             prepared: 0,
+            committed_end: 0.0,
         })
     }
 
@@ -125,6 +128,7 @@ impl AlignAtt {
         self.first_in_window = 0;
         self.unconfirmed.clear();
         self.prepared = 0;
+        self.committed_end = offset;
     }
 
     pub fn config(&self) -> &AlignAttConfig {
@@ -245,7 +249,7 @@ impl AlignAtt {
             w.word.end += self.audio.offset();
         }
         self.unconfirmed = words.split_off(ready);
-        let new: Vec<Word> = words.iter().map(|w| w.word.clone()).collect();
+        let new = self.reported(&words);
         self.committed.extend(words);
         if last {
             self.unconfirmed.clear();
@@ -257,6 +261,22 @@ impl AlignAtt {
         }
         self.forget_unread_words();
         Ok(new)
+    }
+
+    /// The words committed now as reported: each step aligns its words afresh, so a word may
+    /// be aligned to start a little before the previous step's last word ended; it is
+    /// reported as starting there, and commits follow one another in time.
+    fn reported(&mut self, words: &[TokenWord]) -> Vec<Word> {
+        words
+            .iter()
+            .map(|w| {
+                let mut word = w.word.clone();
+                word.start = word.start.max(self.committed_end);
+                word.end = word.end.max(word.start);
+                self.committed_end = word.end;
+                word
+            })
+            .collect()
     }
 
     /// Cuts the window at the start of a committed word, the oldest that leaves at most
@@ -429,6 +449,21 @@ mod tests {
         let words = vec![word(0.0, 0.5, " a", &[1]), word(0.5, 2.0, " b", &[2])];
         let new = core.commit(words, false).unwrap();
         assert_eq!((new[0].start, new[0].end), (10.0, 10.5));
+    }
+
+    #[test]
+    fn a_word_aligned_into_the_previous_commit_starts_where_it_ended() {
+        let mut core = AlignAtt::new(AlignAttConfig::default()).unwrap();
+        core.init(0.0);
+        core.insert_f32(&vec![0.0; 4 * SECOND]).unwrap();
+        core.prepare();
+        let first = vec![word(0.0, 1.2, " a", &[1]), word(1.2, 4.0, " b", &[2])];
+        core.commit(first, false).unwrap();
+        core.insert_f32(&vec![0.0; SECOND]).unwrap();
+        core.prepare();
+        let again = vec![word(1.1, 1.3, " b", &[2]), word(1.3, 5.0, " c", &[3])];
+        let new = core.commit(again, false).unwrap();
+        assert_eq!((new[0].start, new[0].end), (1.2, 1.3));
     }
 
     #[test]

@@ -120,7 +120,7 @@ def test_forced_prefix_ending_a_sentence_keeps_the_speech_after_it(
 ) -> None:
     """Committed text that ends a sentence, forced as the prefix, still lets the next
     sentence of the window be decoded, with the words the unforced decoding gives."""
-    audio = speech_audio(LONG)[: 13 * RATE]
+    audio = speech_audio(LONG)[: 17 * RATE]  # a dozen words after the first sentence
     free = decode(decoder, audio, GREEDY)
     first_end = next(i for i, (_, _, word) in enumerate(free.words) if word.endswith("."))
     committed = "".join(word for _, _, word in free.words[: first_end + 1])
@@ -142,19 +142,36 @@ def test_encoder_seconds_out_of_range_is_refused(seconds: float) -> None:
 
 
 def test_short_tail_is_left_to_the_next_window_but_never_in_the_last(
-    decoder: WhisperBatchDecoder,
+    decoder: WhisperBatchDecoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A window cut in the middle of a word: with more audio to come its short tail is left
-    for the next window, while a stream's last window decodes it as `transcribe` would."""
+    """A window whose 10 s encoder input leaves a short tail: with more audio to come the
+    tail is left for the next window without another pass, while a stream's last window
+    decodes it as `transcribe` would."""
+    passes = 0
+    generate = decoder.fallback.generate
+
+    def counted(*args: Any, **settings: Any) -> list[Any]:
+        nonlocal passes
+        passes += 1
+        return generate(*args, **settings)
+
+    monkeypatch.setattr(decoder.fallback, "generate", counted)
+
+    def decoded(options: DecodingOptions, more_audio: bool = False) -> tuple[WindowResult, int]:
+        nonlocal passes
+        passes = 0
+        return decode(decoder, audio, options, more_audio=more_audio), passes
+
     audio = speech_audio(LONG)[: round(11.5 * RATE)]
     options = DecodingOptions(beam_size=1, encoder_seconds=10.0, tail_seconds=2.0)
-    every_tail = decode(decoder, audio, replace(options, tail_seconds=0.0))
-    last = decode(decoder, audio, options)
-    going_on = decode(decoder, audio, options, more_audio=True)
-    assert last.words == every_tail.words
+    every_tail, every_tail_passes = decoded(replace(options, tail_seconds=0.0))
+    last, last_passes = decoded(options)
+    going_on, going_on_passes = decoded(options, more_audio=True)
+    assert (last.words, last_passes, last.left_tail) == (every_tail.words, 2, False)
+    assert going_on.words
     assert going_on.words == every_tail.words[: len(going_on.words)]
-    assert len(going_on.words) < len(every_tail.words)
-    assert going_on.words[-1][2].strip() == "comparatively"
+    assert (going_on_passes, going_on.left_tail) == (1, True)
+    assert every_tail_passes == 2
 
 
 def test_token_budget_stops_output_longer_than_the_audio_allows(

@@ -76,7 +76,8 @@ def test_flags_set_fields(flags: list[str], expected: dict[str, object]) -> None
     [
         ASRConfig(),
         ASRConfig(beam_size=5, encoder_seconds=None, tail_seconds=0.0, max_tokens_per_second=None),
-        ASRConfig(policy="align-att", vac=True, min_chunk_size=0.5, lan="de", model="base"),
+        ASRConfig(policy="local-agreement", vac=True, min_chunk_size=0.5, lan="de", model="base"),
+        ASRConfig(policy="align-att", min_chunk_size=0.5, lan="de", model="base"),
         ASRConfig(model_dir="/models/x", buffer_trimming="sentence", cpu_threads=1),
     ],
 )
@@ -85,10 +86,14 @@ def test_config_flags_read_back_as_the_configuration(config: ASRConfig) -> None:
     assert parse(*config_flags(config)) == config
 
 
-def test_config_flags_name_only_what_differs_from_the_defaults() -> None:
-    """The defaults need no flag, so a started server's command line shows what was changed."""
-    assert config_flags(ASRConfig()) == []
-    assert config_flags(ASRConfig(policy="align-att")) == ["--policy=align-att"]
+def test_config_flags_name_only_what_differs_from_the_defaults_and_the_policy() -> None:
+    """A started server's command line shows what was changed, and the policy, which a server
+    would otherwise choose for itself."""
+    assert config_flags(ASRConfig()) == ["--policy=local-agreement"]
+    assert config_flags(ASRConfig(policy="align-att", beam_size=2)) == [
+        "--policy=align-att",
+        "--beam-size=2",
+    ]
 
 
 @pytest.mark.parametrize(

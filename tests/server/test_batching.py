@@ -292,15 +292,17 @@ def metric(server: ServerProcess, name: str, **labels: str) -> float:
 
 @pytest.fixture(scope="module")
 def unbatched() -> Iterator[ServerProcess]:
-    """A server decoding every step alone."""
-    with running_server("--max-batch", "1") as started:
+    """A LocalAgreement server, the policy whose steps batch, decoding every step alone."""
+    with running_server("--policy", "local-agreement", "--max-batch", "1") as started:
         yield started
 
 
 @pytest.fixture(scope="module")
 def batched() -> Iterator[ServerProcess]:
-    """A server batching up to four streams' steps, waiting up to 50 ms for them."""
-    with running_server("--max-batch", "4", "--batch-window-ms", "50") as started:
+    """A LocalAgreement server batching up to four streams' steps, waiting up to 50 ms."""
+    with running_server(
+        "--policy", "local-agreement", "--max-batch", "4", "--batch-window-ms", "50"
+    ) as started:
         yield started
 
 

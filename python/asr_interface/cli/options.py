@@ -71,12 +71,13 @@ def config_from_arguments(
 
 def config_flags(config: ASRConfig) -> list[str]:
     """The flags that turn the defaults into `config`: what `config_from_arguments` reads back
-    as `config`, for a command line that starts another process with it."""
+    as `config`, for a command line that starts another process with it. The policy is always
+    named: a server chooses its own when none is (`cli.serve.serving_config`)."""
     defaults = type(config)()
     flags = []
     for name in type(config).model_fields:
         value = getattr(config, name)
-        if value == getattr(defaults, name):
+        if value == getattr(defaults, name) and name != "policy":
             continue
         if isinstance(value, bool):
             flags.append(flag_name(name) if value else "--no-" + flag_name(name)[2:])

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
     from asr_interface.core.config import ASRConfig
 
 SERVING_POLICY = "align-att"
-"""The server's commit policy unless told otherwise: it held six real-time streams of
-continuous speech on two cores at p90 commit latency under 2 s, where LocalAgreement held
-one or two at 3 s, with no more word errors (docs/capacity.md)."""
+"""The server's commit policy unless told otherwise: on two cores it held more real-time
+streams of continuous speech at p90 commit latency 3 s than LocalAgreement, with no more
+word errors (docs/capacity.md has the figures per speech set)."""
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
