@@ -3,6 +3,8 @@ times from the alignment, and the word error rate of a whole-file pass."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from asr_interface.audio import SAMPLING_RATE
@@ -90,10 +92,21 @@ def test_the_window_limit_is_the_configurations_buffer_trimming_sec() -> None:
     assert processor.options.trimming_sec == 12.0
 
 
-def test_resumed_stream_starts_at_its_settled_time(decoder: AlignAttDecoder) -> None:
-    """AlignAtt takes no context, so its engine drops a resumed stream's lead-in: the words
-    committed before the settled time are not committed again (heard again, AlignAtt
-    commits "fellow Americans" twice), and the ones after it are."""
+def test_resumed_stream_starts_at_its_settled_time(
+    decoder: AlignAttDecoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AlignAtt takes a resumed stream's context only as the model's previous text, so its
+    engine drops the lead-in: the words committed before the settled time are not committed
+    again (heard again, AlignAtt commits "fellow Americans" twice), the ones after it are,
+    and every decode reads the context before the prompt of its own commits."""
+    prompts: list[list[int]] = []
+    decode = decoder.decode
+
+    def read(audio: Any, prompt: Any, prefix: Any, options: Any) -> Any:
+        prompts.append(list(prompt))
+        return decode(audio, prompt, prefix, options)
+
+    monkeypatch.setattr(decoder, "decode", read)
     engine = AlignAttProcessor(decoder).engine()
     settled = 2.1  # the end of "And so my fellow Americans", a pause before "ask"
     offset = settled - 1.0
@@ -107,3 +120,5 @@ def test_resumed_stream_starts_at_its_settled_time(decoder: AlignAttDecoder) -> 
     assert "ask not what your country" in text
     assert "fellow" not in text and "americans" not in text  # the lead-in was heard before
     assert committed[0][0] >= settled
+    context = decoder.tokenizer.encode(" And so my fellow Americans,")
+    assert prompts and all(prompt[: len(context)] == context for prompt in prompts)

@@ -63,8 +63,8 @@ class AlignAttOptions:
     of the audio decoded (SimulStreaming's default, 0.5 s)."""
     trimming_sec: float = 15.0
     """The window is cut at a committed word once it is longer than this (the configuration's
-    `buffer_trimming_sec`). 15 s made one error fewer than 25 s over every set of continuous
-    speech, 10 s three more, and the encoder's cost follows the window (docs/align-att.md)."""
+    `buffer_trimming_sec`). Over every set of continuous speech 15 s made one error more than
+    25 s for two thirds of the encoder's work, 10 s three more again (docs/align-att.md)."""
     rest_seconds: float = 1.0
     """When the output after a forced prefix stops with more audio than this after its last
     word, that audio is decoded again with the prefix as prompt: a prefix ending a sentence
@@ -92,7 +92,8 @@ class AlignAttDecoder:
         self.encoder = WhisperEncoder(self.whisper)
         self.tokenizer: Tokenizer = self.whisper.tokenizer(task, language)
         self._suppressed = suppressed_tokens(self.tokenizer, [-1])
-        self._prompt_limit: int = self.whisper.max_length // 2 - 1
+        self.prompt_limit: int = self.whisper.max_length // 2 - 1
+        """The most previous-text tokens a call reads (Whisper's: half its context)."""
 
     def decode(
         self,
@@ -134,7 +135,7 @@ class AlignAttDecoder:
         tokenizer = self.tokenizer
         start = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix]
         if prompt:
-            start = [tokenizer.sot_prev, *list(prompt)[-self._prompt_limit :], *start]
+            start = [tokenizer.sot_prev, *list(prompt)[-self.prompt_limit :], *start]
         seconds = content_frames * self.whisper.seconds_per_frame
         limit = self.whisper.max_length
         if decoding.max_tokens_per_second is not None:
@@ -216,6 +217,8 @@ class AlignAttProcessor:
             frame_threshold=self.options.frame_threshold,
             trimming_sec=self.options.trimming_sec,
         )
+        self._before: list[int] = []
+        """Tokens of the text said before the stream (`prime`), read before the prompt."""
 
     def fresh_copy(self) -> AlignAttProcessor:
         """A processor with the same decoder and options and an empty stream."""
@@ -233,6 +236,14 @@ class AlignAttProcessor:
     def init(self, offset: float | None = None) -> None:
         """Starts a new stream whose first sample is at `offset` seconds (default 0)."""
         self._core.init(0.0 if offset is None else float(offset))
+        self._before = []
+
+    def prime(self, words: Sequence[str]) -> None:
+        """Takes `words` said before the stream's audio (a resumed stream's committed text,
+        a client's prompt) as the model's previous text; none of them is committed."""
+        text = " ".join(word.strip() for word in words if word.strip())
+        tokens = self.decoder.tokenizer.encode(" " + text) if text else []
+        self._before = tokens[len(tokens) - min(len(tokens), self.decoder.prompt_limit) :]
 
     def insert_audio_chunk(self, audio: npt.NDArray[Any]) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""
@@ -262,5 +273,6 @@ class AlignAttProcessor:
 
     def _step(self, *, last: bool) -> list[TimedWord]:
         window, prompt, prefix = self._core.prepare()
+        prompt = [*self._before, *prompt]
         words = self.decoder.decode(window, prompt, prefix, self.options) if len(window) else []
         return self._core.commit(words, last)

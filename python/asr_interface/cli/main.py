@@ -20,7 +20,7 @@ from asr_interface.backends.model_resolution import BUNDLED_MODELS, cache_root
 from asr_interface.backends.registry import list_loaders
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.cli.progress import ProgressBar
-from asr_interface.cli.serve import add_serve_arguments, run_serve
+from asr_interface.cli.serve import add_serve_arguments, run_serve, serving_config
 from asr_interface.cli.stream import add_stream_arguments, run_stream
 from asr_interface.core.pacing import Pacing
 from asr_interface.core.protocols import ASRBase
@@ -118,8 +118,9 @@ def _seconds(value: float | None) -> str:
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
-    """Streams a file in simulated real time, printing each commit as it happens."""
-    config = config_from_arguments(arguments)
+    """Streams a file in simulated real time, as the server would, printing each commit as
+    it happens."""
+    config = serving_config(arguments)
     audio = load_audio(arguments.file)
     model = load_model(config)
     compute_aware = not arguments.comp_unaware
@@ -156,8 +157,9 @@ def _evaluation_entries(arguments: argparse.Namespace) -> list[ManifestEntry]:
 
 
 def _evaluate(arguments: argparse.Namespace) -> int:
-    """Streams files and scores the streamed transcripts against their references."""
-    config = config_from_arguments(arguments)
+    """Streams files as the server would and scores the streamed transcripts against their
+    references."""
+    config = serving_config(arguments)
     entries = _evaluation_entries(arguments)
     model = load_model(config)
     total_words = total_chars = ErrorCount(0, 0)

@@ -175,8 +175,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def serving_config(arguments: argparse.Namespace) -> ASRConfig:
-    """The server's default configuration: the flags given, under `SERVING_POLICY` unless a
-    policy is named or the options need LocalAgreement."""
+    """The server's default configuration, which `simulate` and `evaluate` stream with too:
+    the flags given, under `SERVING_POLICY` unless a policy is named or the options need
+    LocalAgreement."""
     config = config_from_arguments(arguments)
     if arguments.policy is None and not config.needs_local_agreement():
         config = config.model_copy(update={"policy": SERVING_POLICY})

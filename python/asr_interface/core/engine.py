@@ -226,18 +226,21 @@ class WordPolicy(Protocol):
 
     def init(self, offset: float | None = None) -> None: ...
 
+    def prime(self, words: Sequence[str]) -> None:
+        """Takes `words` said before the stream's audio as the model's previous text."""
+        ...
+
 
 class _Restartable(Protocol):
     def init(self, offset: float | None = None) -> None: ...
 
 
 class _StartsAfresh:
-    """Engines whose processor takes no text: a custom `ASRProcessor` (its protocol,
-    `init`, `insert_audio_chunk`, `process_iter`, `finish`, has no way to hand its model a
-    prompt) and the AlignAtt policy (whose core has no resume yet). A resumed stream's
-    context and a stream's prompt do not reach them, so they could not tell the words of
-    the lead-in, committed before, from new ones: a resumed stream starts at its settled
-    time, and the lead-in's audio is dropped."""
+    """Engines whose processor cannot tell the words of a resumed stream's lead-in,
+    committed before, from new ones: a custom `ASRProcessor` (its protocol, `init`,
+    `insert_audio_chunk`, `process_iter`, `finish`, takes no text at all) and the AlignAtt
+    policy (which takes the text as its prompt, `PolicyEngine.reset`). A resumed stream
+    starts at its settled time, and the lead-in's audio is dropped."""
 
     processor: _Restartable
     _lead_in = 0
@@ -269,6 +272,19 @@ class PolicyEngine(_StartsAfresh):
     def __init__(self, processor: WordPolicy) -> None:
         self.processor = processor
         self.sep: str = processor.sep
+
+    def reset(
+        self,
+        offset: float = 0.0,
+        context: Sequence[str] = (),
+        settled: float | None = None,
+        prompt: Sequence[str] = (),
+    ) -> None:
+        """As `_StartsAfresh.reset`, with the resumed stream's committed words and the
+        stream's prompt as the model's previous text: the sentence the first words of the
+        resumed audio continue."""
+        super().reset(offset, context, settled, prompt)
+        self.processor.prime([*prompt, *context])
 
     def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
         processor = self.processor
