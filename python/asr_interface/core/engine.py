@@ -23,6 +23,10 @@ from asr_interface._core import SAMPLE_RATE
 from asr_interface.core.decoding import TimedWord, WindowDecoder, WindowRequest, WindowResult
 from asr_interface.core.language import DetectedLanguage
 
+LEAD_IN_JITTER = 0.2
+"""Seconds by which one alignment may place a word's end after where another placed it
+(0.1-0.14 s seen between AlignAtt's steps)."""
+
 if TYPE_CHECKING:
     from asr_interface.core.processor import OnlineASRProcessor
     from asr_interface.core.protocols import ASRProcessor
@@ -236,11 +240,11 @@ class _Restartable(Protocol):
 
 
 class _StartsAfresh:
-    """Engines whose processor cannot tell the words of a resumed stream's lead-in,
-    committed before, from new ones: a custom `ASRProcessor` (its protocol, `init`,
-    `insert_audio_chunk`, `process_iter`, `finish`, takes no text at all) and the AlignAtt
-    policy (which takes the text as its prompt, `PolicyEngine.reset`). A resumed stream
-    starts at its settled time, and the lead-in's audio is dropped."""
+    """Engines whose processor takes no text and gives no word times: a custom
+    `ASRProcessor` (its protocol, `init`, `insert_audio_chunk`, `process_iter`, `finish`,
+    has no way to hand its model a prompt) cannot tell the words of a resumed stream's
+    lead-in, committed before, from new ones, so a resumed stream starts at its settled
+    time, and the lead-in's audio is dropped."""
 
     processor: _Restartable
     _lead_in = 0
@@ -263,15 +267,22 @@ class _StartsAfresh:
         return audio[dropped:]
 
 
-class PolicyEngine(_StartsAfresh):
+class PolicyEngine:
     """Runs a `WordPolicy` (the AlignAtt policy): one decode per step, word timings and the
-    partial as with LocalAgreement."""
+    partial as with LocalAgreement.
+
+    A resumed stream decodes its lead-in, the audio between `offset` and `settled`, so that
+    its first new word is heard from its beginning rather than cut at its onset; the words
+    aligned into the lead-in were committed before and are left out (`_new`). The stream's
+    prompt primes the model; the context does not, for the lead-in says its last words
+    again."""
 
     processor: WordPolicy
 
     def __init__(self, processor: WordPolicy) -> None:
         self.processor = processor
         self.sep: str = processor.sep
+        self._settled = 0.0
 
     def reset(
         self,
@@ -280,23 +291,30 @@ class PolicyEngine(_StartsAfresh):
         settled: float | None = None,
         prompt: Sequence[str] = (),
     ) -> None:
-        """As `_StartsAfresh.reset`, with the resumed stream's committed words and the
-        stream's prompt as the model's previous text: the sentence the first words of the
-        resumed audio continue."""
-        super().reset(offset, context, settled, prompt)
-        self.processor.prime([*prompt, *context])
+        self.processor.init(offset)
+        self.processor.prime(prompt)
+        self._settled = offset if settled is None else max(offset, settled)
 
     def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
         processor = self.processor
-        audio = self._after_lead_in(audio)
         processor.insert_audio_chunk(audio)
         if audio.size == 0 and not final:
-            return StepResult([], processor.unconfirmed(), 0.0, 0)
+            return StepResult([], self._new(processor.unconfirmed()), 0.0, 0)
         began = time.perf_counter()
-        committed = processor.step_words(last=final)
+        committed = self._new(processor.step_words(last=final))
         model_seconds = time.perf_counter() - began
-        unconfirmed = [] if final else processor.unconfirmed()
+        unconfirmed = [] if final else self._new(processor.unconfirmed())
         return StepResult(committed, unconfirmed, model_seconds, 1)
+
+    def _new(self, words: list[TimedWord]) -> list[TimedWord]:
+        """The words not of a resumed stream's lead-in: a lead-in word ends by the settled
+        time, within the alignment's jitter, and lies mostly before it."""
+        settled = self._settled
+        return [
+            word
+            for word in words
+            if not (word[1] <= settled + LEAD_IN_JITTER and word[0] + word[1] < 2 * settled)
+        ]
 
 
 class ProcessorEngine(_StartsAfresh):
