@@ -239,8 +239,8 @@ class AlignAttProcessor:
         self._before = []
 
     def prime(self, words: Sequence[str]) -> None:
-        """Takes `words` said before the stream's audio (a resumed stream's committed text,
-        a client's prompt) as the model's previous text; none of them is committed."""
+        """Takes `words` said before the stream's audio (a client's prompt: names,
+        spellings) as the model's previous text; none of them is committed."""
         text = " ".join(word.strip() for word in words if word.strip())
         tokens = self.decoder.tokenizer.encode(" " + text) if text else []
         self._before = tokens[len(tokens) - min(len(tokens), self.decoder.prompt_limit) :]
