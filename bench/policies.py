@@ -8,7 +8,7 @@ compute-aware mode (1 s steps; the clock advances by the audio and by the time e
 really takes, so a slow policy sees more audio per step, as a live stream would). Policies:
 
 - `align-att`: `AlignAttProcessor` with its defaults (greedy, 10 s encoder input);
-- `local-agreement`: `OnlineASRProcessor` with `ASRConfig`'s defaults (the server's);
+- `local-agreement`: `OnlineASRProcessor` with `ASRConfig`'s defaults (the server's decoding);
 - `whisper_streaming`: `OnlineASRProcessor` with beam 5, the encoder fed 30 s, every tail
   decoded and no token budget (`--encoder-seconds none --tail-seconds 0
   --max-tokens-per-second none`).
