@@ -48,6 +48,11 @@ impl AlignAttCore {
         self.inner.init(offset);
     }
 
+    /// Starts a stream at `offset` continuing one committed elsewhere up to `settled`.
+    fn resume(&mut self, offset: f64, settled: f64) {
+        self.inner.resume(offset, settled);
+    }
+
     /// Appends a 1-D array of float32, float64 or int16 samples.
     fn insert(&mut self, audio: &Bound<'_, PyUntypedArray>) -> PyResult<()> {
         insert_array(&mut self.inner, audio)
@@ -88,7 +93,7 @@ impl AlignAttCore {
     }
 
     fn unconfirmed(&self) -> Vec<PyWord> {
-        words_to_py(self.inner.unconfirmed().iter())
+        words_to_py(self.inner.partial())
     }
 
     fn committed(&self) -> Vec<PyWord> {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 SAMPLING_RATE = 16000
 FRAME_SECONDS = 0.02
 TIME_TOLERANCE = 1e-6
+LEAD_IN_JITTER = 0.2
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,19 @@ class OracleAlignAtt:
         self.first_in_window = 0
         self.unconfirmed: list[TokenWord] = []
         self.committed_end = offset
+        self.settled = offset
+
+    def resume(self, offset: float, settled: float) -> None:
+        """A stream continuing one committed elsewhere up to `settled`: the words of the
+        audio before it (the lead-in) are never reported."""
+        self.init(offset)
+        self.settled = max(settled, offset)
+
+    def partial(self) -> list[TokenWord]:
+        return [w for w in self.unconfirmed if not self._in_lead_in(w)]
+
+    def _in_lead_in(self, w: TokenWord) -> bool:
+        return w.end <= self.settled + LEAD_IN_JITTER and w.start + w.end < 2.0 * self.settled
 
     def insert(self, count: int) -> None:
         """Appends `count` samples; past the cap, cut at the newest committed word's end if
@@ -121,9 +135,12 @@ class OracleAlignAtt:
         return self._reported(new)
 
     def _reported(self, words: list[TokenWord]) -> list[TokenWord]:
-        """Committed words as reported: none starts before the previous one ended."""
+        """Committed words as reported: none of the lead-in, none starting before the
+        previous one ended."""
         reported = []
         for w in words:
+            if self._in_lead_in(w):
+                continue
             start = max(w.start, self.committed_end)
             self.committed_end = max(w.end, start)
             reported.append(TokenWord(start, self.committed_end, w.text, w.tokens))

@@ -20,6 +20,10 @@ use crate::stream_audio::StreamAudio;
 /// Seconds per alignment frame: Whisper's encoder yields 50 frames a second.
 pub const FRAME_SECONDS: f64 = 0.02;
 
+/// Seconds by which one alignment may place a word's end after where another placed it
+/// (0.1-0.14 s seen between steps on real speech).
+pub const LEAD_IN_JITTER: f64 = 0.2;
+
 /// A spoken word the alignment gave no audio. Two in a row are text the decoder did not
 /// hear (a repetition, or a phrase invented at the window's end), squeezed into one frame;
 /// one alone is often a word whose start a trim cut off. Punctuation takes no audio.
@@ -105,6 +109,8 @@ pub struct AlignAtt {
     prepared: usize,
     /// Stream time at which the newest committed word ends, as reported.
     committed_end: f64,
+    /// A resumed stream's settled time: its words before it were committed elsewhere.
+    settled: f64,
 }
 
 impl AlignAtt {
@@ -118,6 +124,7 @@ impl AlignAtt {
             unconfirmed: Vec::new(),
             prepared: 0,
             committed_end: 0.0,
+            settled: 0.0,
         })
     }
 
@@ -129,6 +136,15 @@ impl AlignAtt {
         self.unconfirmed.clear();
         self.prepared = 0;
         self.committed_end = offset;
+        self.settled = offset;
+    }
+
+    /// Starts a stream at `offset` that continues one committed elsewhere up to `settled`.
+    /// The audio between the two, the lead-in, is decoded so that the first new word is
+    /// heard from its onset; the words aligned into it are never reported.
+    pub fn resume(&mut self, offset: f64, settled: f64) {
+        self.init(offset);
+        self.settled = settled.max(offset);
     }
 
     pub fn config(&self) -> &AlignAttConfig {
@@ -206,6 +222,19 @@ impl AlignAtt {
         &self.unconfirmed
     }
 
+    /// The hypothesis as shown: without the words of a resumed stream's lead-in.
+    pub fn partial(&self) -> impl Iterator<Item = &TokenWord> {
+        self.unconfirmed
+            .iter()
+            .filter(|w| !self.in_lead_in(&w.word))
+    }
+
+    /// Whether a word belongs to a resumed stream's lead-in: it ends by the settled time,
+    /// within the alignment's jitter, and lies mostly before it.
+    fn in_lead_in(&self, word: &Word) -> bool {
+        word.end <= self.settled + LEAD_IN_JITTER && word.start + word.end < 2.0 * self.settled
+    }
+
     /// Takes the words decoded after the prefix, with times relative to the window start,
     /// and returns those committed now, in stream time.
     ///
@@ -263,20 +292,23 @@ impl AlignAtt {
         Ok(new)
     }
 
-    /// The words committed now as reported: each step aligns its words afresh, so a word may
-    /// be aligned to start a little before the previous step's last word ended; it is
-    /// reported as starting there, and commits follow one another in time.
+    /// The words committed now as reported: not those of a resumed stream's lead-in, and as
+    /// each step aligns its words afresh, a word aligned to start a little before the
+    /// previous step's last word ended is reported as starting there, so commits follow one
+    /// another in time.
     fn reported(&mut self, words: &[TokenWord]) -> Vec<Word> {
-        words
-            .iter()
-            .map(|w| {
-                let mut word = w.word.clone();
-                word.start = word.start.max(self.committed_end);
-                word.end = word.end.max(word.start);
-                self.committed_end = word.end;
-                word
-            })
-            .collect()
+        let mut reported = Vec::with_capacity(words.len());
+        for w in words {
+            if self.in_lead_in(&w.word) {
+                continue;
+            }
+            let mut word = w.word.clone();
+            word.start = word.start.max(self.committed_end);
+            word.end = word.end.max(word.start);
+            self.committed_end = word.end;
+            reported.push(word);
+        }
+        reported
     }
 
     /// Cuts the window at the start of a committed word, the oldest that leaves at most
@@ -464,6 +496,25 @@ mod tests {
         let again = vec![word(1.1, 1.3, " b", &[2]), word(1.3, 5.0, " c", &[3])];
         let new = core.commit(again, false).unwrap();
         assert_eq!((new[0].start, new[0].end), (1.2, 1.3));
+    }
+
+    #[test]
+    fn a_resumed_stream_reports_no_word_of_its_lead_in() {
+        let mut core = AlignAtt::new(AlignAttConfig::default()).unwrap();
+        core.resume(10.0, 11.0);
+        core.insert_f32(&vec![0.0; 4 * SECOND]).unwrap();
+        core.prepare();
+        let words = vec![
+            word(0.0, 0.5, " so", &[1]),
+            word(0.5, 1.1, " my", &[2]),
+            word(1.1, 1.2, " a", &[3]),
+            word(1.2, 2.0, " fellow", &[4]),
+            word(2.0, 4.0, " Americans", &[5]),
+        ];
+        let new = core.commit(words, false).unwrap();
+        assert_eq!(texts(&new), [" a", " fellow"]);
+        assert_eq!(core.committed().len(), 4); // the lead-in's words stay as the prefix
+        assert_eq!(core.partial().count(), 1);
     }
 
     #[test]

@@ -70,6 +70,11 @@ class AlignAttComparison(RuleBasedStateMachine):
         self.core.init(offset)
         self.oracle.init(offset)
 
+    @rule(offset=st.sampled_from([0.0, 3.5]), lead_in=st.sampled_from([0.0, 0.3, 1.0, 2.5]))
+    def resume(self, offset: float, lead_in: float) -> None:
+        self.core.resume(offset, offset + lead_in)
+        self.oracle.resume(offset, offset + lead_in)
+
     @rule(samples=st.integers(0, 4 * SAMPLING_RATE))
     def insert(self, samples: int) -> None:
         self.core.insert(np.zeros(samples, dtype=np.float32))
@@ -98,7 +103,7 @@ class AlignAttComparison(RuleBasedStateMachine):
     def same_state(self) -> None:
         assert self.core.offset == self.oracle.offset
         assert self.core.window_seconds == self.oracle.samples / SAMPLING_RATE
-        assert self.core.unconfirmed() == visible(self.oracle.unconfirmed)
+        assert self.core.unconfirmed() == visible(self.oracle.partial())
         assert self.core.committed_in_window() == visible(self.oracle.in_window())
 
 

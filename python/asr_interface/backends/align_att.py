@@ -235,7 +235,13 @@ class AlignAttProcessor:
 
     def init(self, offset: float | None = None) -> None:
         """Starts a new stream whose first sample is at `offset` seconds (default 0)."""
-        self._core.init(0.0 if offset is None else float(offset))
+        self.resume(0.0 if offset is None else float(offset), 0.0)
+
+    def resume(self, offset: float, settled: float) -> None:
+        """Starts a stream at `offset` that continues one committed elsewhere up to
+        `settled`: the audio before `settled` is decoded, so that the first new word is
+        heard from its onset, but its words are not committed again."""
+        self._core.resume(float(offset), float(settled))
         self._before = []
 
     def prime(self, words: Sequence[str]) -> None:
@@ -243,7 +249,7 @@ class AlignAttProcessor:
         spellings) as the model's previous text; none of them is committed."""
         text = " ".join(word.strip() for word in words if word.strip())
         tokens = self.decoder.tokenizer.encode(" " + text) if text else []
-        self._before = tokens[len(tokens) - min(len(tokens), self.decoder.prompt_limit) :]
+        self._before = tokens[-self.decoder.prompt_limit :]
 
     def insert_audio_chunk(self, audio: npt.NDArray[Any]) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""

@@ -23,10 +23,6 @@ from asr_interface._core import SAMPLE_RATE
 from asr_interface.core.decoding import TimedWord, WindowDecoder, WindowRequest, WindowResult
 from asr_interface.core.language import DetectedLanguage
 
-LEAD_IN_JITTER = 0.2
-"""Seconds by which one alignment may place a word's end after where another placed it
-(0.1-0.14 s seen between AlignAtt's steps)."""
-
 if TYPE_CHECKING:
     from asr_interface.core.processor import OnlineASRProcessor
     from asr_interface.core.protocols import ASRProcessor
@@ -228,7 +224,10 @@ class WordPolicy(Protocol):
 
     def unconfirmed(self) -> list[TimedWord]: ...
 
-    def init(self, offset: float | None = None) -> None: ...
+    def resume(self, offset: float, settled: float) -> None:
+        """Starts a stream at `offset` that continues one committed elsewhere up to
+        `settled`; the words heard before `settled` are not committed again."""
+        ...
 
     def prime(self, words: Sequence[str]) -> None:
         """Takes `words` said before the stream's audio as the model's previous text."""
@@ -273,16 +272,15 @@ class PolicyEngine:
 
     A resumed stream decodes its lead-in, the audio between `offset` and `settled`, so that
     its first new word is heard from its beginning rather than cut at its onset; the words
-    aligned into the lead-in were committed before and are left out (`_new`). The stream's
-    prompt primes the model; the context does not, for the lead-in says its last words
-    again."""
+    aligned into the lead-in were committed before and the processor leaves them out. The
+    stream's prompt primes the model; the context does not, for the lead-in says its last
+    words again."""
 
     processor: WordPolicy
 
     def __init__(self, processor: WordPolicy) -> None:
         self.processor = processor
         self.sep: str = processor.sep
-        self._settled = 0.0
 
     def reset(
         self,
@@ -291,30 +289,19 @@ class PolicyEngine:
         settled: float | None = None,
         prompt: Sequence[str] = (),
     ) -> None:
-        self.processor.init(offset)
+        self.processor.resume(offset, offset if settled is None else settled)
         self.processor.prime(prompt)
-        self._settled = offset if settled is None else max(offset, settled)
 
     def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
         processor = self.processor
         processor.insert_audio_chunk(audio)
         if audio.size == 0 and not final:
-            return StepResult([], self._new(processor.unconfirmed()), 0.0, 0)
+            return StepResult([], processor.unconfirmed(), 0.0, 0)
         began = time.perf_counter()
-        committed = self._new(processor.step_words(last=final))
+        committed = processor.step_words(last=final)
         model_seconds = time.perf_counter() - began
-        unconfirmed = [] if final else self._new(processor.unconfirmed())
+        unconfirmed = [] if final else processor.unconfirmed()
         return StepResult(committed, unconfirmed, model_seconds, 1)
-
-    def _new(self, words: list[TimedWord]) -> list[TimedWord]:
-        """The words not of a resumed stream's lead-in: a lead-in word ends by the settled
-        time, within the alignment's jitter, and lies mostly before it."""
-        settled = self._settled
-        return [
-            word
-            for word in words
-            if not (word[1] <= settled + LEAD_IN_JITTER and word[0] + word[1] < 2 * settled)
-        ]
 
 
 class ProcessorEngine(_StartsAfresh):
