@@ -19,6 +19,36 @@ test: install ## Run every test: cargo, then pytest on the real extension and mo
 	cargo test --workspace
 	$(PYTHON) -m pytest
 
+# The instruction sets CTranslate2 has kernels for, each as ISA:oneDNN cap:MKL cap. The int8
+# matrix products run in oneDNN on AMD CPUs and in Intel MKL on Intel ones, each with kernels
+# of its own per instruction set: test-isa caps all three, so that what passes here passes on
+# an older CPU of either vendor.
+ISA_CAPS := GENERIC:SSE41:SSE4_2 AVX:AVX:AVX AVX2:AVX2:AVX2 AVX512:AVX512_CORE:AVX512
+ISAS := GENERIC $(shell grep -ow -E 'avx|avx2' /proc/cpuinfo | sort -u | tr a-z A-Z) \
+	$(shell grep -qw avx512f /proc/cpuinfo && echo AVX512)
+
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: test-deps
+test-deps: ## Install the Debian packages that the browser, failover and German/Spanish tests need
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+		chromium espeak-ng haproxy
+
+.PHONY: test-isa
+test-isa: install ## Run the model tests under each instruction set of this CPU, oneDNN and MKL
+	@failed=""; \
+	for caps in $(filter $(addsuffix :%,$(ISAS)),$(ISA_CAPS)); do \
+	  isa=$${caps%%:*}; limits=$${caps#*:}; \
+	  for mkl in 0 1; do \
+	    echo "== CT2_FORCE_CPU_ISA=$$isa CT2_USE_MKL=$$mkl"; \
+	    CT2_FORCE_CPU_ISA=$$isa CT2_USE_MKL=$$mkl ONEDNN_MAX_CPU_ISA=$${limits%%:*} \
+	      MKL_ENABLE_INSTRUCTIONS=$${limits#*:} $(PYTHON) -m pytest -m model -q \
+	      || failed="$$failed $$isa/mkl=$$mkl"; \
+	  done; \
+	done; \
+	test -z "$$failed" || { echo "model tests failed under:$$failed"; exit 1; }
+
 .PHONY: lint
 lint: ## cargo fmt, clippy -D warnings, ruff, mypy
 	cargo fmt --all --check

@@ -34,3 +34,22 @@ def transcript(name: str) -> str:
     """The published transcript of `name` from the corpus manifest."""
     entries = read_manifest(SPEECH_DIR / "manifest.tsv")
     return next(entry.transcript for entry in entries if entry.audio_path == speech_path(name))
+
+
+LONG = "long/ljspeech_LJ001-0001_to_0032.wav"
+LONG_GAP_SECONDS = 0.25
+"""The long recording is the LJ Speech clips LJ001-0001 to 0032 joined with this gap."""
+
+
+def long_sentences(until: float) -> list[str]:
+    """The transcripts of the sentences that the long recording holds whole in its first
+    `until` seconds."""
+    sentences, end = [], 0.0
+    for number in range(1, 33):
+        name = f"ljspeech/LJ001-{number:04d}.wav"
+        end += len(speech_audio(name)) / 16000
+        if end > until:
+            break
+        sentences.append(transcript(name))
+        end += LONG_GAP_SECONDS
+    return sentences

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from asr_interface.backends.registry import get_loader
 from asr_interface.core.config import ASRConfig
-from asr_interface.evaluation import normalize
 from asr_interface.transcript import (
     FORMATTERS,
     PARSERS,
@@ -24,6 +23,7 @@ from asr_interface.transcript import (
     transcript_text,
 )
 from tests.speech import JFK, speech_audio
+from tests.wording import heard
 
 SEGMENTS = [
     Segment(0.0, 1.5, "And so, my fellow Americans,"),
@@ -151,6 +151,6 @@ def test_whole_file_transcription_of_jfk() -> None:
     """One model call over the JFK clip gives ordered segments within it, with the famous line."""
     processor, _metadata = get_loader("faster-whisper").load(ASRConfig())
     segments = transcribe_whole(processor.asr, speech_audio(JFK))  # type: ignore[attr-defined]
-    assert "ask not what your country can do for you" in normalize(transcript_text(segments))
+    assert heard("ask not what your country can do for you", transcript_text(segments))
     assert all(0 <= s.start <= s.end <= 11.0 for s in segments)
     assert [s.start for s in segments] == sorted(s.start for s in segments)

@@ -14,6 +14,7 @@ import pytest
 from tests.browser.conftest import CONNECT_TIMEOUT_MS, open_page, serving
 from tests.server.conftest import ServerProcess
 from tests.speech import speech_path
+from tests.wording import heard
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -76,7 +77,7 @@ def test_live_microphone_by_keyboard(page: Page, artefacts: Path) -> None:
 
     final = words(committed_text(page))
     assert "fellow americans" in final
-    assert "your country can do" in final
+    assert heard("your country can do", final)
     assert all(not text for text in page.locator("#transcript .partial").all_text_contents())
     assert "Finished" in page.inner_text("#stream-status")
 

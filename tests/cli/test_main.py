@@ -13,6 +13,7 @@ import pytest
 from asr_interface.evaluation import normalize
 from asr_interface.transcript import PARSERS
 from tests.speech import JFK, SHORT, SPEECH_DIR, speech_path, transcript
+from tests.wording import close_to, heard
 
 JFK_SECONDS = 11.0
 JFK_LINE = "ask not what your country can do for you"
@@ -47,7 +48,7 @@ def jfk_text() -> str:
 @pytest.mark.model
 def test_transcribe_prints_the_sentence() -> None:
     """Whole-file transcription of JFK prints his line."""
-    assert JFK_LINE in normalize(jfk_text())
+    assert heard(JFK_LINE, jfk_text())
 
 
 @pytest.mark.model
@@ -56,8 +57,8 @@ def test_transcribe_labels_each_of_several_files() -> None:
     output = succeed("transcribe", speech_path(SHORT), speech_path(JFK))
     first, second = re.split(r"^==> .* <==$", output, flags=re.MULTILINE)[1:]
     assert output.startswith(f"==> {speech_path(SHORT)} <==\n")
-    assert normalize(first) == normalize(transcript(SHORT))
-    assert JFK_LINE in normalize(second)
+    assert close_to(transcript(SHORT), first, wer=0.25)
+    assert heard(JFK_LINE, second)
 
 
 @pytest.mark.model

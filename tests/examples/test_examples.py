@@ -19,6 +19,7 @@ from asr_interface.core.protocols import ASRProcessor
 from asr_interface.evaluation import normalize, word_error_rate
 from asr_interface.simulation import simulate
 from tests.speech import JFK, SHORT, speech_audio, speech_path, transcript
+from tests.wording import close_to, heard
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
@@ -54,7 +55,7 @@ def test_example_backend_streams_jfk(name: str, phrase: str, max_wer: float) -> 
     text = simulate(
         processor, speech_audio(JFK), min_chunk_sec=config.min_chunk_size, compute_aware=False
     ).text
-    assert phrase in normalize(text)
+    assert heard(phrase, text)
     assert word_error_rate(transcript(JFK), text) <= max_wer
 
 
@@ -69,7 +70,7 @@ def test_example_runs_as_a_script(name: str) -> None:
         check=True,
         timeout=120,
     )
-    assert normalize(completed.stdout) == normalize(transcript(SHORT))
+    assert close_to(transcript(SHORT), completed.stdout, wer=0.25)
 
 
 @pytest.mark.model

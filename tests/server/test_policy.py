@@ -15,6 +15,7 @@ from asr_interface.protocol import Commit, Done, ErrorCode, Partial, ProtocolErr
 from asr_interface.server.app import ASRServer, ServerSettings
 from asr_interface.server.models import ModelPool
 from tests.speech import JFK, speech_audio
+from tests.wording import heard
 
 pytestmark = pytest.mark.model
 
@@ -35,7 +36,7 @@ async def test_align_att_session_transcribes_with_word_times() -> None:
     assert isinstance(messages[-1], Done)
     assert any(isinstance(m, Partial) and m.text for m in messages)
     text = normalize("".join(commit.text for commit in commits))
-    assert "ask what you can do for your country" in text
+    assert heard("ask what you can do for your country", text)
     words = [word for commit in commits for word in commit.words]
     assert all(0 <= word.start <= word.end <= 11.5 for word in words)
     assert [w.start for w in words] == sorted(w.start for w in words)
