@@ -37,6 +37,7 @@ import numpy.typing as npt
 from asr_interface.audio import SAMPLING_RATE, load_audio
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.replay import RecordingASR
+from asr_interface.backends.silero_vad import VoiceActivityDetector
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.core.processor import OnlineASRProcessor
 from asr_interface.core.protocols import ASRProcessor
@@ -126,7 +127,12 @@ def main() -> None:
         plain_recorder, buffer_trimming=trimming, min_chunk_sec=config.min_chunk_size
     )
     vac_recorder = RecordingASR(asr)
-    vac = VACOnlineASRProcessor(config.min_chunk_size, vac_recorder, buffer_trimming=trimming)
+    vac = VACOnlineASRProcessor(
+        config.min_chunk_size,
+        vac_recorder,
+        buffer_trimming=trimming,
+        detector=VoiceActivityDetector(),
+    )
 
     without = run(plain, plain_recorder, speech, config.min_chunk_size, compute_aware)
     with_vac = run(vac, vac_recorder, speech, VAC_FEED_SECONDS, compute_aware)

@@ -14,8 +14,9 @@ from asr_interface.backends.loaded import load_model
 from asr_interface.cli.main import build_parser
 from asr_interface.cli.options import config_from_arguments
 from asr_interface.core.config import ASRConfig
-from asr_interface.core.engine import StreamEngine, VoiceActivityEngine
+from asr_interface.core.engine import StreamEngine
 from asr_interface.core.pacing import Pacing
+from asr_interface.core.vac import VoiceActivityEngine
 from asr_interface.protocol import ErrorCode, ProtocolError
 from asr_interface.server.models import ModelPool
 

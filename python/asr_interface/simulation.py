@@ -21,10 +21,9 @@ import numpy.typing as npt
 
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.core.decoding import TimedWord
-from asr_interface.core.engine import StreamEngine, engine_of
+from asr_interface.core.engine import SpeechEvent, StreamEngine, engine_of
 from asr_interface.core.pacing import AudioInbox, Pacing
 from asr_interface.core.protocols import ASRProcessor
-from asr_interface.core.vac import SpeechEvent
 from asr_interface.transcript import Segment, transcript_text
 
 

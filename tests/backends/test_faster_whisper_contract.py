@@ -15,7 +15,6 @@ from asr_interface.backends.faster_whisper_internals import (
     WhisperInternals,
     assets_path,
     compression_ratio,
-    language_codes,
     last_word_end,
     pad_or_trim,
     suppressed_tokens,
@@ -23,7 +22,7 @@ from asr_interface.backends.faster_whisper_internals import (
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_encoder import WhisperEncoder
 from asr_interface.backends.whisper_fallback import TranscribeDefaults
-from asr_interface.core.config import ASRConfig
+from asr_interface.core.config import WHISPER_LANGUAGE_CODES, ASRConfig
 from asr_interface.evaluation import normalize
 from tests.speech import JFK, speech_audio, transcript
 
@@ -39,11 +38,11 @@ def whisper() -> WhisperInternals:
     return WhisperInternals(processor.asr.model)  # type: ignore[attr-defined]
 
 
-def test_language_codes_list_whisper_languages() -> None:
-    """The language list names Whisper's languages by their codes."""
-    codes = language_codes()
-    assert {"en", "de", "es", "zh", "yue"} <= set(codes)
-    assert len(codes) == len(set(codes)) >= 99
+def test_configuration_knows_the_tokenizers_languages() -> None:
+    """The configuration's list of Whisper languages is the tokenizer's, code for code."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    assert tuple(WHISPER_LANGUAGE_CODES) == tuple(_LANGUAGE_CODES)
 
 
 def test_assets_hold_the_vad_network() -> None:

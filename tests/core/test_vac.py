@@ -16,19 +16,14 @@ import pytest
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.replay import RecordingASR
+from asr_interface.backends.silero_vad import FRAME_SAMPLES, VoiceActivityDetector
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.decoding import TimedWord
-from asr_interface.core.engine import StreamEngine
+from asr_interface.core.engine import SpeechEvent, StreamEngine
 from asr_interface.core.processor import OnlineASRProcessor
-from asr_interface.core.vac import (
-    FRAME_SAMPLES,
-    SpeechBoundary,
-    SpeechEvent,
-    VACOnlineASRProcessor,
-    VoiceActivityDetector,
-)
+from asr_interface.core.vac import SpeechBoundary, VACOnlineASRProcessor
 from asr_interface.evaluation import normalize, word_error_rate
 from asr_interface.simulation import SimulationResult, simulate
 from tests.speech import JFK, speech_audio, transcript
@@ -100,7 +95,7 @@ def seconds(boundaries: list[SpeechBoundary]) -> list[tuple[str, float]]:
 def vac_processor(**options: Any) -> tuple[VACOnlineASRProcessor, RecordingASR]:
     """A VAC processor over tiny.en whose model calls are recorded."""
     asr = RecordingASR(FasterWhisperASR("en", "tiny.en"))
-    return VACOnlineASRProcessor(1.0, asr, **options), asr
+    return VACOnlineASRProcessor(1.0, asr, detector=VoiceActivityDetector(**options)), asr
 
 
 # The detector.

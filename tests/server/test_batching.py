@@ -24,8 +24,8 @@ from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.client import ServerError, StreamingClient
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.decoding import TimedWord, WindowDecoder, WindowRequest, WindowResult
-from asr_interface.core.engine import AgreementEngine, BatchKey, StepResult
-from asr_interface.core.processor import OnlineASRProcessor
+from asr_interface.core.engine import BatchKey, StepResult
+from asr_interface.core.processor import AgreementEngine, OnlineASRProcessor
 from asr_interface.evaluation import ErrorCount, word_errors
 from asr_interface.protocol import Commit, Done, Error, Ready, parse_server_message
 from asr_interface.server.app import ASRServer, ServerSettings

@@ -16,7 +16,8 @@ from asr_interface.backends.shared_models import model_parallelism
 from asr_interface.backends.whisper_batch import BoundDecoder
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.decoding import WindowRequest, WindowResult
-from asr_interface.core.engine import AgreementEngine, StepResult
+from asr_interface.core.engine import StepResult
+from asr_interface.core.processor import AgreementEngine
 from asr_interface.server.admission import LoadMonitor
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.scheduler import BatchPolicy, BatchScheduler

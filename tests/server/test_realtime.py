@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from pydantic import BaseModel
 
+from asr_interface.backends.silero_vad import VoiceActivityDetector
 from asr_interface.core.config import ASRConfig
-from asr_interface.core.engine import StepResult
+from asr_interface.core.engine import SpeechEvent, StepResult
 from asr_interface.core.processor import TimedWord
-from asr_interface.core.vac import SpeechEvent, VoiceActivityDetector
 from asr_interface.realtime_protocol import (
     AudioCleared,
     AudioCommitted,

@@ -31,19 +31,10 @@ __all__ = [
     "WhisperInternals",
     "assets_path",
     "compression_ratio",
-    "language_codes",
     "last_word_end",
     "pad_or_trim",
     "suppressed_tokens",
 ]
-
-
-def language_codes() -> tuple[str, ...]:
-    """`tokenizer._LANGUAGE_CODES`: every language Whisper knows. A configuration is checked
-    before any model is loaded, so `WhisperModel.supported_languages` cannot be asked yet."""
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return tuple(_LANGUAGE_CODES)
 
 
 def assets_path() -> Path:

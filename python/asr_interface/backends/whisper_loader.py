@@ -18,6 +18,7 @@ from asr_interface.backends.decoding_options import DecodingOptions
 from asr_interface.backends.faster_whisper_internals import WhisperInternals
 from asr_interface.backends.model_resolution import resolve_model_path
 from asr_interface.backends.shared_models import shared_whisper_model
+from asr_interface.backends.silero_vad import VoiceActivityDetector
 from asr_interface.backends.whisper_batch import (
     MAX_WINDOW_SAMPLES,
     NO_SPEECH_SKIP_PROBABILITY,
@@ -258,7 +259,12 @@ class FasterWhisperLoader:
         trimming = (config.buffer_trimming, config.buffer_trimming_sec)
         processor: OnlineASRProcessor | VACOnlineASRProcessor
         if config.vac:
-            processor = VACOnlineASRProcessor(config.min_chunk_size, asr, buffer_trimming=trimming)
+            processor = VACOnlineASRProcessor(
+                config.min_chunk_size,
+                asr,
+                buffer_trimming=trimming,
+                detector=VoiceActivityDetector(),
+            )
         else:
             processor = OnlineASRProcessor(
                 asr, buffer_trimming=trimming, min_chunk_sec=config.min_chunk_size

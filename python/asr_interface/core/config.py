@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -61,14 +60,16 @@ TailSeconds = Annotated[float, Field(ge=0, le=MAX_WINDOW_SECONDS, allow_inf_nan=
 """Audio after a pass's last word shorter than this is left to the next step."""
 
 
-@cache
-def whisper_language_codes() -> tuple[str, ...]:
-    """The language codes Whisper knows, as faster-whisper's tokenizer lists them."""
-    # Imported here: the backends import this module, and the internals import faster-whisper
-    # only when asked.
-    from asr_interface.backends.faster_whisper_internals import language_codes
-
-    return language_codes()
+WHISPER_LANGUAGE_CODES = tuple(
+    """
+    af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha
+    haw he hi hr ht hu hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn
+    mr ms mt my ne nl nn no oc pa pl ps pt ro ru sa sd si sk sl sn so sq sr su sv sw ta te
+    tg th tk tl tr tt uk ur uz vi yi yo zh yue
+    """.split()  # noqa: SIM905 (a table reads best as words)
+)
+"""Every language Whisper knows, in its tokenizer's order. A configuration is checked before
+any model is loaded, so the list is data here; a backend test holds it to faster-whisper's."""
 
 
 class ASRConfig(BaseModel):
@@ -202,7 +203,7 @@ class ASRConfig(BaseModel):
     @field_validator("lan")
     @classmethod
     def _check_language(cls, lan: str) -> str:
-        codes = whisper_language_codes()
+        codes = WHISPER_LANGUAGE_CODES
         if lan != "auto" and lan not in codes:
             raise ValueError(
                 f"lan must be 'auto' or a Whisper language code ({', '.join(codes)}), got {lan!r}"

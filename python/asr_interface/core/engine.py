@@ -1,12 +1,12 @@
 """Stream engines: one session's recogniser, as the server and `simulate` drive it.
 
 An engine takes the audio of one step and returns what the step produced. It does no model
-work of its own: `AgreementEngine` runs the processor's one model step (`OnlineASRProcessor.
-step`, or its halves around a batched decoder call), `VoiceActivityEngine` the voice-activity-
-controlled processor, which runs that same step on speech only, and `ProcessorEngine` any
-other `ASRProcessor` (a custom engine from the integration guide) through `process_iter`.
-Processors offer their own engines (`engine()`; `engine_of` picks), so no caller needs to know
-their classes.
+work of its own. Each processor offers its engine beside it (`engine()`: `AgreementEngine` in
+processor.py runs the one LocalAgreement step, alone or in halves around a batched decoder
+call; `VoiceActivityEngine` in vac.py the voice-activity-controlled processor; `PolicyEngine`
+here a policy that decodes once per step); `ProcessorEngine` drives any other `ASRProcessor`
+(a custom engine from the integration guide) through `process_iter`. `engine_of` picks, so no
+caller needs to know their classes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -24,9 +24,17 @@ from asr_interface.core.decoding import TimedWord, WindowDecoder, WindowRequest,
 from asr_interface.core.language import DetectedLanguage
 
 if TYPE_CHECKING:
-    from asr_interface.core.processor import OnlineASRProcessor
     from asr_interface.core.protocols import ASRProcessor
-    from asr_interface.core.vac import SpeechEvent, VACOnlineASRProcessor
+
+SpeechKind = Literal["speech_start", "speech_end"]
+
+
+@dataclass(frozen=True)
+class SpeechEvent:
+    """Speech started or ended at `time`, in seconds of stream time."""
+
+    kind: SpeechKind
+    time: float
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,7 @@ class _Resumable(Protocol):
     def prime(self, words: Sequence[str]) -> None: ...
 
 
-class _Resumes:
+class ResumingEngine:
     """Engines whose processor takes a resumed stream's context and a prompt: both prime
     the model's prompt, and the context's words heard again are not committed twice."""
 
@@ -129,86 +137,6 @@ class _Resumes:
     ) -> None:
         self.processor.resume(offset, context, settled)
         self.processor.prime(prompt)
-
-
-class AgreementEngine(_Resumes):
-    """Runs the processor's model step: `step` alone, or `begin` and `complete` around a
-    batched decoder call that the scheduler makes for many streams at once."""
-
-    processor: OnlineASRProcessor
-
-    def __init__(self, processor: OnlineASRProcessor) -> None:
-        self.processor = processor
-        self.sep: str = processor.asr.sep
-
-    def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
-        processor = self.processor
-        processor.insert_audio_chunk(audio)
-        if not self._due(final=final):
-            return self._conclude([], 0.0, 0, final=final)
-        output = processor.step(more_audio=not final)
-        return self._conclude(output.committed, output.model_seconds, 1, final=final)
-
-    def batch_key(self) -> BatchKey | None:
-        decoder = self.processor.decoder
-        if decoder.batch_key is None:
-            return None
-        return BatchKey(decoder, self.processor.window_language())
-
-    def begin(self, audio: npt.NDArray[np.float32], *, final: bool) -> WindowRequest | None:
-        processor = self.processor
-        processor.insert_audio_chunk(audio)
-        if not self._due(final=final):
-            return None
-        return processor.window_request(more_audio=not final)
-
-    def complete(
-        self, result: WindowResult | None, model_seconds: float, *, final: bool
-    ) -> StepResult:
-        if result is None:
-            return self._conclude([], model_seconds, 0, final=final)
-        committed = self.processor.take_result(result)
-        return self._conclude(committed, model_seconds, 1, final=final)
-
-    def _due(self, *, final: bool) -> bool:
-        """Whether the step decodes: audio arrived since the last window (without, the last
-        hypothesis already covers it), or, in a stream's last step, a tail may be undecoded."""
-        processor = self.processor
-        return processor.undecoded if final else processor.pending_seconds > 0
-
-    def _conclude(
-        self, committed: list[TimedWord], model_seconds: float, calls: int, *, final: bool
-    ) -> StepResult:
-        processor = self.processor
-        if final:
-            committed = committed + processor.finish_words()
-        language = processor.language.announcement(final=final)
-        return StepResult(
-            committed, processor.unconfirmed(), model_seconds, calls, language=language
-        )
-
-
-class VoiceActivityEngine(_Resumes):
-    """Runs the voice-activity-controlled processor, which runs the model step on speech."""
-
-    processor: VACOnlineASRProcessor
-
-    def __init__(self, processor: VACOnlineASRProcessor) -> None:
-        self.processor = processor
-        self.sep: str = processor.asr.sep
-
-    def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
-        processor = self.processor
-        processor.insert_audio_chunk(audio)
-        done = processor.iterate(final=final)
-        return StepResult(
-            done.committed,
-            processor.unconfirmed(),
-            done.model_seconds,
-            done.model_calls,
-            tuple(processor.take_events()),
-            done.language,
-        )
 
 
 class WordPolicy(Protocol):

@@ -27,7 +27,7 @@ from asr_interface.core.decoding import (
     WindowResult,
     decoder_for,
 )
-from asr_interface.core.engine import AgreementEngine
+from asr_interface.core.engine import BatchKey, ResumingEngine, StepResult
 from asr_interface.core.language import DetectedLanguage, StreamLanguage
 from asr_interface.core.protocols import TimedText
 
@@ -254,3 +254,60 @@ class OnlineASRProcessor:
     def pending_seconds(self) -> float:
         """Seconds of audio inserted since the last `prepare`."""
         return self._core.pending_seconds
+
+
+class AgreementEngine(ResumingEngine):
+    """Runs the processor's model step: `step` alone, or `begin` and `complete` around a
+    batched decoder call that the scheduler makes for many streams at once."""
+
+    processor: OnlineASRProcessor
+
+    def __init__(self, processor: OnlineASRProcessor) -> None:
+        self.processor = processor
+        self.sep: str = processor.asr.sep
+
+    def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
+        processor = self.processor
+        processor.insert_audio_chunk(audio)
+        if not self._due(final=final):
+            return self._conclude([], 0.0, 0, final=final)
+        output = processor.step(more_audio=not final)
+        return self._conclude(output.committed, output.model_seconds, 1, final=final)
+
+    def batch_key(self) -> BatchKey | None:
+        decoder = self.processor.decoder
+        if decoder.batch_key is None:
+            return None
+        return BatchKey(decoder, self.processor.window_language())
+
+    def begin(self, audio: npt.NDArray[np.float32], *, final: bool) -> WindowRequest | None:
+        processor = self.processor
+        processor.insert_audio_chunk(audio)
+        if not self._due(final=final):
+            return None
+        return processor.window_request(more_audio=not final)
+
+    def complete(
+        self, result: WindowResult | None, model_seconds: float, *, final: bool
+    ) -> StepResult:
+        if result is None:
+            return self._conclude([], model_seconds, 0, final=final)
+        committed = self.processor.take_result(result)
+        return self._conclude(committed, model_seconds, 1, final=final)
+
+    def _due(self, *, final: bool) -> bool:
+        """Whether the step decodes: audio arrived since the last window (without, the last
+        hypothesis already covers it), or, in a stream's last step, a tail may be undecoded."""
+        processor = self.processor
+        return processor.undecoded if final else processor.pending_seconds > 0
+
+    def _conclude(
+        self, committed: list[TimedWord], model_seconds: float, calls: int, *, final: bool
+    ) -> StepResult:
+        processor = self.processor
+        if final:
+            committed = committed + processor.finish_words()
+        language = processor.language.announcement(final=final)
+        return StepResult(
+            committed, processor.unconfirmed(), model_seconds, calls, language=language
+        )
