@@ -210,13 +210,39 @@ def test_a_step_must_fit_beside_what_trimming_keeps() -> None:
     assert ASRConfig(min_chunk_size=5.0, buffer_trimming_sec=25.0).buffer_trimming_sec == 25.0
 
 
-@pytest.mark.parametrize(
-    "fields", [{"vac": True}, {"vad": True}, {"lan": "auto"}], ids=["vac", "vad", "auto"]
-)
-def test_align_att_refuses_what_only_local_agreement_offers(fields: dict[str, Any]) -> None:
-    """AlignAtt decodes in one given language without voice activity control: asking for
-    both names the policy that offers the rest."""
-    with pytest.raises(ValidationError, match="use policy 'local-agreement'"):
+LOCAL_AGREEMENT_ONLY = [
+    ({"vac": True}, "vac"),
+    ({"vad": True}, "vad"),
+    ({"lan": "auto"}, "lan 'auto'"),
+    ({"buffer_trimming": "sentence"}, "buffer_trimming 'sentence'"),
+    ({"force_committed": True}, "force_committed"),
+    ({"tail_seconds": 0.5}, "tail_seconds"),
+]
+
+
+@pytest.mark.parametrize(("fields", "named"), LOCAL_AGREEMENT_ONLY)
+def test_align_att_refuses_what_only_local_agreement_serves(
+    fields: dict[str, Any], named: str
+) -> None:
+    """An option AlignAtt does not serve is refused by name, never ignored, and the message
+    names the policy that serves it."""
+    with pytest.raises(
+        ValidationError, match=f"does not serve {named}; use policy 'local-agreement'"
+    ):
         ASRConfig(policy="align-att", **fields)
     assert ASRConfig(policy="local-agreement", **fields).needs_local_agreement()
     assert not ASRConfig(policy="align-att").needs_local_agreement()
+
+
+@pytest.mark.parametrize(("fields", "named"), LOCAL_AGREEMENT_ONLY)
+def test_one_rule_chooses_the_policy(fields: dict[str, Any], named: str) -> None:
+    """Without a named policy the preferred one is taken unless the options need
+    LocalAgreement; a named policy is always the one taken."""
+    assert ASRConfig.for_policy({}, "align-att").policy == "align-att"
+    assert ASRConfig.for_policy({}, "local-agreement").policy == "local-agreement"
+    assert ASRConfig.for_policy(fields, "align-att").policy == "local-agreement"
+    assert ASRConfig.for_policy({"policy": "local-agreement"}, "align-att").policy == (
+        "local-agreement"
+    )
+    with pytest.raises(ValidationError, match=named):
+        ASRConfig.for_policy({**fields, "policy": "align-att"}, "local-agreement")

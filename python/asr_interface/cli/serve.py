@@ -9,15 +9,11 @@ import os
 from typing import TYPE_CHECKING
 
 from asr_interface.cli.options import add_config_arguments, config_from_arguments
+from asr_interface.core.config import SERVING_POLICY
 from asr_interface.errors import ConfigError
 
 if TYPE_CHECKING:
     from asr_interface.core.config import ASRConfig
-
-SERVING_POLICY = "align-att"
-"""The server's commit policy unless told otherwise: on two cores it held more real-time
-streams of continuous speech at p90 commit latency 3 s than LocalAgreement, with no more
-word errors (docs/capacity.md has the figures per speech set)."""
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -169,19 +165,18 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.description = (
         f"Without --policy the server streams with policy {SERVING_POLICY!r}, or with "
-        "'local-agreement' when the options ask for vac, vad or lan 'auto'; a client's "
-        "load_model that asks for those without naming a policy gets 'local-agreement' too."
+        "'local-agreement' when the options ask for what only it serves (vac, vad, lan 'auto', "
+        "sentence trimming); a client's load_model that asks for those without naming a "
+        "policy gets 'local-agreement' too."
     )
 
 
 def serving_config(arguments: argparse.Namespace) -> ASRConfig:
     """The server's default configuration, which `simulate` and `evaluate` stream with too:
     the flags given, under `SERVING_POLICY` unless a policy is named or the options need
-    LocalAgreement."""
+    LocalAgreement (`ASRConfig.for_policy`)."""
     config = config_from_arguments(arguments)
-    if arguments.policy is None and not config.needs_local_agreement():
-        config = config.model_copy(update={"policy": SERVING_POLICY})
-    return config
+    return config.for_policy(config.model_dump(exclude_unset=True), SERVING_POLICY)
 
 
 def run_serve(arguments: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from websockets.http11 import Request, Response
 
 from asr_interface import __version__
 from asr_interface.backends.registry import list_loaders
-from asr_interface.core.config import ASRConfig
+from asr_interface.core.config import SERVING_POLICY, ASRConfig
 from asr_interface.core.engine import StreamEngine
 from asr_interface.protocol import Error, ErrorCode, ProtocolError, encode
 from asr_interface.realtime_protocol import REALTIME_PATH, error_event
@@ -70,7 +70,7 @@ class ServerSettings:
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     # What to run.
-    config: ASRConfig = field(default_factory=ASRConfig)
+    config: ASRConfig = field(default_factory=lambda: ASRConfig(policy=SERVING_POLICY))
     allowed_models: tuple[str, ...] | None = None
     workers: int = max(1, os.cpu_count() or 1)
     # Batching: see docs/batching.md (it measured no gain on a CPU; raise it on a GPU).

@@ -74,12 +74,8 @@ class ModelPool:
         # Only the options the server was given: the rest keep their defaults, which may
         # depend on the client's fields (translation's encoder input).
         values = {**self.default.model_dump(exclude_unset=True), **fields}
-        if "policy" not in fields and values.get("policy") == "align-att":
-            # Asked for detection or voice activity control without naming a policy: the
-            # policy that offers them.
-            agreement = self._config({**values, "policy": "local-agreement"})
-            if agreement.needs_local_agreement():
-                values = agreement.model_dump(exclude_unset=True)
+        if "policy" not in fields:
+            values.pop("policy", None)  # the server's, unless the options need LocalAgreement
         config = self._config(values)
         if config.model != self.default.model and not self.model_allowed(config.model):
             raise ProtocolError(
@@ -95,7 +91,7 @@ class ModelPool:
 
     def _config(self, values: dict[str, Any]) -> ASRConfig:
         try:
-            return type(self.default).model_validate(values)
+            return type(self.default).for_policy(values, self.default.policy)
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors()
