@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import settings
 
+from asr_interface.backends.whisper_decoding import WhisperDecoding
 from asr_interface.backends.whisper_fallback import TemperatureFallback
 
 if TYPE_CHECKING:
     from asr_interface.backends.decoding_options import DecodingOptions
-    from asr_interface.backends.whisper_fallback import Attempt
+    from asr_interface.backends.whisper_decoding import Attempt
     from asr_interface.backends.whisper_seek import SeekPass
 
 # "ci" keeps the suite fast; HYPOTHESIS_PROFILE=deep runs many more and longer examples.
@@ -40,8 +41,11 @@ def beam_search_only(monkeypatch: pytest.MonkeyPatch) -> None:
     def beam_search(
         fallback: TemperatureFallback, batch: SeekPass, options: DecodingOptions
     ) -> list[Attempt]:
-        defaults = replace(fallback.defaults, temperature=(0.0,))
-        beam_only = TemperatureFallback(fallback.whisper, fallback.encoder, defaults)
+        decoding = fallback.decoding
+        defaults = replace(decoding.defaults, temperature=(0.0,))
+        beam_only = TemperatureFallback(
+            fallback.encoder, WhisperDecoding(decoding.whisper, defaults)
+        )
         return decode(beam_only, batch, options)
 
     monkeypatch.setattr(TemperatureFallback, "decode", beam_search)

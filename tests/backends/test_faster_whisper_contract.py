@@ -20,8 +20,8 @@ from asr_interface.backends.faster_whisper_internals import (
     suppressed_tokens,
 )
 from asr_interface.backends.registry import get_loader
+from asr_interface.backends.whisper_decoding import TranscribeDefaults
 from asr_interface.backends.whisper_encoder import WhisperEncoder
-from asr_interface.backends.whisper_fallback import TranscribeDefaults
 from asr_interface.core.config import WHISPER_LANGUAGE_CODES, ASRConfig
 from asr_interface.evaluation import normalize
 from tests.speech import JFK, speech_audio, transcript
@@ -114,17 +114,17 @@ def test_tokenizer_and_suppressed_tokens(whisper: WhisperInternals) -> None:
     assert set(tokenizer.non_speech_tokens) <= set(every)
 
 
-def test_prompt_is_previous_text_then_start_then_prefix(whisper: WhisperInternals) -> None:
-    """The prompt puts previous text before <|startoftranscript|> and the forced prefix
-    after a timestamp at its end, which is how the fallback tells the prefix apart."""
+def test_text_tokens_are_encode_s_without_control_tokens(whisper: WhisperInternals) -> None:
+    """The tokenizer's pipeline run as plain text gives `Tokenizer.encode`'s ids for any
+    text, and for control tokens written out their characters, which decode back."""
     tokenizer = whisper.tokenizer("transcribe", "en")
-    previous = tokenizer.encode(" Earlier words.")
-    assert whisper.prompt(tokenizer, [], None) == list(tokenizer.sot_sequence)
-    unforced = whisper.prompt(tokenizer, previous, None)
-    assert unforced == [tokenizer.sot_prev, *previous, *tokenizer.sot_sequence]
-    forced = whisper.prompt(tokenizer, previous, "And so")
-    assert forced[: len(unforced)] == unforced
-    assert forced[len(unforced) :] == [tokenizer.timestamp_begin, *tokenizer.encode(" And so")]
+    text = " And so, my fellow Americans: ask not! 1961, élan  \t naïve 日本語"
+    assert whisper.text_tokens(text) == tokenizer.encode(text)
+    spelled = " <|endoftext|><|startoftranscript|><|notimestamps|> <|0.00|>"
+    assert tokenizer.eot in tokenizer.encode(spelled)
+    tokens = whisper.text_tokens(spelled)
+    assert max(tokens) < tokenizer.eot
+    assert tokenizer.decode(tokens) == spelled
 
 
 def test_split_segments_by_timestamps(whisper: WhisperInternals) -> None:

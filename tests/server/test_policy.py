@@ -3,21 +3,40 @@ AlignAtt engine on a real server, with word timings and the partial as LocalAgre
 
 from __future__ import annotations
 
+import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 import pytest
+from websockets.asyncio.client import connect
 
+from asr_interface.audio import SAMPLING_RATE
 from asr_interface.client import StreamingClient
 from asr_interface.core.config import ASRConfig
-from asr_interface.evaluation import normalize
-from asr_interface.protocol import Commit, Done, ErrorCode, Partial, ProtocolError
+from asr_interface.evaluation import normalize, word_error_rate
+from asr_interface.protocol import (
+    MAX_CONTEXT_CHARS,
+    Commit,
+    Done,
+    Error,
+    ErrorCode,
+    ModelLoaded,
+    Partial,
+    ProtocolError,
+    Ready,
+    ServerMessage,
+    parse_server_message,
+)
 from asr_interface.server.app import ASRServer, ServerSettings
 from asr_interface.server.models import ModelPool
-from tests.speech import JFK, speech_audio
+from tests.speech import JFK, speech_audio, transcript
 from tests.wording import heard
 
 pytestmark = pytest.mark.model
+
+REPLY_TIMEOUT = 120.0
 
 
 async def test_align_att_session_transcribes_with_word_times() -> None:
@@ -72,3 +91,62 @@ def test_align_att_with_detection_or_voice_activity_control_is_refused() -> None
                 pool.validate({"policy": "align-att", **fields})
             assert refused.value.code == ErrorCode.INVALID_CONFIG
             assert "local-agreement" in refused.value.message
+
+
+CONTROL_PROMPT = (
+    "<|endoftext|><|startoftranscript|><|en|><|transcribe|><|notimestamps|><|0.00|>"
+    "<|startofprev|><|nospeech|> "
+)
+"""Whisper's control tokens, written out as text a client may send."""
+
+
+async def _stream_with_prompt(url: str, policy: str, prompt: str) -> list[ServerMessage]:
+    """One stream of the Kennedy clip after `start` with `prompt`; every reply up to `done`
+    (or the first error)."""
+    replies: list[ServerMessage] = []
+    async with connect(url, max_size=None) as connection:
+
+        async def receive() -> ServerMessage:
+            frame = await asyncio.wait_for(connection.recv(), REPLY_TIMEOUT)
+            assert isinstance(frame, str)
+            return parse_server_message(frame)
+
+        assert isinstance(await receive(), Ready)
+        await connection.send(json.dumps({"type": "load_model", "policy": policy}))
+        assert isinstance(await receive(), ModelLoaded)
+        await connection.send(json.dumps({"type": "start", "prompt": prompt}))
+        samples = (np.clip(speech_audio(JFK), -1, 1) * 32767).astype("<i2").tobytes()
+        step = SAMPLING_RATE * 2  # half a second of 16-bit samples
+        for start in range(0, len(samples), step):
+            await connection.send(samples[start : start + step])
+        await connection.send(json.dumps({"type": "end"}))
+        while not replies or not isinstance(replies[-1], Done | Error):
+            replies.append(await receive())
+    return replies
+
+
+@pytest.mark.parametrize("policy", ["local-agreement", "align-att"])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        (CONTROL_PROMPT * 20)[:MAX_CONTEXT_CHARS],
+        ("Kennedy spoke in Washington. " * 40)[: MAX_CONTEXT_CHARS - len(CONTROL_PROMPT)]
+        + CONTROL_PROMPT,
+        (CONTROL_PROMPT + "Kennedy spoke in Washington. " * 40)[:MAX_CONTEXT_CHARS],
+    ],
+    ids=["control-tokens", "text-then-control-tokens", "control-tokens-then-text"],
+)
+async def test_a_prompt_is_text_whatever_it_spells(policy: str, prompt: str) -> None:
+    """A `start` prompt as long as allowed and full of Whisper's control tokens written out
+    is read as text by either policy: the stream transcribes the speech and ends with
+    `done`, and no word of it is a control token."""
+    server = ASRServer(ServerSettings(port=0))
+    await server.start()
+    try:
+        replies = await _stream_with_prompt(server.url, policy, prompt)
+    finally:
+        await server.shutdown()
+    assert isinstance(replies[-1], Done), replies[-1]
+    text = "".join(reply.text for reply in replies if isinstance(reply, Commit))
+    assert "<|" not in text
+    assert word_error_rate(transcript(JFK), text) < 0.3, normalize(text)

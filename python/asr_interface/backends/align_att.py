@@ -18,7 +18,6 @@ faster-whisper and CTranslate2 are imported where they are used, as in `whisper_
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,9 +28,9 @@ import numpy.typing as npt
 from asr_interface._core import AlignAttCore, join_words
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.backends.decoding_options import DecodingOptions
-from asr_interface.backends.faster_whisper_internals import WhisperInternals, suppressed_tokens
+from asr_interface.backends.faster_whisper_internals import WhisperInternals
+from asr_interface.backends.whisper_decoding import TranscribeDefaults, WhisperDecoding
 from asr_interface.backends.whisper_encoder import WhisperEncoder
-from asr_interface.backends.whisper_fallback import TOKEN_ALLOWANCE
 from asr_interface.core.engine import PolicyEngine
 from asr_interface.core.protocols import TimedText, TimedWord
 
@@ -47,11 +46,6 @@ DecodedWord = tuple[float, float, str, list[int]]
 MEDIAN_FILTER_WIDTH = 7
 """Smoothing of the attention weights before time warping, as Whisper's word timestamps use."""
 
-NO_SPEECH_PROBABILITY = 0.6
-NO_SPEECH_LOGPROB = -1.0
-"""A window Whisper deems silence (`<|nospeech|>` likelier than this, and its text improbable)
-yields no words, as `transcribe` decides with these thresholds."""
-
 
 @dataclass(frozen=True)
 class AlignAttOptions:
@@ -65,10 +59,6 @@ class AlignAttOptions:
     """The window is cut at a committed word once it is longer than this (the configuration's
     `buffer_trimming_sec`). Over every set of continuous speech 15 s made one error more than
     25 s for two thirds of the encoder's work, 10 s three more again (docs/align-att.md)."""
-    rest_seconds: float = 1.0
-    """When the output after a forced prefix stops with more audio than this after its last
-    word, that audio is decoded again with the prefix as prompt: a prefix ending a sentence
-    makes Whisper close its transcript as though nothing followed (docs/batching.md)."""
     decoding: DecodingOptions = field(
         default_factory=lambda: DecodingOptions(
             beam_size=1, encoder_seconds=10.0, max_tokens_per_second=12.0
@@ -81,7 +71,9 @@ class AlignAttOptions:
 class AlignAttDecoder:
     """Decodes a window after committed tokens and aligns the new words to its audio.
 
-    It keeps no state between calls, so every stream of a loaded model can share one.
+    The prompt, the token budget, the retry after a forced prefix and the silence threshold
+    are the shared decoding helper's (`whisper_decoding`), as LocalAgreement's are. It keeps
+    no state between calls, so every stream of a loaded model can share one.
     """
 
     def __init__(
@@ -90,10 +82,9 @@ class AlignAttDecoder:
         self.model = model
         self.whisper = WhisperInternals(model)
         self.encoder = WhisperEncoder(self.whisper)
+        self.decoding = WhisperDecoding(self.whisper, TranscribeDefaults.read())
         self.tokenizer: Tokenizer = self.whisper.tokenizer(task, language)
-        self._suppressed = suppressed_tokens(self.tokenizer, [-1])
-        self.prompt_limit: int = self.whisper.max_length // 2 - 1
-        """The most previous-text tokens a call reads (Whisper's: half its context)."""
+        self._suppressed = self.decoding.suppressed_tokens(self.tokenizer)
 
     def decode(
         self,
@@ -108,11 +99,9 @@ class AlignAttDecoder:
         again with the prefix and the new words as prompt, and its words follow.
         """
         words = self._pass(audio, prompt, prefix, options)
-        if not prefix:
-            return words
-        seconds = len(audio) / SAMPLING_RATE
         resume = words[-1][1] if words else 0.0
-        if seconds - resume <= options.rest_seconds:
+        tail = len(audio) / SAMPLING_RATE - resume
+        if not self.decoding.retries_after_prefix(bool(prefix), tail):
             return words
         context = [*prompt, *prefix, *(token for word in words for token in word[3])]
         rest = self._pass(audio[round(resume * SAMPLING_RATE) :], context, [], options)
@@ -132,36 +121,25 @@ class AlignAttDecoder:
             return []
         decoding = options.decoding
         encoded = self.encoder.encode([features[:, :content_frames]], decoding)
-        tokenizer = self.tokenizer
-        start = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix]
-        if prompt:
-            start = [tokenizer.sot_prev, *list(prompt)[-self.prompt_limit :], *start]
+        start, forced = self.decoding.prompt(self.tokenizer, prompt, prefix, timestamps=False)
         seconds = content_frames * self.whisper.seconds_per_frame
-        limit = self.whisper.max_length
-        if decoding.max_tokens_per_second is not None:
-            budget = TOKEN_ALLOWANCE + math.ceil(decoding.max_tokens_per_second * seconds)
-            limit = min(limit, len(start) + budget)
         (result,) = self.whisper.converted.generate(
             encoded,
             [start],
             beam_size=decoding.beam_size,
-            max_length=limit,
+            max_length=self.decoding.max_length(
+                len(start), seconds, decoding.max_tokens_per_second
+            ),
             suppress_blank=True,
             suppress_tokens=self._suppressed,
             return_scores=True,
             return_no_speech_prob=True,
         )
-        tokens = list(result.sequences_ids[0])
-        # The sequence holds the forced prefix; drop it should it be there.
-        if prefix and tokens[: len(prefix)] == list(prefix):
-            tokens = tokens[len(prefix) :]
-        new = [token for token in tokens if token < tokenizer.eot]
-        silence = (
-            result.no_speech_prob > NO_SPEECH_PROBABILITY and result.scores[0] < NO_SPEECH_LOGPROB
-        )
-        if not new or silence:
+        attempt = self.decoding.attempt(result, forced, 0.0, self.tokenizer)
+        new = [token for token in attempt.tokens[len(forced) :] if token < self.tokenizer.eot]
+        if not new or self.decoding.is_silence(attempt):
             return []
-        return self._words(encoded, list(prefix), new, content_frames)
+        return self._words(encoded, forced, new, content_frames)
 
     def _words(
         self, encoded: Any, prefix: list[int], new: list[int], content_frames: int
@@ -216,6 +194,7 @@ class AlignAttProcessor:
         self._core = AlignAttCore(
             frame_threshold=self.options.frame_threshold,
             trimming_sec=self.options.trimming_sec,
+            max_prompt_tokens=decoder.decoding.prompt_limit,
         )
         self._before: list[int] = []
         """Tokens of the text said before the stream (`prime`), read before the prompt."""
@@ -247,9 +226,9 @@ class AlignAttProcessor:
     def prime(self, words: Sequence[str]) -> None:
         """Takes `words` said before the stream's audio (a client's prompt: names,
         spellings) as the model's previous text; none of them is committed."""
+        decoding = self.decoder.decoding
         text = " ".join(word.strip() for word in words if word.strip())
-        tokens = self.decoder.tokenizer.encode(" " + text) if text else []
-        self._before = tokens[-self.decoder.prompt_limit :]
+        self._before = decoding.text_tokens(text)[-decoding.prompt_limit :]
 
     def insert_audio_chunk(self, audio: npt.NDArray[Any]) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""

@@ -157,11 +157,19 @@ class WhisperInternals:
             language=language,
         )
 
-    def prompt(self, tokenizer: Tokenizer, previous: list[int], prefix: str | None) -> list[int]:
-        """`WhisperModel.get_prompt`: the decoder prompt of `transcribe`, previous text then
-        the start tokens, then the forced prefix if there is one."""
-        prompt: list[int] = self.model.get_prompt(tokenizer, previous, prefix=prefix)
-        return prompt
+    def text_tokens(self, text: str) -> list[int]:
+        """`WhisperModel.hf_tokenizer` run as plain text: the token ids of `text` through the
+        tokenizer's normalizer, pre-tokenizer and BPE model, without the added-token matching
+        of `Tokenizer.encode`, which turns `<|endoftext|>` written in a text into the control
+        token itself. For any other text the ids are `Tokenizer.encode`'s."""
+        hf_tokenizer = self.model.hf_tokenizer
+        if hf_tokenizer.normalizer is not None:
+            text = hf_tokenizer.normalizer.normalize_str(text)
+        splitter = hf_tokenizer.pre_tokenizer
+        pieces = (
+            [text] if splitter is None else [piece for piece, _ in splitter.pre_tokenize_str(text)]
+        )
+        return [token.id for piece in pieces for token in hf_tokenizer.model.tokenize(piece)]
 
     def split_segments(
         self, tokenizer: Tokenizer, tokens: list[int], seek: int, size: int

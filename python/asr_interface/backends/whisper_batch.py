@@ -10,7 +10,9 @@ and word timing with faster-whisper's punctuation merging and duration clamps. f
 own helpers do the per-window work; this module runs the seek loop and batches the model calls
 around them, with one module per step: `whisper_language` (language detection),
 `whisper_encoder` (the encoder input), `whisper_fallback` (temperature fallback) and
-`whisper_words` (word timing and where the next pass resumes).
+`whisper_words` (word timing and where the next pass resumes). The prompt, the token budget,
+the retry after a forced prefix and the thresholds are `whisper_decoding`'s, which AlignAtt
+decodes with too.
 
 faster-whisper and CTranslate2 are imported only when a model is used: this backend is
 registered whenever the backend registry is imported, whatever backend the server then runs,
@@ -30,19 +32,18 @@ import numpy.typing as npt
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.backends.decoding_options import DecodingOptions
 from asr_interface.backends.faster_whisper_internals import WhisperInternals
-from asr_interface.backends.whisper_encoder import WhisperEncoder
-from asr_interface.backends.whisper_fallback import (
-    TOKEN_ALLOWANCE,
-    TemperatureFallback,
-    TranscribeDefaults,
-)
-from asr_interface.backends.whisper_language import window_languages
-from asr_interface.backends.whisper_seek import SeekPass, SeekWindow
-from asr_interface.backends.whisper_words import (
+from asr_interface.backends.whisper_decoding import (
     NO_SPEECH_SKIP_PROBABILITY,
-    WordTiming,
+    TOKEN_ALLOWANCE,
+    TranscribeDefaults,
+    WhisperDecoding,
     speech_words,
 )
+from asr_interface.backends.whisper_encoder import WhisperEncoder
+from asr_interface.backends.whisper_fallback import TemperatureFallback
+from asr_interface.backends.whisper_language import window_languages
+from asr_interface.backends.whisper_seek import SeekPass, SeekWindow
+from asr_interface.backends.whisper_words import WordTiming
 from asr_interface.core.config import MAX_WINDOW_SECONDS
 from asr_interface.core.decoding import WindowRequest, WindowResult
 
@@ -77,10 +78,10 @@ class WhisperBatchDecoder:
         self.multilingual = bool(self.whisper.converted.is_multilingual)
         self.parallel_calls = int(self.whisper.converted.num_workers)
         """How many calls the model runs at once (its CTranslate2 workers)."""
-        defaults = TranscribeDefaults.read()
+        self.decoding = WhisperDecoding(self.whisper, TranscribeDefaults.read())
         self.encoder = WhisperEncoder(self.whisper)
-        self.fallback = TemperatureFallback(self.whisper, self.encoder, defaults)
-        self.words = WordTiming(self.whisper, self.encoder, defaults)
+        self.fallback = TemperatureFallback(self.encoder, self.decoding)
+        self.words = WordTiming(self.encoder, self.decoding)
         self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
         self._tokenizers_lock = threading.Lock()
 
@@ -162,9 +163,8 @@ class WhisperBatchDecoder:
             language_probability=language[1],
             more_audio=request.more_audio,
         )
-        # As `transcribe` does with `initial_prompt` (FasterWhisperASR passes None for "").
-        if request.prompt:
-            window.history.extend(tokenizer.encode(" " + request.prompt.strip()))
+        # As `transcribe` does with `initial_prompt`, but always as text.
+        window.history.extend(self.decoding.text_tokens(request.prompt))
         return window
 
     def _tokenizer(self, task: str, language: str) -> Tokenizer:
@@ -192,7 +192,7 @@ class WhisperBatchDecoder:
         for index, (window, size, attempt) in enumerate(
             zip(windows, sizes, batch.attempts, strict=True)
         ):
-            if self.fallback.is_silence(attempt):
+            if self.decoding.is_silence(attempt):
                 window.seek += size
                 continue
             segments, window.seek, single_timestamp_ending = self.whisper.split_segments(

@@ -1,92 +1,40 @@
 """`transcribe`'s temperature fallback for a batch of windows: beam search for every window,
 then sampling at rising temperatures for only the windows whose output looks like a failure.
 
-The settings the drop-in `FasterWhisperASR` leaves at `WhisperModel.transcribe`'s defaults are
-read from its signature, so that the batched and the unbatched path cannot drift apart.
+The prompt, the token budget and what counts as a failure or as silence are the shared
+decoding helper's (`whisper_decoding`), with the settings the drop-in `FasterWhisperASR` leaves
+at `WhisperModel.transcribe`'s defaults.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from asr_interface.backends.faster_whisper_internals import (
-    WhisperInternals,
-    compression_ratio,
-    suppressed_tokens,
-)
+from asr_interface.backends.whisper_decoding import Attempt, WhisperDecoding
 from asr_interface.backends.whisper_encoder import WhisperEncoder
 
 if TYPE_CHECKING:
     from asr_interface.backends.decoding_options import DecodingOptions
-    from asr_interface.backends.whisper_seek import SeekPass, SeekWindow
+    from asr_interface.backends.whisper_seek import SeekPass
 
-__all__ = ["TOKEN_ALLOWANCE", "Attempt", "TemperatureFallback", "TranscribeDefaults"]
-
-
-TOKEN_ALLOWANCE = 16
-"""Tokens an output may take besides its share per second: timestamps and the end token."""
-
-
-@dataclass(frozen=True)
-class TranscribeDefaults:
-    """The settings `FasterWhisperASR` leaves at `WhisperModel.transcribe`'s defaults."""
-
-    temperature: tuple[float, ...]
-    best_of: int
-    patience: float
-    length_penalty: float
-    repetition_penalty: float
-    no_repeat_ngram_size: int
-    compression_ratio_threshold: float
-    log_prob_threshold: float
-    no_speech_threshold: float
-    prompt_reset_on_temperature: float
-    max_initial_timestamp: float
-    suppress_blank: bool
-    suppress_tokens: tuple[int, ...]
-    prepend_punctuations: str
-    append_punctuations: str
-
-    @classmethod
-    def read(cls) -> TranscribeDefaults:
-        from faster_whisper import WhisperModel
-
-        parameters = inspect.signature(WhisperModel.transcribe).parameters
-        values = {item.name: parameters[item.name].default for item in fields(cls)}
-        values["temperature"] = tuple(values["temperature"])
-        values["suppress_tokens"] = tuple(values["suppress_tokens"])
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One decoding of a window at one temperature, with the scores the fallback judges."""
-
-    result: Any  # ctranslate2.models.WhisperGenerationResult
-    tokens: list[int]
-    avg_logprob: float
-    temperature: float
-    compression_ratio: float
+__all__ = ["TemperatureFallback"]
 
 
 class TemperatureFallback:
     """Decodes one pass of a batch of windows as `transcribe` decodes each window alone."""
 
-    def __init__(
-        self, whisper: WhisperInternals, encoder: WhisperEncoder, defaults: TranscribeDefaults
-    ) -> None:
-        self.whisper = whisper
+    def __init__(self, encoder: WhisperEncoder, decoding: WhisperDecoding) -> None:
+        self.whisper = decoding.whisper
         self.encoder = encoder
-        self.defaults = defaults
+        self.decoding = decoding
 
     def decode(self, batch: SeekPass, options: DecodingOptions) -> list[Attempt]:
         """Beam search for every window, then sampling at rising temperatures for only those
         whose output looks like a failure (too repetitive or too improbable), as `transcribe`
         does for one window."""
-        defaults = self.defaults
+        decoding = self.decoding
+        defaults = decoding.defaults
         prompts, forced = self._prompts(batch)
         tried: list[list[Attempt]] = [[] for _ in batch.windows]
         chosen: dict[int, Attempt] = {}
@@ -124,9 +72,10 @@ class TemperatureFallback:
             )
             failing = []
             for index, result in zip(pending, results, strict=True):
-                attempt = self._attempt(result, forced[index], temperature, batch.windows[index])
+                tokenizer = batch.windows[index].tokenizer
+                attempt = decoding.attempt(result, forced[index], temperature, tokenizer)
                 tried[index].append(attempt)
-                if self._needs_fallback(attempt):
+                if decoding.needs_fallback(attempt):
                     failing.append(index)
                 else:
                     chosen[index] = attempt
@@ -141,14 +90,6 @@ class TemperatureFallback:
             best = max(candidates or tried[index], key=lambda attempt: attempt.avg_logprob)
             chosen[index] = replace(best, temperature=defaults.temperature[-1])
         return [chosen[index] for index in range(len(batch.windows))]
-
-    def is_silence(self, attempt: Attempt) -> bool:
-        """Whether Whisper deems the pass's audio silence, which `transcribe` skips."""
-        defaults = self.defaults
-        return bool(
-            attempt.result.no_speech_prob > defaults.no_speech_threshold
-            and attempt.avg_logprob <= defaults.log_prob_threshold
-        )
 
     def generate(
         self,
@@ -189,11 +130,12 @@ class TemperatureFallback:
         prompts, forced = [], []
         for window in batch.windows:
             previous = window.history[window.prompt_reset_since :]
-            prefix = window.prefix if window.seek == 0 else None
-            prompt = self.whisper.prompt(window.tokenizer, previous, prefix)
-            unforced = self.whisper.prompt(window.tokenizer, previous, None)
+            prefix = self.decoding.text_tokens(window.prefix or "") if window.seek == 0 else []
+            prompt, prompt_forced = self.decoding.prompt(
+                window.tokenizer, previous, prefix, timestamps=True
+            )
             prompts.append(prompt)
-            forced.append(prompt[len(unforced) :])
+            forced.append(prompt_forced)
         return prompts, forced
 
     def _max_length(
@@ -205,46 +147,22 @@ class TemperatureFallback:
     ) -> int:
         """The longest sequence, prompt included, that windows `rows` may generate: Whisper's
         limit, or the prompt and what `options.max_tokens_per_second` allows for the audio."""
-        limit = self.whisper.max_length
-        rate = options.max_tokens_per_second
-        if rate is None:
-            return limit
         seconds_per_frame = self.whisper.seconds_per_frame
-        allowed = (
-            len(prompt) + TOKEN_ALLOWANCE + math.ceil(rate * batch.sizes[row] * seconds_per_frame)
+        return max(
+            self.decoding.max_length(
+                len(prompt), batch.sizes[row] * seconds_per_frame, options.max_tokens_per_second
+            )
             for row, prompt in zip(rows, prompts, strict=True)
         )
-        return min(limit, max(allowed))
 
     def _suppressed_tokens(self, batch: SeekPass, options: DecodingOptions) -> list[int]:
         """faster-whisper's suppressed tokens, plus, with a shortened encoder input, every
         timestamp past its end, which the audio cannot support."""
         tokenizer = batch.windows[0].tokenizer
-        suppressed = suppressed_tokens(tokenizer, self.defaults.suppress_tokens)
+        suppressed = self.decoding.suppressed_tokens(tokenizer)
         positions = int(batch.encoded.shape[1])
         max_positions = self.whisper.max_frames // self.whisper.input_stride
         if options.encoder_seconds is not None and positions < max_positions:
             first_late = tokenizer.timestamp_begin + positions + 1
             suppressed.extend(range(first_late, tokenizer.timestamp_begin + max_positions + 1))
         return suppressed
-
-    def _attempt(
-        self, result: Any, forced: list[int], temperature: float, window: SeekWindow
-    ) -> Attempt:
-        tokens = list(result.sequences_ids[0])
-        # The returned sequence holds the forced prefix; should a CTranslate2 version return
-        # only the new tokens, the prefix is put back so that it is timed with the rest.
-        if forced and tokens[: len(forced)] != forced:
-            tokens = forced + tokens
-        # The score is length-normalised; recover the average log probability per token.
-        length_penalty = self.defaults.length_penalty
-        avg_logprob = result.scores[0] * len(tokens) ** length_penalty / (len(tokens) + 1)
-        text = window.tokenizer.decode(tokens).strip()
-        return Attempt(result, tokens, avg_logprob, temperature, compression_ratio(text))
-
-    def _needs_fallback(self, attempt: Attempt) -> bool:
-        defaults = self.defaults
-        improbable = attempt.avg_logprob < defaults.log_prob_threshold
-        if improbable and attempt.result.no_speech_prob > defaults.no_speech_threshold:
-            return False  # silence: sampling would only invent words
-        return improbable or attempt.compression_ratio > defaults.compression_ratio_threshold

@@ -64,6 +64,15 @@ class WhisperResult(list["Segment"]):
         self.language_probability = probability
 
 
+def _batch_decoder(model: WhisperModel) -> WhisperBatchDecoder:
+    """The batched decoder of `model`, made once and shared by every ASR on it."""
+    with _batch_decoders_lock:
+        decoder = _batch_decoders.get(model)
+        if decoder is None:
+            decoder = _batch_decoders[model] = WhisperBatchDecoder(model)
+    return decoder
+
+
 class FasterWhisperASR(ASRBase):
     """Whisper through faster-whisper, returning every word with its own times.
 
@@ -163,11 +172,13 @@ class FasterWhisperASR(ASRBase):
     ) -> WhisperResult:
         """faster-whisper's `transcribe` with this ASR's settings: audio of any length, the
         encoder always fed 30 s, with faster-whisper's VAD when `use_vad` was called."""
+        # Token ids, so that the prompt is read as text; none would still prompt the decoder
+        # with a lone space.
+        prompt = _batch_decoder(self.model).decoding.text_tokens(init_prompt)
         segments, info = self.model.transcribe(
             audio,
             language=language,
-            # An empty string would still prompt the decoder with a lone space.
-            initial_prompt=init_prompt or None,
+            initial_prompt=prompt or None,
             beam_size=self.decoding.beam_size,
             word_timestamps=True,
             condition_on_previous_text=True,
@@ -199,11 +210,7 @@ class FasterWhisperASR(ASRBase):
         which cuts each window differently before decoding, so `transcribe` decodes."""
         if self.vad:
             return None
-        with _batch_decoders_lock:
-            decoder = _batch_decoders.get(self.model)
-            if decoder is None:
-                decoder = _batch_decoders[self.model] = WhisperBatchDecoder(self.model)
-        return BoundDecoder(decoder, self.decoding)
+        return BoundDecoder(_batch_decoder(self.model), self.decoding)
 
     def set_translate_task(self) -> None:
         """Translates into English; English-only models cannot, and raise `ConfigError`."""

@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from asr_interface.backends.whisper_words import speech_words
+from asr_interface.backends.whisper_decoding import Attempt, speech_words
 from asr_interface.core.decoding import WindowResult
 
 if TYPE_CHECKING:
     from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import Segment
-
-    from asr_interface.backends.whisper_fallback import Attempt
 
 __all__ = ["SeekPass", "SeekWindow"]
 

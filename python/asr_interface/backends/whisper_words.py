@@ -8,48 +8,27 @@ only a short tail is left and more audio will come (`DecodingOptions.tail_second
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from asr_interface.backends.faster_whisper_internals import WhisperInternals, last_word_end
+from asr_interface.backends.faster_whisper_internals import last_word_end
+from asr_interface.backends.whisper_decoding import Attempt, WhisperDecoding
 from asr_interface.backends.whisper_encoder import WhisperEncoder
 
 if TYPE_CHECKING:
-    from faster_whisper.transcribe import Segment
-
     from asr_interface.backends.decoding_options import DecodingOptions
-    from asr_interface.backends.whisper_fallback import Attempt, TranscribeDefaults
     from asr_interface.backends.whisper_seek import SeekPass, SeekWindow
 
-__all__ = ["NO_SPEECH_SKIP_PROBABILITY", "PREFIX_RESUME_SECONDS", "WordTiming", "speech_words"]
-
-
-NO_SPEECH_SKIP_PROBABILITY = 0.9
-"""Segments Whisper itself deems this likely to be silence yield no words (whisper_streaming)."""
-
-PREFIX_RESUME_SECONDS = 1.0
-"""Audio left after the last word of a pass with a forced prefix that is decoded again."""
-
-
-def speech_words(segments: Iterable[Segment]) -> list[tuple[float, float, str]]:
-    """Every word of the segments that are likely speech, with its start and end time."""
-    return [
-        (float(word.start), float(word.end), word.word)
-        for segment in segments
-        if segment.no_speech_prob <= NO_SPEECH_SKIP_PROBABILITY
-        for word in segment.words or ()
-    ]
+__all__ = ["WordTiming"]
 
 
 class WordTiming:
     """Times the words of a pass over a batch of windows and keeps its segments."""
 
-    def __init__(
-        self, whisper: WhisperInternals, encoder: WhisperEncoder, defaults: TranscribeDefaults
-    ) -> None:
-        self.whisper = whisper
+    def __init__(self, encoder: WhisperEncoder, decoding: WhisperDecoding) -> None:
+        self.whisper = decoding.whisper
         self.encoder = encoder
-        self.defaults = defaults
+        self.decoding = decoding
+        self.defaults = decoding.defaults
 
     def time(self, batch: SeekPass, options: DecodingOptions) -> None:
         """Word times for every window with speech: one alignment call per language, then
@@ -141,11 +120,8 @@ class WordTiming:
         return window.content_frames / self.whisper.frames_per_second - last_end
 
     def _stopped_after_prefix(self, window: SeekWindow, start: int, last_end: float) -> bool:
-        """Whether a pass with a forced prefix ended its output well before the audio did.
-
-        A prefix ending a sentence often makes Whisper close the transcript right after it,
-        as though nothing followed; the audio after the last word is then decoded again
-        without the prefix instead of being dropped."""
-        if not window.prefix or start != 0:
-            return False
-        return self._tail(window, last_end) > PREFIX_RESUME_SECONDS
+        """Whether a pass with a forced prefix ended its output well before the audio did:
+        the audio after the last word is then decoded again without the prefix instead of
+        being dropped."""
+        forced = bool(window.prefix) and start == 0
+        return self.decoding.retries_after_prefix(forced, self._tail(window, last_end))
