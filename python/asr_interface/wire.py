@@ -56,6 +56,9 @@ class WireLimits:
         return cls(max_text_chars=text_chars_for(max_frame_bytes))
 
 
+DEFAULT_LIMITS = WireLimits()
+
+
 class ErrorCode(StrEnum):
     """Stable, machine-readable reasons carried by error replies, on every endpoint."""
 
