@@ -1,9 +1,12 @@
 """`/v1/realtime`: OpenAI's Realtime transcription protocol over our `Session`, sans-I/O.
 
 `RealtimeSession` takes the same inputs as `Session` and returns the same actions; it
-turns each Realtime client event into `/asr` messages for the `Session` it wraps, and each
-message the `Session` sends into Realtime events. So both endpoints share one set of rules
-(pacing, limits, model loading, shutdown) and differ only in their wording.
+maps each typed Realtime client event (`realtime_protocol.py`) to typed `/asr` messages
+for the `Session` it wraps, and each typed message the `Session` sends to Realtime events,
+with no JSON in between. So both endpoints share one set of rules (pacing, limits, model
+loading, shutdown) and differ only in their wording. What `session.update` may set is in
+`realtime_settings.py`, the session object it answers with in `realtime_description.py`,
+the items and their events in `realtime_items.py`.
 
 How the two meet (docs/realtime.md has the whole table):
 
@@ -21,10 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from itertools import count
 from typing import Any
 
 from pydantic import BaseModel
@@ -50,27 +50,20 @@ from asr_interface.protocol import (
 from asr_interface.realtime_protocol import (
     AppendAudio,
     AudioCleared,
-    AudioCommitted,
     ClientEvent,
     CommitAudio,
-    DurationUsage,
     ErrorEvent,
     SessionCreated,
     SessionSettings,
     SessionUpdate,
     SessionUpdated,
-    SpeechStarted,
-    SpeechStopped,
-    TranscriptionCompleted,
-    TranscriptionDelta,
-    TranscriptionFailed,
     UnparsedEvent,
-    error_detail,
     error_event,
     parse_client_event,
 )
 from asr_interface.server.held import HeldEvents
 from asr_interface.server.realtime_description import describe_session
+from asr_interface.server.realtime_items import RealtimeItems
 from asr_interface.server.realtime_settings import FORMATS, RealtimeSettings, updated_settings
 from asr_interface.server.session import (
     Action,
@@ -80,16 +73,6 @@ from asr_interface.server.session import (
     Session,
     SessionObserver,
 )
-
-
-@dataclass
-class _Turn:
-    """One conversation item: the audio of one manual commit or one utterance."""
-
-    item_id: str
-    start: float = 0.0  # seconds of session audio
-    end: float | None = None  # where its utterance ended, once known
-    transcript: str = ""
 
 
 class RealtimeSession:
@@ -112,8 +95,7 @@ class RealtimeSession:
         self._default_model = session.config.model
         self._settings = RealtimeSettings.of(session.config, FORMATS["audio/pcm"])
         self._requested_model = model
-        self._event_ids = count(1)
-        self._item_ids = count(1)
+        self._items = RealtimeItems(session.session_id)
         limits = session.limits
         self._held: HeldEvents[ClientEvent] = HeldEvents(
             limits.max_held_bytes,
@@ -123,14 +105,7 @@ class RealtimeSession:
         )
         self._loading: RealtimeSettings | None = None
         self._loading_event_id: str | None = None
-        self._committing: _Turn | None = None  # committed by hand; waits for `done`
-        self._turn: _Turn | None = None  # the item receiving words
-        self._ended: deque[_Turn] = deque()  # utterances ended in the step being read
         self._stream_open = False  # a `start` was sent and its `done` has not come
-        self._has_audio = False  # audio since the last commit or clear
-        self._stream_start = 0.0  # session seconds before the current stream
-        self._stream_seconds = 0.0  # seconds appended to the current stream
-        self._last_item_id: str | None = None
         self._client_event_id: str | None = None  # the event being answered
         self._silent_resets = 0  # resets of our own, whose `reset_done` is not the client's
         self._now = 0.0  # the latest time an input was given
@@ -212,7 +187,7 @@ class RealtimeSession:
 
     @property
     def _busy(self) -> bool:
-        return self._committing is not None or self._loading is not None
+        return self._items.committing is not None or self._loading is not None
 
     def _release(self, now: float) -> list[Action]:
         """Runs held events, in order, until the session is busy again."""
@@ -282,7 +257,8 @@ class RealtimeSession:
             )
             actions += self._drive(start, now)
             self._stream_open = True
-        session_time = self._session_time(self._stream_seconds)
+        items = self._items
+        start_time = items.session_time(items.stream_seconds)
         received = self._translate(self._session.receive_bytes(frame, now), now)
         actions += received
         if _refused(received):  # the frame was dropped
@@ -292,36 +268,23 @@ class RealtimeSession:
                 actions += self._drive(Reset(), now)
             return actions
         if frame:
-            self._has_audio = True
-            self._stream_seconds += len(frame) / self._settings.format.bytes_per_second
-            if self._turn is None and not self._settings.vad:
-                self._turn = self._new_turn(session_time)
+            seconds = len(frame) / self._settings.format.bytes_per_second
+            items.appended(seconds, start_time, manual=not self._settings.vad)
         return actions
 
     def _commit(self, now: float) -> list[Action]:
-        if not self._has_audio:
-            raise ProtocolError(
-                ErrorCode.EMPTY_COMMIT,
-                "the input audio buffer holds no audio since the last commit or clear",
-            )
-        self._has_audio = False
-        turn = self._turn or self._new_turn(self._session_time(0.0))
-        self._turn = None
-        self._committing = turn
-        actions: list[Action] = [self._committed(turn)]
+        actions: list[Action] = [self._items.commit()]
         ended = self._drive(End(), now)
         if _refused(ended):
-            self._committing = None
+            self._items.committing = None
         return actions + ended
 
     def _clear(self, now: float) -> list[Action]:
-        self._has_audio = False
-        self._turn = None
+        self._items.clear()
         if not self._stream_open:
-            return [Send(AudioCleared(event_id=self._event_id()))]
+            return [Send(AudioCleared(event_id=self._items.event_id()))]
         self._stream_open = False
-        self._stream_start += self._stream_seconds
-        self._stream_seconds = 0.0
+        self._items.next_stream()
         return self._drive(Reset(), now)
 
     # What the session sends, as Realtime events.
@@ -336,9 +299,7 @@ class RealtimeSession:
                 translated += self._events_for(action.message, at)
             else:
                 translated.append(action)
-        while self._ended:  # every word of an ended utterance comes in its step
-            translated.append(self._completed(self._ended.popleft()))
-        return translated
+        return translated + self._items.completions()
 
     def _events_for(self, message: BaseModel, now: float) -> list[Action]:
         if isinstance(message, Ready):
@@ -348,16 +309,16 @@ class RealtimeSession:
             self._settings, self._loading = self._loading, None
             return [Send(self._session_event(SessionUpdated)), *self._release(now)]
         if isinstance(message, Commit):
-            return self._deltas(message)
+            return list(self._items.deltas(message, self._session.sep))
         if isinstance(message, Vad):
-            return self._speech_event(message)
+            return list(self._items.speech(message))
         if isinstance(message, Done):
             return self._stream_done(now)
         if isinstance(message, ResetDone):
             if self._silent_resets:
                 self._silent_resets -= 1
                 return []
-            return [Send(AudioCleared(event_id=self._event_id()))]
+            return [Send(AudioCleared(event_id=self._items.event_id()))]
         if isinstance(message, Error):
             error = self._error(
                 ErrorCode(message.code), message.message, self._client_event_id, counted=True
@@ -367,140 +328,27 @@ class RealtimeSession:
             return [error]
         return []  # `partial` and `language` have no Realtime counterpart
 
-    def _deltas(self, commit: Commit) -> list[Action]:
-        """One delta per item the committed words belong to, in order."""
-        actions: list[Action] = []
-        groups: list[tuple[_Turn, list[str]]] = []
-        for word in commit.words:
-            turn = self._turn_of(word.start)
-            if groups and groups[-1][0] is turn:
-                groups[-1][1].append(word.word)
-            else:
-                groups.append((turn, [word.word]))
-        sep = self._session.sep
-        for turn, words in groups:
-            text = sep.join(words)
-            text = text.lstrip() if not turn.transcript else sep + text
-            turn.transcript += text
-            if text:
-                delta = TranscriptionDelta(
-                    event_id=self._event_id(), item_id=turn.item_id, delta=text
-                )
-                actions.append(Send(delta))
-        return actions
-
-    def _turn_of(self, word_start: float) -> _Turn:
-        """The item a word starting at `word_start` (stream time) belongs to."""
-        time = self._session_time(word_start)
-        for turn in self._ended:
-            if turn.end is not None and time < turn.end:
-                return turn
-        if self._committing is not None:
-            return self._committing
-        if self._turn is None:
-            self._turn = self._new_turn(time)
-        return self._turn
-
-    def _speech_event(self, vad: Vad) -> list[Action]:
-        if self._committing is not None:
-            return []  # in audio the client already committed: it is all that item's
-        time = self._session_time(vad.time)
-        if vad.event == "speech_start":
-            if self._turn is None:
-                self._turn = self._new_turn(time)
-            started = SpeechStarted(
-                event_id=self._event_id(),
-                audio_start_ms=round(time * 1000),
-                item_id=self._turn.item_id,
-            )
-            return [Send(started)]
-        turn = self._turn or self._new_turn(time)
-        self._turn = None
-        turn.end = time
-        self._ended.append(turn)
-        self._has_audio = False
-        stopped = SpeechStopped(
-            event_id=self._event_id(), audio_end_ms=round(time * 1000), item_id=turn.item_id
-        )
-        return [Send(stopped), self._committed(turn)]
-
     def _recover(self, reason: str, now: float) -> list[Action]:
         """The model failed on this stream: its open items fail, and the stream is reset
         so that the next append starts a new one (the API's sessions outlive a failure)."""
-        turns = [*self._ended, self._committing, self._turn]
-        actions: list[Action] = [
-            Send(
-                TranscriptionFailed(
-                    event_id=self._event_id(),
-                    item_id=turn.item_id,
-                    error=error_detail(ErrorCode.BACKEND_ERROR.value, reason),
-                )
-            )
-            for turn in turns
-            if turn is not None
-        ]
-        self._ended.clear()
-        self._committing = self._turn = None
-        self._stream_open = self._has_audio = False
-        self._stream_start += self._stream_seconds
-        self._stream_seconds = 0.0
+        actions: list[Action] = [*self._items.fail_open(reason)]
+        self._stream_open = False
         self._silent_resets += 1
-        actions += self._drive(Reset(), now)
-        return actions + self._release(now)
+        return actions + self._drive(Reset(), now) + self._release(now)
 
     def _stream_done(self, now: float) -> list[Action]:
         """The stream ended (a manual commit, or shutdown): its open items are complete."""
-        actions: list[Action] = []
-        while self._ended:
-            actions.append(self._completed(self._ended.popleft()))
-        if self._turn is not None:  # the stream ended without a commit (shutdown)
-            actions.append(self._committed(self._turn))
-        for turn in (self._committing, self._turn):
-            if turn is not None:
-                turn.end = self._session_time(self._stream_seconds)
-                actions.append(self._completed(turn))
-        self._committing = self._turn = None
+        actions: list[Action] = [*self._items.stream_done()]
         self._stream_open = False
-        self._stream_start += self._stream_seconds
-        self._stream_seconds = 0.0
         return actions + self._release(now)
-
-    # Helpers.
 
     def _session_event(
         self, kind: type[SessionCreated] | type[SessionUpdated]
     ) -> SessionCreated | SessionUpdated:
         return kind(
-            event_id=self._event_id(), session=describe_session(self._settings, self.session_id)
+            event_id=self._items.event_id(),
+            session=describe_session(self._settings, self.session_id),
         )
-
-    def _committed(self, turn: _Turn) -> Send:
-        previous, self._last_item_id = self._last_item_id, turn.item_id
-        return Send(
-            AudioCommitted(
-                event_id=self._event_id(), item_id=turn.item_id, previous_item_id=previous
-            )
-        )
-
-    def _completed(self, turn: _Turn) -> Send:
-        seconds = max(0.0, (turn.end or turn.start) - turn.start)
-        return Send(
-            TranscriptionCompleted(
-                event_id=self._event_id(),
-                item_id=turn.item_id,
-                transcript=turn.transcript,
-                usage=DurationUsage(seconds=round(seconds, 3)),
-            )
-        )
-
-    def _new_turn(self, start: float) -> _Turn:
-        return _Turn(f"item_{self._session.session_id}_{next(self._item_ids)}", start=start)
-
-    def _session_time(self, stream_time: float) -> float:
-        return self._stream_start + stream_time
-
-    def _event_id(self) -> str:
-        return f"event_{self._session.session_id}_{next(self._event_ids)}"
 
     def _error(
         self,
@@ -514,7 +362,9 @@ class RealtimeSession:
         if not counted:
             self._observer.error(code.value)
         return Send(
-            error_event(self._event_id(), code.value, message, client_event_id=client_event_id)
+            error_event(
+                self._items.event_id(), code.value, message, client_event_id=client_event_id
+            )
         )
 
 
