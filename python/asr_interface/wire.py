@@ -36,9 +36,11 @@ DEFAULT_MAX_FRAME_BYTES = 1 << 20
 
 
 def text_chars_for(max_frame_bytes: int) -> int:
-    """The text frame bound that fits one largest audio frame sent as base64 (the Realtime
-    API's `append`), with room for the event around it."""
-    return 4 * -(-max_frame_bytes // 3) + 4096
+    """The text frame bound of a server taking binary frames of up to `max_frame_bytes`:
+    twice that (one largest audio frame fits as base64, the Realtime API's `append`, with
+    room for the event around it), and 64 KiB at least. The socket closes a larger frame
+    of either kind (1009) before it is read."""
+    return max(2 * max_frame_bytes, 1 << 16)
 
 
 @dataclass(frozen=True)
