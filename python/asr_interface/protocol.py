@@ -7,62 +7,28 @@ docs/protocol.md shows an example of each message.
 
 from __future__ import annotations
 
-import json
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from asr_interface.wire import (
+    DEFAULT_LIMITS,
+    MAX_STRING_CHARS,
+    WireLimits,
+    check_shape,
+    decode_object,
+    excerpt,
+)
+from asr_interface.wire import EXCERPT_CHARS as EXCERPT_CHARS
+from asr_interface.wire import MAX_ERROR_CHARS as MAX_ERROR_CHARS
+from asr_interface.wire import ErrorCode as ErrorCode
+from asr_interface.wire import ProtocolError as ProtocolError
+
 SUPPORTED_ENCODINGS = ("pcm_s16le", "pcm_f32le", "pcm_mulaw", "pcm_alaw", "auto")
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 48000
-EXCERPT_CHARS = 40
-"""Most characters of client input an `error` reply quotes: a 2 MiB frame must not come
-back as a 2 MiB reply."""
-MAX_ERROR_CHARS = 300
-"""Longest `message` of an `error` reply; longer ones are cut."""
-MAX_CONTEXT_CHARS = 1000
+MAX_CONTEXT_CHARS = MAX_STRING_CHARS
 """Longest `start.context`: more than the model's prompt ever reads (200 characters)."""
-
-
-class ErrorCode(StrEnum):
-    """Stable, machine-readable reasons carried by `error` messages."""
-
-    INVALID_JSON = "invalid_json"
-    UNKNOWN_TYPE = "unknown_type"
-    INVALID_MESSAGE = "invalid_message"
-    INVALID_CONFIG = "invalid_config"
-    UNKNOWN_BACKEND = "unknown_backend"
-    MODEL_NOT_ALLOWED = "model_not_allowed"
-    MODEL_LOAD_FAILED = "model_load_failed"
-    UNSUPPORTED_ENCODING = "unsupported_encoding"
-    UNSUPPORTED_SAMPLE_RATE = "unsupported_sample_rate"
-    FRAME_TOO_LARGE = "frame_too_large"
-    BACKLOG_FULL = "backlog_full"
-    INVALID_AUDIO = "invalid_audio"
-    AUDIO_AFTER_END = "audio_after_end"
-    STREAM_IN_PROGRESS = "stream_in_progress"
-    STREAM_FAILED = "stream_failed"
-    BACKEND_ERROR = "backend_error"
-    TOO_MANY_SESSIONS = "too_many_sessions"
-    OVERLOADED = "overloaded"
-    IDLE_TIMEOUT = "idle_timeout"
-    SHUTTING_DOWN = "shutting_down"
-    SESSION_EXPIRED = "session_expired"
-    SLOW_READER = "slow_reader"
-    # The Realtime endpoint (docs/realtime.md).
-    UNSUPPORTED_FEATURE = "unsupported_feature"
-    EMPTY_COMMIT = "empty_commit"
-    BUFFER_FULL = "buffer_full"
-
-
-class ProtocolError(Exception):
-    """A client message the server refuses; it becomes an `error` reply, never a crash."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class _Message(BaseModel):
@@ -122,18 +88,10 @@ ClientMessage = Annotated[LoadModel | Start | End | Reset, Field(discriminator="
 _client_messages: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
-def parse_client_message(text: str) -> LoadModel | Start | End | Reset:
+def parse_client_message(text: str, limits: WireLimits = DEFAULT_LIMITS) -> ClientMessage:
     """Parses one text frame, raising `ProtocolError` with the code a client can act on."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ProtocolError(ErrorCode.INVALID_JSON, f"text frames must be JSON: {error}") from None
-    except RecursionError:
-        raise ProtocolError(ErrorCode.INVALID_JSON, "the JSON is nested too deeply") from None
-    except ValueError as error:  # an integer of thousands of digits
-        raise ProtocolError(ErrorCode.INVALID_JSON, f"unreadable JSON value: {error}") from None
-    if not isinstance(data, dict):
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object")
+    data = decode_object(text, limits)
+    check_shape(data, limits)
     kind = data.get("type")
     if kind not in ("load_model", "start", "end", "reset"):
         raise ProtocolError(
@@ -168,14 +126,6 @@ def _check_format(start: Start) -> None:
             f"sample_rate must be {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, "
             f"got {start.sample_rate}",
         )
-
-
-def excerpt(value: object) -> str:
-    """The `repr` of client input, cut to `EXCERPT_CHARS` characters."""
-    text = repr(value)
-    if len(text) <= EXCERPT_CHARS:
-        return text
-    return f"{text[: EXCERPT_CHARS - 3]}... ({len(text)} characters)"
 
 
 def describe_validation_error(error: ValidationError) -> str:

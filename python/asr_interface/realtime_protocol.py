@@ -9,12 +9,21 @@ docs/realtime.md maps every event to the `/asr` protocol.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from asr_interface.protocol import ErrorCode, ProtocolError, describe_validation_error
+from asr_interface.protocol import describe_validation_error
+from asr_interface.wire import (
+    DEFAULT_LIMITS,
+    ErrorCode,
+    ProtocolError,
+    WireLimits,
+    bounded_message,
+    check_shape,
+    decode_object,
+    excerpt,
+)
 
 REALTIME_PATH = "/v1/realtime"
 
@@ -130,19 +139,24 @@ class UnparsedEvent(Exception):
         self.event_id = event_id
 
 
-def parse_client_event(text: str) -> ClientEvent:
-    """Parses one text frame, raising `UnparsedEvent` with the code a client can act on."""
+BULK_FIELDS = ("audio",)
+"""Fields bounded by the text frame alone: base64 audio."""
+
+
+def parse_client_event(text: str, limits: WireLimits = DEFAULT_LIMITS) -> ClientEvent:
+    """Parses one text frame, raising `UnparsedEvent` with the code a client can act on;
+    the bounds are those of `/asr` (`wire.py`), with `audio` bounded by the frame alone."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UnparsedEvent(
-            ProtocolError(ErrorCode.INVALID_JSON, f"text frames must be JSON: {error}"), None
-        ) from None
-    if not isinstance(data, dict):
-        raise UnparsedEvent(
-            ProtocolError(ErrorCode.INVALID_MESSAGE, "an event must be a JSON object"), None
-        )
-    event_id = data.get("event_id") if isinstance(data.get("event_id"), str) else None
+        data = decode_object(text, limits)
+    except ProtocolError as error:
+        raise UnparsedEvent(error, None) from None
+    given_id = data.get("event_id")
+    bounded = isinstance(given_id, str) and len(given_id) <= limits.max_string_chars
+    event_id = given_id if bounded else None
+    try:
+        check_shape(data, limits, bulk=BULK_FIELDS)
+    except ProtocolError as error:
+        raise UnparsedEvent(error, event_id) from None
     kind = data.get("type")
     if kind in CONVERSATION_EVENT_TYPES:
         raise UnparsedEvent(
@@ -157,7 +171,7 @@ def parse_client_event(text: str) -> ClientEvent:
         raise UnparsedEvent(
             ProtocolError(
                 ErrorCode.UNKNOWN_TYPE,
-                f"unknown event type {kind!r}; expected {', '.join(CLIENT_EVENT_TYPES)}",
+                f"unknown event type {excerpt(kind)}; expected {', '.join(CLIENT_EVENT_TYPES)}",
             ),
             event_id,
         )
@@ -280,7 +294,9 @@ def error_detail(code: str, message: str, *, client_event_id: str | None = None)
     kind: Literal["invalid_request_error", "server_error"] = (
         "server_error" if code in SERVER_SIDE_CODES else "invalid_request_error"
     )
-    return ErrorDetail(type=kind, code=code, message=message, event_id=client_event_id)
+    return ErrorDetail(
+        type=kind, code=code, message=bounded_message(message), event_id=client_event_id
+    )
 
 
 def error_event(

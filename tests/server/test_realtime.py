@@ -30,12 +30,11 @@ from asr_interface.realtime_protocol import (
 )
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
-from asr_interface.server.realtime import (
+from asr_interface.server.realtime import RealtimeSession
+from asr_interface.server.realtime_settings import (
     VAD_PREFIX_PADDING_MS,
     VAD_SILENCE_DURATION_MS,
     VAD_THRESHOLD,
-    RealtimeLimits,
-    RealtimeSession,
 )
 from asr_interface.server.session import (
     Action,
@@ -45,6 +44,7 @@ from asr_interface.server.session import (
     RunStep,
     Send,
     Session,
+    SessionLimits,
 )
 
 PCM_RATE = 24000
@@ -58,10 +58,12 @@ def pool() -> Iterator[ModelPool]:
 
 
 def new_session(
-    pool: ModelPool, *, vac: bool = False, limits: RealtimeLimits | None = None
+    pool: ModelPool, *, vac: bool = False, limits: SessionLimits | None = None
 ) -> RealtimeSession:
-    session = Session("s1", ASRConfig(vac=vac), sep="", validate_config=pool.validate)
-    return RealtimeSession(session, limits=limits)
+    session = Session(
+        "s1", ASRConfig(vac=vac), sep="", validate_config=pool.validate, limits=limits
+    )
+    return RealtimeSession(session)
 
 
 @pytest.fixture
@@ -288,13 +290,19 @@ def test_backend_failure_fails_the_item_and_streaming_goes_on(
 
 
 def test_held_events_are_bounded(pool: ModelPool) -> None:
-    """Audio sent while a turn finishes waits up to the limit; beyond it, `buffer_full`."""
-    realtime = new_session(pool, limits=RealtimeLimits(max_held_bytes=60000, max_held_events=3))
+    """Events sent while a turn finishes wait up to the limits, counted by their bytes
+    whatever their type; beyond either limit, `buffer_full` naming the dropped event."""
+    realtime = new_session(pool, limits=SessionLimits(max_held_bytes=100_000, max_held_events=3))
     realtime.connected()
     realtime.receive_text(append(1.1), 0.0)
     realtime.receive_text(event("input_audio_buffer.commit"), 0.1)
     assert realtime.receive_text(append(1.1), 0.2) == []
     assert error_codes(realtime.receive_text(append(1.1), 0.3)) == ["buffer_full"]
+    keywords = ["k" * 1000] * 40  # no audio, but 41 kB held
+    big = update(transcription={"keywords": keywords})
+    actions = realtime.receive_text(json.dumps({**json.loads(big), "event_id": "evt_big"}), 0.35)
+    assert error_codes(actions) == ["buffer_full"]
+    assert of_type(actions, ErrorEvent)[0].error.event_id == "evt_big"
     assert realtime.receive_text(event("input_audio_buffer.clear"), 0.4) == []
     assert realtime.receive_text(event("input_audio_buffer.clear"), 0.5) == []
     codes = error_codes(realtime.receive_text(event("input_audio_buffer.clear"), 0.6))

@@ -53,6 +53,7 @@ from asr_interface.server.session import (
     Session,
     SessionLimits,
 )
+from asr_interface.wire import text_chars_for
 
 logger = logging.getLogger("asr_interface.server")
 
@@ -179,7 +180,7 @@ class ASRServer:
             self.settings.port,
             process_request=self._process_request,
             ssl=self._ssl_context(),
-            max_size=max(self.settings.max_frame_bytes * 2, 1 << 16),
+            max_size=text_chars_for(self.settings.max_frame_bytes),
             # PCM barely compresses, and deflating every frame costs more CPU than the rest
             # of a session's work.
             compression=None,

@@ -27,7 +27,7 @@ from asr_interface.core.decoding import TimedWord
 from asr_interface.core.engine import StepResult
 from asr_interface.core.pacing import AudioInbox, Pacing
 from asr_interface.protocol import (
-    MAX_ERROR_CHARS,
+    ClientMessage,
     Commit,
     Done,
     End,
@@ -47,7 +47,9 @@ from asr_interface.protocol import (
     parse_client_message,
 )
 from asr_interface.server.compressed import UndecodableStream
+from asr_interface.server.held import HeldEvents
 from asr_interface.server.pcm import PcmDecoder, StreamDecoder, stream_decoder
+from asr_interface.wire import WireLimits, bounded_message
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN_LATER = 1013
@@ -132,8 +134,16 @@ class SessionLimits:
     `backlog_full` and is dropped, so a client sending an hour at once cannot hold an hour
     of audio in the server's memory."""
     max_held_bytes: int = 8 << 20
-    """Most message bytes held while this session's model loads, to be served in order once
-    it is loaded; a message beyond it gets `backlog_full` and is dropped."""
+    """Most wire bytes of the messages (of any kind) held while this session's model loads,
+    or, on `/v1/realtime`, while a committed turn finishes; a message beyond it gets
+    `backlog_full` (Realtime: `buffer_full`) and is dropped."""
+    max_held_events: int = 10_000
+    """Most messages held meanwhile, however small."""
+
+    @property
+    def wire(self) -> WireLimits:
+        """The bounds of a client text frame: one binary frame fits, as base64."""
+        return WireLimits.for_frames(self.max_frame_bytes)
 
 
 ConfigValidator = Callable[[dict[str, Any]], ASRConfig]
@@ -195,8 +205,16 @@ class Session:
         self._resets_waiting = 0  # resets that arrived while a step ran, to answer after it
         self._close_after_done: Close | None = None  # the close a finishing stream awaits
         # Messages that arrived while a model loaded, served in order once it is loaded.
-        self._held: deque[tuple[str | bytes, float]] = deque()
-        self._held_bytes = 0
+        self._held: HeldEvents[tuple[ClientMessage | bytes, float]] = HeldEvents(
+            self._limits.max_held_bytes,
+            self._limits.max_held_events,
+            ErrorCode.BACKLOG_FULL,
+            "while the model loads",
+        )
+
+    @property
+    def limits(self) -> SessionLimits:
+        return self._limits
 
     # Inputs.
 
@@ -204,10 +222,19 @@ class Session:
         return [Send(Ready(session=self.session_id, config=self.config.model_dump()))]
 
     def receive_text(self, text: str, now: float) -> list[Action]:
-        if self.phase is Phase.LOADING:
-            return self._hold(text, now)
+        """A text frame of `/asr`: parsed within the shared wire bounds, then `receive`d."""
         try:
-            message = parse_client_message(text)
+            message = parse_client_message(text, self._limits.wire)
+        except ProtocolError as error:
+            return [self._error(error.code, error.message)]
+        return self.receive(message, now, size=len(text))
+
+    def receive(self, message: ClientMessage, now: float, *, size: int) -> list[Action]:
+        """A typed client message, from whichever protocol; `size` is what it took on the
+        wire, which holding it while a model loads costs."""
+        if self.phase is Phase.LOADING:
+            return self._hold(message, size, now)
+        try:
             if isinstance(message, LoadModel):
                 return self._load_model(message)
             if isinstance(message, Start):
@@ -221,7 +248,7 @@ class Session:
 
     def receive_bytes(self, frame: bytes, now: float) -> list[Action]:
         if self.phase is Phase.LOADING:
-            return self._hold(frame, now)
+            return self._hold(frame, len(frame), now)
         try:
             return self._audio(frame, now)
         except UndecodableStream as error:
@@ -329,31 +356,23 @@ class Session:
 
     # Message handlers.
 
-    def _hold(self, message: str | bytes, now: float) -> list[Action]:
+    def _hold(self, message: ClientMessage | bytes, size: int, now: float) -> list[Action]:
         """Keeps a message that arrived while the model loads, to serve it after."""
-        size = len(message)
-        if self._held_bytes + size > self._limits.max_held_bytes:
-            return [
-                self._error(
-                    ErrorCode.BACKLOG_FULL,
-                    f"more than {self._limits.max_held_bytes} bytes arrived while the model "
-                    "loads; this message was dropped",
-                )
-            ]
-        self._held.append((message, now))
-        self._held_bytes += size
+        try:
+            self._held.hold((message, now), size)
+        except ProtocolError as error:
+            return [self._error(error.code, error.message)]
         return []
 
     def _serve_held(self) -> list[Action]:
         """The messages held during a load, in order, until one starts another load."""
         actions: list[Action] = []
         while self._held and self.phase is not Phase.LOADING:
-            message, now = self._held.popleft()
-            self._held_bytes -= len(message)
-            if isinstance(message, str):
-                actions += self.receive_text(message, now)
-            else:
+            message, now = self._held.pop()
+            if isinstance(message, bytes):
                 actions += self.receive_bytes(message, now)
+            else:
+                actions += self.receive(message, now, size=0)
         return actions
 
     def _load_model(self, message: LoadModel) -> list[Action]:
@@ -563,9 +582,7 @@ class Session:
 
     def _error(self, code: ErrorCode, message: str) -> Send:
         self._observer.error(code.value)
-        if len(message) > MAX_ERROR_CHARS:
-            message = message[: MAX_ERROR_CHARS - 3] + "..."
-        return Send(Error(code=code.value, message=message))
+        return Send(Error(code=code.value, message=bounded_message(message)))
 
 
 def _context_words(context: str, sep: str) -> tuple[str, ...]:
