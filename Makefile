@@ -20,7 +20,9 @@ test: install ## Run every test: cargo, then pytest on the real extension and mo
 	$(PYTHON) -m pytest
 
 # The release build: the wheel runs on glibc 2.28 and newer whatever this machine has, because
-# zig links it against that glibc; maturin then checks the tag (its auditwheel pass).
+# zig links it against that glibc; maturin then checks the tag (its auditwheel pass). maturin
+# builds the wheel from the unpacked sdist, so an sdist that lacks a file fails here. It runs
+# zig through the Python that installed it (CARGO_ZIGBUILD_PYTHON_PATH), not the first python3.
 WHEEL_TOOLS := 'maturin[zig]>=1.7,<2'
 MANYLINUX ?= manylinux_2_28
 
@@ -28,7 +30,8 @@ MANYLINUX ?= manylinux_2_28
 wheel: ## Build the release wheel (cp311-abi3, manylinux_2_28) and the sdist into dist/
 	$(PYTHON) -m pip install -q $(WHEEL_TOOLS)
 	rm -rf dist
-	$(PYTHON) -m maturin build --release --sdist --zig --compatibility $(MANYLINUX) --auditwheel check --out dist
+	CARGO_ZIGBUILD_PYTHON_PATH=$(PYTHON) $(PYTHON) -m maturin build --release --sdist --out dist \
+		--zig --compatibility $(MANYLINUX) --auditwheel check
 
 .PHONY: test-wheel
 test-wheel: wheel ## Install the wheel in a fresh venv without cargo or rustc and stream speech through it
