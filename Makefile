@@ -34,7 +34,7 @@ wheel: ## Build the release wheel (cp311-abi3, manylinux_2_28) and the sdist int
 		--zig --compatibility $(MANYLINUX) --auditwheel check
 
 .PHONY: test-wheel
-test-wheel: wheel ## Install the wheel in a fresh venv without cargo or rustc and stream speech through it
+test-wheel: wheel ## Install the wheel where there is no cargo or rustc, stream speech through it
 	PYTHON=$(PYTHON) release/test-wheel
 
 .PHONY: lint
