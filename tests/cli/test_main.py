@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from functools import cache
 from pathlib import Path
 
@@ -145,6 +146,15 @@ def test_info_lists_versions_backends_and_local_models(tmp_path: Path) -> None:
     assert tiny
     assert (Path(tiny.group(1)) / "model.bin").is_file()
     assert re.search(r"^  base: ", output, flags=re.MULTILINE)
+
+
+def test_version_is_the_cargo_workspace_version() -> None:
+    """`--version` prints the version written once, in the Cargo workspace, that the build gave
+    the installed package."""
+    cargo = tomllib.loads((Path(__file__).parents[2] / "Cargo.toml").read_text(encoding="utf-8"))
+    version = cargo["workspace"]["package"]["version"]
+    assert succeed("--version") == f"{version}\n"
+    assert re.search(rf"^asr-interface {re.escape(version)}$", succeed("info"), flags=re.M)
 
 
 def text_file(tmp_path: Path) -> Path:

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -54,11 +54,16 @@ class ServerProcess:
         return self.process.wait()
 
 
+SERVE = (sys.executable, "-m", "asr_interface")
+"""The server of the package this interpreter imports."""
+
+
 @contextmanager
-def running_server(*flags: str) -> Iterator[ServerProcess]:
-    """Starts `python -m asr_interface --port 0 <flags>`, yields it once it listens, and
-    stops it at the end (SIGTERM, as a service manager would)."""
-    command = [sys.executable, "-m", "asr_interface", "--port", "0", "--log-level", "INFO"]
+def running_server(*flags: str, serve: Sequence[str] = SERVE) -> Iterator[ServerProcess]:
+    """Starts `<serve> --port 0 <flags>`, yields it once it listens, and stops it at the end
+    (SIGTERM, as a service manager would); `serve` is another command that runs the server,
+    such as an installed `asr-interface serve`."""
+    command = [*serve, "--port", "0", "--log-level", "INFO"]
     process = subprocess.Popen(
         [*command, *flags],
         stdin=subprocess.DEVNULL,

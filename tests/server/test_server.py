@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from importlib import metadata
 from itertools import pairwise
 from typing import Any
 
@@ -209,6 +210,7 @@ def test_health_backends_and_metrics_answer(server: ServerProcess) -> None:
     health = json.loads(body)
     assert status == 200
     assert health["status"] == "ok"
+    assert health["version"] == metadata.version("asr-interface")
     assert "tiny.en" in health["models"]
     status, body = http_get(server, "/backends")
     backends = json.loads(body)

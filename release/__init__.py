@@ -1,0 +1,1 @@
+"""Checks of the release artefacts, run by `make test-wheel` inside the venv a wheel went into."""
