@@ -128,9 +128,9 @@ class SessionLimits:
     max_frame_bytes: int = 1 << 20
     """Largest binary frame accepted; larger ones get `frame_too_large` and are dropped."""
     max_backlog_seconds: float = 300.0
-    """Most audio a stream may have waiting for the model; a frame beyond it gets
-    `backlog_full` and is dropped, so a client sending an hour at once cannot hold an hour
-    of audio in the server's memory."""
+    """Most decoded audio a stream may have waiting for the model, whatever its encoding
+    (see `AudioSink`), so a client sending an hour at once cannot hold an hour of audio in
+    the server's memory."""
     max_held_bytes: int = 8 << 20
     """Most message bytes held while this session's model loads, to be served in order once
     it is loaded; a message beyond it gets `backlog_full` and is dropped."""
@@ -306,7 +306,8 @@ class Session:
     @property
     def has_pending_work(self) -> bool:
         """Whether the server still owes this client results: a step runs, audio waits for
-        the model, an ended stream waits for its `done`, or a model loads for it."""
+        the model or its decoder, an ended stream waits for its `done`, or a model loads
+        for it."""
         return (
             self._step_running
             or self._stream.inbox.waiting_samples > 0
