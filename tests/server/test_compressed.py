@@ -159,3 +159,23 @@ def test_a_stalled_decoder_ends_its_stream(monkeypatch: pytest.MonkeyPatch) -> N
     assert refused.value.code == "invalid_audio"
     assert sink.done
     never.set()
+
+
+def test_the_room_counts_the_samples_taken_with_it() -> None:
+    """`take(room)` leaves the thread room for `room` samples less those it returns, which
+    now wait for the model: after 2 s or more taken with room for 5 s, the rest of the
+    stream stops at 5 s in all."""
+    settled = threading.Event()
+    data = encode_speech(speech_audio(JFK), "wav")
+    decoder = CompressedDecoder(on_settled=settled.set)
+    decoder.feed(data[: 44 + 4 * 32000])  # the header and 4 s of 16 kHz 16-bit samples
+    assert settled.wait(STALL_SECONDS)
+    first = decoder.take(room=5.0 * SAMPLING_RATE).size
+    assert first >= 2 * SAMPLING_RATE
+    settled.clear()
+    decoder.feed(data[44 + 4 * 32000 :])
+    assert settled.wait(STALL_SECONDS)
+    with pytest.raises(UndecodableStream) as refused:
+        decoder.take()
+    assert refused.value.code == "backlog_full"
+    assert first + refused.value.samples.size <= 5 * SAMPLING_RATE

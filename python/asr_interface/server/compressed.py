@@ -233,13 +233,14 @@ class CompressedDecoder:
 
     def take(self, room: float = float("inf")) -> npt.NDArray[np.float32]:
         """The samples decoded since the last call; `UndecodableStream` with them the
-        first time after a failure. From now on the thread may hold `room` samples
-        untaken (set in the same breath, so no sample slips between)."""
+        first time after a failure. `room` is how many samples may wait, those returned
+        included: the thread may decode the rest of it ahead (set in the same breath, so
+        that no sample slips between)."""
         pipeline = self._pipeline
         with pipeline.condition:
             parts, pipeline.decoded = pipeline.decoded, []
+            pipeline.room = room - pipeline.held
             pipeline.held = 0
-            pipeline.room = room
             error = pipeline.error
         samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         if error is not None and not self._reported:
