@@ -689,3 +689,26 @@ def test_compressed_audio_comes_in_through_audio_ready() -> None:
             actions = session.audio_ready(now)
     (done,) = [m for m in sent(actions) if isinstance(m, Done)]
     assert done.audio_seconds == pytest.approx(11.0, abs=0.05)
+
+
+def test_a_compressed_stream_found_broken_at_its_end_still_gets_done() -> None:
+    """Bytes too few to be recognised fail only when `end` closes the input: the failure
+    comes through `audio_ready` during the ending, and the stream still ends with `done`."""
+    woken = threading.Event()
+    session = Session(
+        "s", ASRConfig(), sep=" ", validate_config=ASRConfig.model_validate, wake=woken.set
+    )
+    session.receive_text(text("start", encoding="auto"), 0.0)
+    assert session.receive_bytes(bytes(range(256)) * 16, 0.0) == []
+    assert session.receive_text(text("end"), 0.1) == []
+    assert session.has_pending_work
+    actions: list[Action] = []
+    while not error_codes(actions):
+        assert woken.wait(10), "the decoder did not wake the session"
+        woken.clear()
+        actions = session.audio_ready(0.2)
+    assert error_codes(actions) == ["invalid_audio"]
+    assert only_step(actions).final
+    (done,) = sent(session.step_finished(result(), 0.3))
+    assert isinstance(done, Done)
+    assert done.audio_seconds == 0.0
