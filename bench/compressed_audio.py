@@ -42,7 +42,8 @@ from asr_interface.audio import SAMPLING_RATE, load_audio
 from asr_interface.evaluation import read_manifest, word_error_rate
 from asr_interface.protocol import Commit, Done, Error, parse_server_message
 from asr_interface.server.app import ASRServer, ServerSettings
-from asr_interface.server.pcm import stream_decoder
+from asr_interface.server.compressed import CompressedDecoder
+from asr_interface.server.pcm import PcmDecoder
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = REPO / ".." / "shared" / "speech"
@@ -71,7 +72,7 @@ def decode_cost(encoding: str, data: bytes, seconds: float) -> dict[str, Any]:
     """CPU seconds per second of audio to decode `data` as a live stream would arrive."""
     frames = frames_of(data, seconds)
     began = time.process_time()
-    decoder = stream_decoder(encoding, SAMPLING_RATE)
+    decoder = CompressedDecoder() if encoding == "auto" else PcmDecoder(encoding, SAMPLING_RATE)
     decoded = sum(decoder.decode(frame).size for frame in frames) + decoder.flush().size
     cpu = time.process_time() - began
     return {

@@ -127,3 +127,25 @@ def test_g711_bytes_decode_as_ffmpeg_decodes_them(encoding: str) -> None:
     )
     decoded = PcmDecoder(encoding, RATE).decode(every_code)
     np.testing.assert_array_equal(decoded, expected / np.float32(32768))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "rate", "frame_bytes"),
+    [("pcm_s16le", 48000, 999), ("pcm_f32le", 8000, 1001), ("pcm_mulaw", 8000, 160)],
+)
+def test_a_frames_seconds_are_known_before_it_is_decoded(
+    encoding: str, rate: int, frame_bytes: int
+) -> None:
+    """`seconds_of` counts the samples a frame completes, a sample split across frames
+    included, so that the backlog is checked before decoding: over a stream they add up to
+    its length."""
+    tone = sine(440, rate, 1.0)
+    data = bytes(range(256)) * (rate // 256) if encoding == "pcm_mulaw" else encode(tone, encoding)
+    decoder = PcmDecoder(encoding, rate)
+    counted = 0.0
+    for begin in range(0, len(data), frame_bytes):
+        frame = data[begin : begin + frame_bytes]
+        counted += decoder.seconds_of(frame)
+        decoder.decode(frame)
+    bytes_per_sample = {"pcm_s16le": 2, "pcm_f32le": 4, "pcm_mulaw": 1}[encoding]
+    assert counted == pytest.approx(len(data) // bytes_per_sample / rate)

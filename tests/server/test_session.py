@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -39,6 +40,8 @@ from asr_interface.server.session import (
     Session,
     SessionLimits,
 )
+from tests.encoded_audio import encode_speech
+from tests.speech import JFK, speech_audio
 
 RATE = SAMPLING_RATE
 MAX_FRAME_BYTES = 200_000
@@ -661,3 +664,51 @@ def test_a_stream_that_never_commits_keeps_bounded_arrivals() -> None:
     kept = session._stream.arrivals
     assert len(kept) <= (30 + 5) / 0.2 + 2
     assert kept[0][0] >= 120 - 30 - 5 - 0.2
+
+
+def test_compressed_audio_comes_in_through_audio_ready() -> None:
+    """A compressed frame is decoded off the caller's thread: `wake` says when samples are
+    ready and `audio_ready` queues them; after `end` the final step waits for the decoder's
+    last samples, so `done` counts every second of the stream."""
+    woken = threading.Event()
+    session = Session(
+        "s", ASRConfig(), sep=" ", validate_config=ASRConfig.model_validate, wake=woken.set
+    )
+    assert session.receive_text(text("start", encoding="auto"), 0.0) == []
+    actions = session.receive_bytes(encode_speech(speech_audio(JFK), "wav"), 0.0)
+    actions += session.receive_text(text("end"), 0.0)
+    now = 0.0
+    while not [m for m in sent(actions) if isinstance(m, Done)]:
+        now += 0.1
+        if any(isinstance(action, RunStep) for action in actions):
+            only_step(actions)
+            actions = session.step_finished(result(), now)
+        else:
+            assert woken.wait(10), "the decoder did not wake the session"
+            woken.clear()
+            actions = session.audio_ready(now)
+    (done,) = [m for m in sent(actions) if isinstance(m, Done)]
+    assert done.audio_seconds == pytest.approx(11.0, abs=0.05)
+
+
+def test_a_compressed_stream_found_broken_at_its_end_still_gets_done() -> None:
+    """Bytes too few to be recognised fail only when `end` closes the input: the failure
+    comes through `audio_ready` during the ending, and the stream still ends with `done`."""
+    woken = threading.Event()
+    session = Session(
+        "s", ASRConfig(), sep=" ", validate_config=ASRConfig.model_validate, wake=woken.set
+    )
+    session.receive_text(text("start", encoding="auto"), 0.0)
+    assert session.receive_bytes(bytes(range(256)) * 16, 0.0) == []
+    assert session.receive_text(text("end"), 0.1) == []
+    assert session.has_pending_work
+    actions: list[Action] = []
+    while not error_codes(actions):
+        assert woken.wait(10), "the decoder did not wake the session"
+        woken.clear()
+        actions = session.audio_ready(0.2)
+    assert error_codes(actions) == ["invalid_audio"]
+    assert only_step(actions).final
+    (done,) = sent(session.step_finished(result(), 0.3))
+    assert isinstance(done, Done)
+    assert done.audio_seconds == 0.0

@@ -85,14 +85,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-frame-bytes",
         type=_positive_int,
         default=defaults.max_frame_bytes,
-        help="largest binary audio frame accepted (default: %(default)s)",
+        help="largest binary audio frame accepted, and most bytes of a compressed stream "
+        "waiting for its decoder (default: %(default)s)",
     )
     limits.add_argument(
         "--max-backlog-seconds",
         type=_positive_float,
         default=defaults.max_backlog_seconds,
-        help="most seconds of a stream's audio waiting for the model; frames beyond get "
-        "`backlog_full` (default: %(default)s)",
+        help="most seconds of a stream's decoded audio, of any encoding, waiting for the "
+        "model; frames beyond get `backlog_full` (default: %(default)s)",
     )
     limits.add_argument(
         "--model-call-timeout",

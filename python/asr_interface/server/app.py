@@ -7,6 +7,7 @@ between the socket and the session and runs the actions the session returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import json
 import logging
@@ -34,6 +35,7 @@ from asr_interface.protocol import Error, ErrorCode, ProtocolError, encode
 from asr_interface.realtime_protocol import REALTIME_PATH, error_event
 from asr_interface.server.access import normalized_origin, origin_allowed, token_matches
 from asr_interface.server.admission import LoadMonitor
+from asr_interface.server.compressed import STALL_SECONDS
 from asr_interface.server.frame_rate import FrameRateLimit
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
@@ -324,6 +326,7 @@ class ASRServer:
             await connection.close(CLOSE_TRY_AGAIN_LATER, reason)
             return
         engine, _ = await self.models.engine(self.settings.config)
+        decoded = AudioDecoded(asyncio.get_running_loop())
         session = Session(
             uuid.uuid4().hex[:12],
             self.settings.config,
@@ -334,12 +337,13 @@ class ASRServer:
                 max_backlog_seconds=self.settings.max_backlog_seconds,
             ),
             observer=self.metrics,
+            wake=decoded.notify,
         )
         protocol: Session | RealtimeSession = session
         if realtime:
             model = parse_qs(target.query).get("model", [None])[0]
             protocol = RealtimeSession(session, model=model, observer=self.metrics)
-        runner = SessionRunner(self, connection, protocol, engine)
+        runner = SessionRunner(self, connection, protocol, engine, decoded)
         self._runners.add(runner)
         self.metrics.session_opened()
         try:
@@ -366,6 +370,20 @@ class ASRServer:
         return None
 
 
+class AudioDecoded:
+    """Tells a runner, from a decoding thread, that audio decoded off the event loop is
+    ready."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Safe from any thread; a notice after the loop closed is moot."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self.event.set)
+
+
 class SessionRunner:
     """Carries out one session's actions; every action runs on the event loop thread."""
 
@@ -375,11 +393,13 @@ class SessionRunner:
         connection: ServerConnection,
         session: Session | RealtimeSession,
         engine: StreamEngine,
+        decoded: AudioDecoded,
     ) -> None:
         self.server = server
         self.connection = connection
         self.session = session
         self.engine = engine
+        self._decoded = decoded
         self.finished = asyncio.Event()
         self._outbox: asyncio.Queue[str | Close] = asyncio.Queue()
         self._outbox_bytes = 0  # of the replies queued and not yet handed to the socket
@@ -399,12 +419,14 @@ class SessionRunner:
 
     async def run(self) -> None:
         writer = asyncio.create_task(self._write())
+        decoded = asyncio.create_task(self._take_decoded())
         self.apply(self.session.connected())
         try:
             await self._read()
         finally:
             self.finished.set()
             writer.cancel()
+            decoded.cancel()
 
     def shutdown(self) -> None:
         self.apply(self.session.shutdown(time.monotonic()))
@@ -452,6 +474,17 @@ class SessionRunner:
                 delay = self._frame_rate.delay(now)
                 if delay > 0:
                     await asyncio.sleep(delay)
+
+    async def _take_decoded(self) -> None:
+        """Hands the session the audio decoded off the loop, when the decoder says so
+        and at least every `STALL_SECONDS`, so that a decoder making no progress is
+        noticed."""
+        event = self._decoded.event
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), STALL_SECONDS)
+            event.clear()
+            self.apply(self.session.audio_ready(time.monotonic()))
 
     async def _write(self) -> None:
         try:

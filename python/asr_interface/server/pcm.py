@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from asr_interface.audio import SAMPLING_RATE, Resampler
 from asr_interface.protocol import ErrorCode, ProtocolError
-from asr_interface.server.compressed import CompressedDecoder
 
 _DTYPES: dict[str, np.dtype[Any]] = {"pcm_s16le": np.dtype("<i2"), "pcm_f32le": np.dtype("<f4")}
 
@@ -51,6 +50,12 @@ class PcmDecoder:
         self._carry = b""
         self._resampler = Resampler() if sample_rate != SAMPLING_RATE else None
 
+    def seconds_of(self, frame: bytes) -> float:
+        """Seconds of audio `frame` completes, known before it is decoded."""
+        if self._g711 is not None:
+            return len(frame) / self.sample_rate
+        return (len(self._carry) + len(frame)) // self._dtype.itemsize / self.sample_rate
+
     def decode(self, frame: bytes) -> npt.NDArray[np.float32]:
         """The frame's samples at 16 kHz; a frame with a NaN, infinite or out-of-range
         sample is refused whole."""
@@ -81,18 +86,3 @@ class PcmDecoder:
         if self._resampler is None:
             return np.zeros(0, dtype=np.float32)
         return self._resampler.flush()
-
-
-class StreamDecoder(Protocol):
-    """Turns one stream's binary frames into 16 kHz float32 samples."""
-
-    def decode(self, frame: bytes) -> npt.NDArray[np.float32]: ...
-    def flush(self) -> npt.NDArray[np.float32]: ...
-
-
-def stream_decoder(encoding: str, sample_rate: int) -> StreamDecoder:
-    """The decoder for a `start`'s format: PCM by its declared rate, or a compressed
-    stream (`auto`), whose container tells its rate."""
-    if encoding == "auto":
-        return CompressedDecoder()
-    return PcmDecoder(encoding, sample_rate)

@@ -138,6 +138,10 @@ class RealtimeSession:
             return []
         return self._dispatch(event, now)
 
+    def audio_ready(self, now: float) -> list[Action]:
+        """Audio decoded off the event loop is ready (see `Session.audio_ready`)."""
+        return self._translate(self._session.audio_ready(now), now)
+
     def receive_bytes(self, frame: bytes, now: float) -> list[Action]:
         return [
             self._error(

@@ -46,9 +46,9 @@ from asr_interface.protocol import (
     Word,
     parse_client_message,
 )
+from asr_interface.server.audio_sink import AudioLimits, AudioSink
 from asr_interface.server.compressed import UndecodableStream
 from asr_interface.server.held import HeldEvents
-from asr_interface.server.pcm import PcmDecoder, StreamDecoder, stream_decoder
 from asr_interface.wire import WireLimits, bounded_message
 
 CLOSE_GOING_AWAY = 1001
@@ -130,9 +130,9 @@ class SessionLimits:
     max_frame_bytes: int = 1 << 20
     """Largest binary frame accepted; larger ones get `frame_too_large` and are dropped."""
     max_backlog_seconds: float = 300.0
-    """Most audio a stream may have waiting for the model; a frame beyond it gets
-    `backlog_full` and is dropped, so a client sending an hour at once cannot hold an hour
-    of audio in the server's memory."""
+    """Most decoded audio a stream may have waiting for the model, whatever its encoding
+    (see `AudioSink`), so a client sending an hour at once cannot hold an hour of audio in
+    the server's memory."""
     max_held_bytes: int = 8 << 20
     """Most wire bytes of the messages (of any kind) held while this session's model loads,
     or, on `/v1/realtime`, while a committed turn finishes; a message beyond it gets
@@ -154,7 +154,7 @@ ConfigValidator = Callable[[dict[str, Any]], ASRConfig]
 class _Stream:
     """Per-stream bookkeeping, replaced by every new stream."""
 
-    decoder: StreamDecoder = field(default_factory=PcmDecoder)
+    audio: AudioSink
     inbox: AudioInbox = field(default_factory=AudioInbox)
     # (stream seconds received so far, arrival time), to time commits against arrivals.
     arrivals: deque[tuple[float, float]] = field(default_factory=deque)
@@ -189,7 +189,10 @@ class Session:
         validate_config: ConfigValidator,
         limits: SessionLimits | None = None,
         observer: SessionObserver | None = None,
+        wake: Callable[[], None] | None = None,
     ) -> None:
+        """`wake` is called, from any thread, when audio decoded off the caller's thread
+        (a compressed stream) is ready: the caller then calls `audio_ready`."""
         self.session_id = session_id
         self.config = config
         self.pacing = Pacing.from_config(config)
@@ -199,7 +202,11 @@ class Session:
         self._validate_config = validate_config
         self._limits = limits or SessionLimits()
         self._observer = observer or NoObserver()
-        self._stream = _Stream()
+        self._audio_limits = AudioLimits(
+            self._limits.max_frame_bytes, self._limits.max_backlog_seconds
+        )
+        self._wake = wake
+        self._stream = _Stream(self._sink())
         self._step_running = False
         self._final_step_running = False
         self._resets_waiting = 0  # resets that arrived while a step ran, to answer after it
@@ -252,11 +259,24 @@ class Session:
         try:
             return self._audio(frame, now)
         except UndecodableStream as error:
-            # Nothing after this frame can be decoded: finish the stream with what was.
-            self._queue(error.samples, now)
-            return [self._error(error.code, error.message), *self._end(now)]
+            return self._cut_off(error, now)
         except ProtocolError as error:
             return [self._error(error.code, error.message)]
+
+    def audio_ready(self, now: float) -> list[Action]:
+        """Audio decoded off the caller's thread may be ready (after `wake`, or every few
+        seconds, which is how a decoder making no progress is noticed)."""
+        if self.phase not in (Phase.STREAMING, Phase.ENDING):
+            return []
+        stream = self._stream
+        try:
+            samples = stream.audio.take(stream.inbox.waiting_seconds, now)
+        except UndecodableStream as error:
+            return self._cut_off(error, now)
+        if samples.size == 0 and not (self.phase is Phase.ENDING and stream.audio.done):
+            return []
+        self._queue(samples, now)
+        return self._next_step(now)
 
     def step_finished(self, result: StepResult, now: float) -> list[Action]:
         self._step_running = False
@@ -300,7 +320,7 @@ class Session:
         self.pacing = Pacing.from_config(config)
         self.sep = sep
         self.phase = Phase.IDLE
-        self._stream = _Stream()
+        self._stream = _Stream(self._sink())
         loaded = Send(ModelLoaded(config=config.model_dump(), metadata=metadata))
         return [loaded, *self._serve_held()]
 
@@ -313,10 +333,12 @@ class Session:
     @property
     def has_pending_work(self) -> bool:
         """Whether the server still owes this client results: a step runs, audio waits for
-        the model, an ended stream waits for its `done`, or a model loads for it."""
+        the model or its decoder, an ended stream waits for its `done`, or a model loads
+        for it."""
         return (
             self._step_running
             or self._stream.inbox.waiting_samples > 0
+            or self._stream.audio.decoding
             or self.phase in (Phase.ENDING, Phase.LOADING)
         )
 
@@ -389,7 +411,7 @@ class Session:
         context = _context_words(message.context, self.sep)
         prompt = _context_words(message.prompt, self.sep)
         self._stream = _Stream(
-            decoder=stream_decoder(message.encoding, message.sample_rate),
+            self._sink(message.encoding, message.sample_rate),
             committed_any=bool(context),
             origin=message.resume_from,
             settled=message.settled,
@@ -412,22 +434,21 @@ class Session:
             raise ProtocolError(ErrorCode.STREAM_IN_PROGRESS, "the stream is already ending")
         if self.phase in (Phase.IDLE, Phase.ENDED):
             return self._stream_done()
-        actions = self._flush_decoder(now)
+        self._queue(self._stream.audio.close(now), now)
         self.phase = Phase.ENDING
+        return self._next_step(now)
+
+    def _cut_off(self, error: UndecodableStream, now: float) -> list[Action]:
+        """Nothing more of a compressed stream can be decoded: it finishes with what
+        was."""
+        self._queue(error.samples, now)
+        actions = [self._error(error.code, error.message)]
+        if self.phase is Phase.STREAMING:
+            return actions + self._end(now)
         return actions + self._next_step(now)
 
-    def _flush_decoder(self, now: float) -> list[Action]:
-        """Queues the decoder's last samples; a compressed stream found broken only at its
-        end is reported then."""
-        try:
-            self._queue(self._stream.decoder.flush(), now)
-        except UndecodableStream as error:
-            self._queue(error.samples, now)
-            return [self._error(error.code, error.message)]
-        return []
-
     def _reset(self) -> list[Action]:
-        self._stream = _Stream()
+        self._stream = _Stream(self._sink())
         self.phase = Phase.IDLE
         if self._step_running:
             # The engine is busy: what follows the reset is a new stream at once, and the
@@ -452,30 +473,17 @@ class Session:
         return actions
 
     def _audio(self, frame: bytes, now: float) -> list[Action]:
-        if len(frame) > self._limits.max_frame_bytes:
-            raise ProtocolError(
-                ErrorCode.FRAME_TOO_LARGE,
-                f"binary frames may hold at most {self._limits.max_frame_bytes} bytes, "
-                f"got {len(frame)}; the frame was dropped",
-            )
         if not frame:
             return []  # no audio: it neither starts a stream nor breaks a rule
-        if self.phase is Phase.IDLE:
-            self.phase = Phase.STREAMING
-        elif self.phase in (Phase.ENDING, Phase.ENDED):
+        if self.phase in (Phase.ENDING, Phase.ENDED):
             raise ProtocolError(
                 ErrorCode.AUDIO_AFTER_END, "audio after end: send start to begin a new stream"
             )
-        elif self.phase is Phase.FAILED:
+        if self.phase is Phase.FAILED:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
-        samples = self._stream.decoder.decode(frame)
-        backlog = self._stream.inbox.waiting_seconds + samples.size / SAMPLING_RATE
-        if backlog > self._limits.max_backlog_seconds:
-            raise ProtocolError(
-                ErrorCode.BACKLOG_FULL,
-                f"more than {self._limits.max_backlog_seconds:g} s of audio would wait for the "
-                "model; this frame was dropped: send it again later, at most in real time",
-            )
+        stream = self._stream
+        samples = stream.audio.push(frame, stream.inbox.waiting_seconds, now)
+        self.phase = Phase.STREAMING
         self._queue(samples, now)
         return self._next_step(now)
 
@@ -496,6 +504,10 @@ class Session:
         if self._close_after_done:
             actions.append(self._close_after_done)
         return actions
+
+    def _sink(self, encoding: str = "pcm_s16le", sample_rate: int = SAMPLING_RATE) -> AudioSink:
+        """The audio path of a stream in this format, within this session's limits."""
+        return AudioSink(encoding, sample_rate, limits=self._audio_limits, wake=self._wake)
 
     def _require_not_busy(self) -> None:
         if self.phase in (Phase.STREAMING, Phase.ENDING):
@@ -520,7 +532,10 @@ class Session:
         """Starts a step when none runs and the pacing rule (`Pacing`) says one is due."""
         if self._step_running or self.phase not in (Phase.STREAMING, Phase.ENDING):
             return []
-        step = self._stream.inbox.take_step(self.pacing, now, ending=self.phase is Phase.ENDING)
+        stream = self._stream
+        # A compressed stream ends once its decoder has given its last sample.
+        ending = self.phase is Phase.ENDING and stream.audio.done
+        step = stream.inbox.take_step(self.pacing, now, ending=ending)
         if step is None:
             return []
         self._step_running = True

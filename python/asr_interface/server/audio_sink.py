@@ -1,0 +1,135 @@
+"""Where every stream's audio ends, whatever its encoding: one sink that decodes frames to
+16 kHz float32, counts the decoded seconds against the backlog, and refuses past the
+limits with the documented errors (docs/protocol.md#limits).
+
+PCM of any rate and G.711 decode at once, and their seconds are known before decoding, so
+a PCM frame that would pass the backlog is dropped whole and the stream goes on. A
+compressed stream decodes on a thread of its own (`CompressedDecoder`): a frame is handed
+over at once, the thread wakes the caller when its samples are ready, and it stops before
+decoding one FFmpeg frame past the room the backlog has left; that stream then ends with
+`backlog_full`, since compressed bytes cannot be sent again from the middle. The Realtime
+API's base64 PCM enters here as the same PCM frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from asr_interface.audio import SAMPLING_RATE
+from asr_interface.protocol import ErrorCode, ProtocolError
+from asr_interface.server.compressed import STALL_SECONDS, CompressedDecoder
+from asr_interface.server.pcm import PcmDecoder
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    """The bounds every encoding's audio is held to."""
+
+    max_frame_bytes: int = 1 << 20
+    """Largest frame; larger ones get `frame_too_large` and are dropped. Also the most
+    compressed bytes that may wait for their decoder: beyond, `backlog_full`."""
+    max_backlog_seconds: float = 300.0
+    """Most decoded audio that may wait for the model."""
+
+
+class AudioSink:
+    """One stream's audio path: frames in, 16 kHz samples out, within `AudioLimits`.
+
+    `push` a frame as it arrives, with the seconds already waiting for the model; its
+    samples come back at once (PCM) or later through `take` (compressed: `wake` is called,
+    from the decoding thread, when there are some to take). `close` at the end of the
+    stream; once `done`, no sample will come any more.
+    """
+
+    def __init__(
+        self,
+        encoding: str = "pcm_s16le",
+        sample_rate: int = SAMPLING_RATE,
+        *,
+        limits: AudioLimits | None = None,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.limits = limits or AudioLimits()
+        self._pcm: PcmDecoder | None = None
+        self._compressed: CompressedDecoder | None = None
+        if encoding == "auto":
+            room = self.limits.max_backlog_seconds * SAMPLING_RATE
+            self._compressed = CompressedDecoder(wake, room)
+        else:
+            self._pcm = PcmDecoder(encoding, sample_rate)
+        self._unsettled_since: float | None = None  # when bytes went to the thread
+
+    @property
+    def done(self) -> bool:
+        """Whether no sample will come any more (true of PCM at any time)."""
+        return self._compressed is None or self._compressed.done
+
+    @property
+    def decoding(self) -> bool:
+        """Whether bytes received are still being decoded."""
+        return self._compressed is not None and not self._compressed.settled
+
+    def push(self, frame: bytes, waiting: float, now: float) -> npt.NDArray[np.float32]:
+        """The samples ready after `frame`, with `waiting` seconds already waiting for the
+        model. `ProtocolError` when the frame is refused (dropped: the stream goes on);
+        `UndecodableStream` when the stream ends here."""
+        limits = self.limits
+        if len(frame) > limits.max_frame_bytes:
+            raise ProtocolError(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"binary frames may hold at most {limits.max_frame_bytes} bytes, "
+                f"got {len(frame)}; the frame was dropped",
+            )
+        if self._pcm is not None:
+            if waiting + self._pcm.seconds_of(frame) > limits.max_backlog_seconds:
+                raise ProtocolError(
+                    ErrorCode.BACKLOG_FULL,
+                    f"more than {limits.max_backlog_seconds:g} s of audio would wait for the "
+                    "model; this frame was dropped: send it again later, at most in real time",
+                )
+            return self._pcm.decode(frame)
+        assert self._compressed is not None
+        if self._compressed.pending_bytes + len(frame) > limits.max_frame_bytes:
+            raise ProtocolError(
+                ErrorCode.BACKLOG_FULL,
+                f"more than {limits.max_frame_bytes} bytes would wait for the decoder; this "
+                "frame was dropped: send it again later, at most in real time",
+            )
+        self._compressed.allow(self._room(waiting))
+        self._compressed.feed(frame)
+        if self._unsettled_since is None:
+            self._unsettled_since = now
+        return self.take(waiting, now)
+
+    def take(self, waiting: float, now: float) -> npt.NDArray[np.float32]:
+        """The samples decoded off the caller's thread since the last call, with `waiting`
+        seconds already waiting for the model; `UndecodableStream`, once, when the stream
+        ends here: it is corrupt, past a bound, or its decoding made no progress for
+        `STALL_SECONDS`."""
+        decoder = self._compressed
+        if decoder is None:
+            return np.zeros(0, dtype=np.float32)
+        if decoder.settled:
+            self._unsettled_since = None
+        elif self._unsettled_since is not None and now - self._unsettled_since > STALL_SECONDS:
+            decoder.give_up(f"no progress in {STALL_SECONDS:g} s")
+        return decoder.take(self._room(waiting))
+
+    def close(self, now: float) -> npt.NDArray[np.float32]:
+        """Ends the input; the samples that are ready at once (a compressed stream's rest
+        comes through `take`)."""
+        if self._pcm is not None:
+            return self._pcm.flush()
+        assert self._compressed is not None
+        self._compressed.close()
+        if self._unsettled_since is None:
+            self._unsettled_since = now
+        return np.zeros(0, dtype=np.float32)
+
+    def _room(self, waiting: float) -> float:
+        """Samples that may still be decoded ahead of the model."""
+        return (self.limits.max_backlog_seconds - waiting) * SAMPLING_RATE
