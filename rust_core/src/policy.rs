@@ -136,8 +136,8 @@ impl<W> CommittedWords<W> {
         self.words.back()
     }
 
-    /// The words as one slice.
-    pub fn as_slice(&mut self) -> &[W] {
+    /// The words as one slice, moved together in memory if need be.
+    pub fn contiguous(&mut self) -> &[W] {
         self.words.make_contiguous()
     }
 

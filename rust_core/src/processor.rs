@@ -153,7 +153,7 @@ impl StreamingProcessor {
         self.agreement = LocalAgreement::resumed(
             self.config.agreement_n,
             settled.max(offset),
-            self.committed.as_slice(),
+            self.committed.contiguous(),
         );
         self.forget_unreadable_words();
     }
