@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use asr_core::{AlignAtt, AudioError, StreamingProcessor};
+use asr_core::Policy;
 use numpy::{
     Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
 };
@@ -10,37 +10,6 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::errors::CoreError;
-
-/// A core stream that takes samples in the sample types Python sends.
-pub trait SampleSink {
-    fn insert_f32(&mut self, samples: &[f32]) -> Result<(), AudioError>;
-    fn insert_f64(&mut self, samples: &[f64]) -> Result<(), AudioError>;
-    fn insert_i16(&mut self, samples: &[i16]);
-}
-
-impl SampleSink for StreamingProcessor {
-    fn insert_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
-        StreamingProcessor::insert_f32(self, samples)
-    }
-    fn insert_f64(&mut self, samples: &[f64]) -> Result<(), AudioError> {
-        StreamingProcessor::insert_f64(self, samples)
-    }
-    fn insert_i16(&mut self, samples: &[i16]) {
-        StreamingProcessor::insert_i16(self, samples);
-    }
-}
-
-impl SampleSink for AlignAtt {
-    fn insert_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
-        AlignAtt::insert_f32(self, samples)
-    }
-    fn insert_f64(&mut self, samples: &[f64]) -> Result<(), AudioError> {
-        AlignAtt::insert_f64(self, samples)
-    }
-    fn insert_i16(&mut self, samples: &[i16]) {
-        AlignAtt::insert_i16(self, samples);
-    }
-}
 
 /// The samples of a 1-D array: borrowed when contiguous, else copied.
 fn samples_of<'a, T: Element + Copy>(array: &'a Bound<'_, PyArray1<T>>) -> Cow<'a, [T]> {
@@ -57,7 +26,7 @@ fn samples_of<'a, T: Element + Copy>(array: &'a Bound<'_, PyArray1<T>>) -> Cow<'
 
 /// Appends a 1-D array of float32, float64 or int16 samples to `sink` (other float widths
 /// are converted); any other shape or dtype is a `ValueError`.
-pub fn insert_array(sink: &mut impl SampleSink, audio: &Bound<'_, PyUntypedArray>) -> PyResult<()> {
+pub fn insert_array(sink: &mut impl Policy, audio: &Bound<'_, PyUntypedArray>) -> PyResult<()> {
     if audio.ndim() != 1 {
         let shape: Vec<String> = audio.shape().iter().map(usize::to_string).collect();
         return Err(PyValueError::new_err(format!(

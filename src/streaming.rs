@@ -1,21 +1,16 @@
 //! `StreamingCore`: the Python handle on one stream's [`StreamingProcessor`].
 
 use asr_core::{
-    ProcessorConfig, Punctuation, SentenceBoundaries, SentenceSpan, StreamingProcessor, Trimming,
-    WindowView, Word,
+    Policy, ProcessorConfig, Punctuation, SentenceBoundaries, SentenceSpan, StreamingProcessor,
+    Trimming, Word,
 };
-use numpy::ndarray::ArrayView1;
-use numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
-use numpy::{PyArray1, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::PyArray1;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use crate::errors::CoreError;
-use crate::samples::insert_array;
-
-/// A word as Python sees it: `(start, end, text)`.
-pub type PyWord = (f64, f64, String);
+use crate::policy::{policy_class, to_py, window_array, PyWord};
 
 /// A word from the model, its text left in Python: the core copies only the texts it keeps.
 type ModelWord<'py> = (f64, f64, Bound<'py, PyString>);
@@ -51,42 +46,6 @@ pub fn join_words(words: Vec<PyWord>, sep: &str, offset: f64) -> Flushed {
         sep,
         offset,
     )
-}
-
-pub fn to_py(words: &[Word]) -> Vec<PyWord> {
-    words
-        .iter()
-        .map(|w| (w.start, w.end, w.text.clone()))
-        .collect()
-}
-
-/// Keeps a window's samples alive for as long as a numpy array points at them.
-#[pyclass(frozen, module = "asr_interface._core")]
-pub struct WindowOwner {
-    view: WindowView,
-}
-
-#[pymethods]
-impl WindowOwner {
-    fn __len__(&self) -> usize {
-        self.view.len()
-    }
-}
-
-/// A read-only float32 numpy array over `view`, sharing its memory.
-pub fn window_array(py: Python<'_>, view: WindowView) -> PyResult<Bound<'_, PyArray1<f32>>> {
-    let samples = view.samples();
-    let (ptr, len) = (samples.as_ptr(), samples.len());
-    let owner = Bound::new(py, WindowOwner { view })?;
-    // SAFETY: `ptr..ptr + len` lies in the block that `owner` keeps alive, and the core
-    // never writes to samples once written (the block is append-only).
-    let array = unsafe {
-        let samples = ArrayView1::from_shape_ptr(len, ptr);
-        let array = PyArray1::borrow_from_array(&samples, owner.into_any());
-        (*array.as_array_ptr()).flags &= !NPY_ARRAY_WRITEABLE;
-        array
-    };
-    Ok(array)
 }
 
 /// Sentence ends for `sentence` trimming: the words' punctuation or a Python tokenizer.
@@ -163,8 +122,7 @@ impl StreamingCore {
     }
 }
 
-#[pymethods]
-impl StreamingCore {
+policy_class!(StreamingCore {
     #[new]
     #[pyo3(signature = (sep, trimming, trimming_sec, max_window_sec = 30.0, agreement_n = 2, tokenizer = None))]
     fn new(
@@ -199,27 +157,12 @@ impl StreamingCore {
         })
     }
 
-    fn init(&mut self, offset: f64) {
-        self.inner.init(offset);
-    }
-
     fn resume(&mut self, offset: f64, settled: f64, context: Vec<String>) {
         self.inner.resume(offset, settled, context);
     }
 
     fn prime(&mut self, words: Vec<String>) {
         self.inner.prime(words);
-    }
-
-    /// Appends a 1-D array of float32, float64 or int16 samples (other float widths are
-    /// converted); any other shape or dtype is a `ValueError`.
-    fn insert(&mut self, audio: &Bound<'_, PyUntypedArray>) -> PyResult<()> {
-        insert_array(&mut self.inner, audio)
-    }
-
-    /// The window as a read-only array, valid however the stream goes on.
-    fn window<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        window_array(py, self.inner.window().view())
     }
 
     /// The window and prompt to transcribe next; resets `pending_seconds`.
@@ -244,52 +187,14 @@ impl StreamingCore {
         Ok(to_py(&self.commit_words(py, &words, &segment_ends)?))
     }
 
+    /// Commits the unconfirmed words and empties the window, ready for a new utterance.
     fn finish(&mut self) -> Vec<PyWord> {
         to_py(&self.inner.finish())
-    }
-
-    fn unconfirmed(&self) -> Vec<PyWord> {
-        to_py(self.inner.unconfirmed())
-    }
-
-    fn committed(&self) -> Vec<PyWord> {
-        self.inner
-            .committed()
-            .map(|w| (w.start, w.end, w.text.clone()))
-            .collect()
-    }
-
-    fn committed_in_window(&self) -> Vec<PyWord> {
-        self.inner
-            .agreement()
-            .committed_in_window()
-            .map(|w| (w.start, w.end, w.text.clone()))
-            .collect()
     }
 
     #[getter]
     fn sep(&self) -> &str {
         &self.sep
-    }
-
-    #[getter]
-    fn offset(&self) -> f64 {
-        self.inner.offset()
-    }
-
-    #[getter]
-    fn window_samples(&self) -> usize {
-        self.inner.window().len()
-    }
-
-    #[getter]
-    fn window_seconds(&self) -> f64 {
-        self.inner.window().seconds()
-    }
-
-    #[getter]
-    fn pending_seconds(&self) -> f64 {
-        self.inner.pending_seconds()
     }
 
     #[getter]
@@ -301,4 +206,4 @@ impl StreamingCore {
     fn last_committed_word(&self) -> Option<&str> {
         self.inner.agreement().last_committed_word()
     }
-}
+});

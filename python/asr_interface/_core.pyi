@@ -1,7 +1,11 @@
 """Type stub of the Rust extension module (see src/ and rust_core/)."""
 
+from typing import final
+
 import numpy as np
 import numpy.typing as npt
+
+__all__ = ["SAMPLE_RATE", "AlignAttCore", "StreamingCore", "WindowOwner", "join_words"]
 
 SAMPLE_RATE: int
 
@@ -11,11 +15,13 @@ _Flushed = tuple[float | None, float | None, str]
 def join_words(words: list[_Word], sep: str, offset: float = 0.0) -> _Flushed:
     """Joins words into `(start, end, text)`, or `(None, None, "")` for none."""
 
+@final
 class WindowOwner:
     """Keeps a window's samples alive while a numpy array points at them."""
 
     def __len__(self) -> int: ...
 
+@final
 class StreamingCore:
     """One stream's buffer state; see docs/streaming-policy.md."""
 
@@ -57,6 +63,7 @@ class StreamingCore:
 
 _TokenWord = tuple[float, float, str, list[int]]
 
+@final
 class AlignAttCore:
     """One stream's AlignAtt bookkeeping; see docs/streaming-policy.md."""
 
@@ -72,12 +79,15 @@ class AlignAttCore:
     def insert(self, audio: npt.NDArray[np.generic]) -> None: ...
     def window(self) -> npt.NDArray[np.float32]: ...
     def prepare(self) -> tuple[npt.NDArray[np.float32], list[int], list[int]]: ...
-    def commit(self, words: list[_TokenWord], last: bool) -> list[_Word]: ...
+    def commit(self, words: list[_TokenWord]) -> list[_Word]: ...
+    def finish(self, words: list[_TokenWord]) -> list[_Word]: ...
     def unconfirmed(self) -> list[_Word]: ...
     def committed(self) -> list[_Word]: ...
     def committed_in_window(self) -> list[_Word]: ...
     @property
     def offset(self) -> float: ...
+    @property
+    def window_samples(self) -> int: ...
     @property
     def window_seconds(self) -> float: ...
     @property

@@ -1,6 +1,9 @@
 //! Criterion benches of the core's hot operations at steady state.
 
-use asr_core::{AudioWindow, LocalAgreement, ProcessorConfig, Punctuation, StreamingProcessor};
+use asr_core::{
+    AlignAtt, AlignAttConfig, AudioWindow, LocalAgreement, Policy, ProcessorConfig, Punctuation,
+    StreamingProcessor, TokenWord, Word,
+};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use std::hint::black_box;
 
@@ -69,5 +72,35 @@ fn processor_iteration(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, audio_window, local_agreement, processor_iteration);
+fn align_att_iteration(c: &mut Criterion) {
+    let mut core = AlignAtt::new(AlignAttConfig::default()).unwrap();
+    let chunk = vec![0.0_f32; SECOND];
+    let mut now = 0.0;
+    c.bench_function("align_att: insert 1 s + prepare + commit", |b| {
+        b.iter(|| {
+            core.insert_f32(&chunk).unwrap();
+            now += 1.0;
+            let view = core.prepare();
+            let offset = core.offset();
+            // The words of the last second, as decoded after the prefix.
+            let words = hypothesis(now - 1.0 - offset, 3)
+                .into_iter()
+                .map(|(start, end, text)| TokenWord {
+                    word: Word::new(start, end, text),
+                    tokens: vec![1, 2],
+                })
+                .collect();
+            black_box(core.commit(words).unwrap());
+            black_box(view.len())
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    audio_window,
+    local_agreement,
+    processor_iteration,
+    align_att_iteration
+);
 criterion_main!(benches);

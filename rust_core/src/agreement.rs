@@ -20,6 +20,13 @@ impl Word {
     }
 }
 
+/// Both policies report words through this, whatever else a policy keeps with a word.
+impl AsRef<Word> for Word {
+    fn as_ref(&self) -> &Word {
+        self
+    }
+}
+
 /// How far before the last commit a new word may start and still count as new.
 const OVERLAP_TOLERANCE: f64 = 0.1;
 /// A new hypothesis starting this close to the last commit may repeat its tail.

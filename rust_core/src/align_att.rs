@@ -3,18 +3,20 @@
 //! The decoder continues after the committed tokens instead of decoding them again, and its
 //! new words are aligned to audio frames. A word whose aligned end lies more than
 //! `frame_threshold` frames before the end of the audio decoded is committed; the rest (and
-//! always the newest word, which may be cut off) waits for more audio. This module keeps the
-//! bookkeeping: the audio window, the committed words with their tokens, which of them the
-//! decoder reads as prompt (before the window) or as forced prefix (inside it), and trimming.
-//! The model calls stay with the caller, between [`AlignAtt::prepare`] and
-//! [`AlignAtt::commit`].
-
-use std::collections::VecDeque;
+//! always the newest word, which may be cut off) waits for more audio. This module keeps what
+//! is AlignAtt's own in the bookkeeping: which committed words (with their tokens) the decoder
+//! reads as prompt (before the window) or as forced prefix (inside it), where trimming and the
+//! cap cut; the audio window, the cut itself and the committed words are those of
+//! [`crate::policy`].
+//! The model calls stay with the caller, between [`Policy::prepare`] and [`AlignAtt::commit`]
+//! (or [`AlignAtt::finish`]).
 
 use thiserror::Error;
 
 use crate::agreement::Word;
-use crate::audio::{AudioError, AudioWindow, WindowView, SAMPLE_RATE};
+use crate::audio::{AudioWindow, SAMPLE_RATE};
+use crate::policy::rules::CutRules;
+use crate::policy::{CommittedWords, Policy};
 use crate::stream_audio::StreamAudio;
 
 /// Seconds per alignment frame: Whisper's encoder yields 50 frames a second.
@@ -39,6 +41,12 @@ const TIME_TOLERANCE: f64 = 1e-6;
 pub struct TokenWord {
     pub word: Word,
     pub tokens: Vec<u32>,
+}
+
+impl AsRef<Word> for TokenWord {
+    fn as_ref(&self) -> &Word {
+        &self.word
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,13 +108,11 @@ pub struct AlignAtt {
     config: AlignAttConfig,
     audio: StreamAudio,
     /// The committed words the prompt or the prefix still read, oldest first.
-    committed: VecDeque<TokenWord>,
+    committed: CommittedWords<TokenWord>,
     /// Index in `committed` of the first word inside the window (the forced prefix).
     first_in_window: usize,
     /// The newest hypothesis beyond the committed words, in stream time.
     unconfirmed: Vec<TokenWord>,
-    /// Samples of the window handed out by the last `prepare`.
-    prepared: usize,
     /// Stream time at which the newest committed word ends, as reported.
     committed_end: f64,
     /// A resumed stream's settled time: its words before it were committed elsewhere.
@@ -119,10 +125,9 @@ impl AlignAtt {
         Ok(Self {
             config,
             audio: StreamAudio::new(AudioWindow::new()),
-            committed: VecDeque::new(),
+            committed: CommittedWords::default(),
             first_in_window: 0,
             unconfirmed: Vec::new(),
-            prepared: 0,
             committed_end: 0.0,
             settled: 0.0,
         })
@@ -134,7 +139,6 @@ impl AlignAtt {
         self.committed.clear();
         self.first_in_window = 0;
         self.unconfirmed.clear();
-        self.prepared = 0;
         self.committed_end = offset;
         self.settled = offset;
     }
@@ -151,43 +155,6 @@ impl AlignAtt {
         &self.config
     }
 
-    /// Stream time of the window's first sample.
-    pub fn offset(&self) -> f64 {
-        self.audio.offset()
-    }
-
-    pub fn window(&self) -> &AudioWindow {
-        self.audio.window()
-    }
-
-    /// Seconds of audio appended since the last `prepare`.
-    pub fn pending_seconds(&self) -> f64 {
-        self.audio.pending_seconds()
-    }
-
-    pub fn insert_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
-        self.audio.insert_f32(samples)?;
-        self.enforce_cap();
-        Ok(())
-    }
-
-    pub fn insert_f64(&mut self, samples: &[f64]) -> Result<(), AudioError> {
-        self.audio.insert_f64(samples)?;
-        self.enforce_cap();
-        Ok(())
-    }
-
-    pub fn insert_i16(&mut self, samples: &[i16]) {
-        self.audio.insert_i16(samples);
-        self.enforce_cap();
-    }
-
-    /// The window to decode next; `commit` judges the words against its length.
-    pub fn prepare(&mut self) -> WindowView {
-        self.prepared = self.audio.window().len();
-        self.audio.prepare()
-    }
-
     /// The committed tokens before the window, at most `max_prompt_tokens` of the newest:
     /// the decoder reads them as previous text.
     pub fn prompt_tokens(&self) -> Vec<u32> {
@@ -202,13 +169,13 @@ impl AlignAtt {
 
     /// The committed tokens inside the window: the decoder continues after them.
     pub fn prefix_tokens(&self) -> Vec<u32> {
-        self.in_window()
+        self.committed_in_window()
             .flat_map(|w| w.tokens.iter().copied())
             .collect()
     }
 
     /// The committed words inside the window.
-    pub fn in_window(&self) -> impl ExactSizeIterator<Item = &TokenWord> {
+    pub fn committed_in_window(&self) -> impl ExactSizeIterator<Item = &TokenWord> {
         self.committed.range(self.first_in_window..)
     }
 
@@ -217,13 +184,9 @@ impl AlignAtt {
         self.committed.iter()
     }
 
-    /// The newest hypothesis beyond the committed words: it may still change.
-    pub fn unconfirmed(&self) -> &[TokenWord] {
-        &self.unconfirmed
-    }
-
-    /// The hypothesis as shown: without the words of a resumed stream's lead-in.
-    pub fn partial(&self) -> impl Iterator<Item = &TokenWord> {
+    /// The newest hypothesis beyond the committed words, as shown: it may still change,
+    /// and it leaves out the words of a resumed stream's lead-in.
+    pub fn unconfirmed(&self) -> impl Iterator<Item = &TokenWord> {
         self.unconfirmed
             .iter()
             .filter(|w| !self.in_lead_in(&w.word))
@@ -241,15 +204,20 @@ impl AlignAtt {
     /// A word is committed when every word before it is, its end lies more than the
     /// threshold before the end of the window `prepare` handed out, and it does not start
     /// a run of two spoken words the alignment gave no audio (text not heard); the newest
-    /// word never is, for its audio may go on. With `last` (the stream ends) every word is committed
-    /// and the window emptied, ready for a new utterance. Words must be in order inside the
-    /// decoded window; otherwise nothing changes and the error names the first bad word.
-    pub fn commit(
-        &mut self,
-        words: Vec<TokenWord>,
-        last: bool,
-    ) -> Result<Vec<Word>, AlignAttError> {
-        let decoded = self.prepared as f64 / f64::from(SAMPLE_RATE);
+    /// word never is, for its audio may go on. Words must be in order inside the decoded
+    /// window; otherwise nothing changes and the error names the first bad word.
+    pub fn commit(&mut self, words: Vec<TokenWord>) -> Result<Vec<Word>, AlignAttError> {
+        self.step(words, false)
+    }
+
+    /// As `commit` at the end of the stream: every word is committed and the window
+    /// emptied, ready for a new utterance.
+    pub fn finish(&mut self, words: Vec<TokenWord>) -> Result<Vec<Word>, AlignAttError> {
+        self.step(words, true)
+    }
+
+    fn step(&mut self, words: Vec<TokenWord>, last: bool) -> Result<Vec<Word>, AlignAttError> {
+        let decoded = self.audio.prepared_seconds();
         let mut previous_start = 0.0;
         for (index, w) in words.iter().enumerate() {
             let (start, end) = (w.word.start, w.word.end);
@@ -284,7 +252,6 @@ impl AlignAtt {
             self.unconfirmed.clear();
             self.audio.skip_window();
             self.first_in_window = self.committed.len();
-            self.prepared = 0;
         } else if self.audio.window().seconds() > self.config.trimming_sec {
             self.trim();
         }
@@ -327,28 +294,40 @@ impl AlignAtt {
         self.cut_at(self.committed[index].word.start);
     }
 
-    /// Keeps the window within the cap: cut at the newest committed word if that is enough,
-    /// else the oldest audio goes, and with it any unconfirmed words it held.
-    fn enforce_cap(&mut self) {
-        let cap = (self.config.max_window_sec * f64::from(SAMPLE_RATE)) as usize;
-        let newest = self.committed.back().map(|w| w.word.end);
-        if let Some((count, time)) = self.audio.cap_cut(cap, newest) {
-            self.cut_samples(count, time);
-        }
+    /// Forgets prompt words older than the `max_prompt_tokens` newest prompt tokens.
+    fn forget_unread_words(&mut self) {
+        let first_read =
+            self.committed
+                .prompt_start(self.first_in_window, self.config.max_prompt_tokens, |w| {
+                    w.tokens.len()
+                });
+        self.committed.forget_before(first_read);
+        self.first_in_window -= first_read;
+    }
+}
+
+impl CutRules for AlignAtt {
+    fn audio(&self) -> &StreamAudio {
+        &self.audio
     }
 
-    /// Drops the audio before stream time `time`; never moves the window backwards.
-    fn cut_at(&mut self, time: f64) {
-        if time > self.audio.offset() {
-            self.cut_samples(self.audio.samples_before(time), time);
-        }
+    fn audio_mut(&mut self) -> &mut StreamAudio {
+        &mut self.audio
     }
 
-    /// Drops the first `count` samples, which end at stream time `time`: committed words
-    /// starting before it become prompt, and a prepared window shrinks with the cut.
-    fn cut_samples(&mut self, count: usize, time: f64) {
-        self.audio.drop_front(count, time);
-        self.prepared = self.prepared.saturating_sub(count);
+    fn cap_samples(&self) -> usize {
+        (self.config.max_window_sec * f64::from(SAMPLE_RATE)) as usize
+    }
+
+    /// At the newest committed word's end: the window then holds no committed audio, and
+    /// the words after it are still heard from their start.
+    fn cap_cut_time(&self) -> Option<f64> {
+        self.committed.back().map(|w| w.word.end)
+    }
+
+    /// Committed words starting before the cut become prompt, and unconfirmed words there
+    /// go.
+    fn on_cut(&mut self, time: f64) {
         while self.first_in_window < self.committed.len()
             && self.committed[self.first_in_window].word.start < time
         {
@@ -356,19 +335,9 @@ impl AlignAtt {
         }
         self.unconfirmed.retain(|w| w.word.start >= time);
     }
-
-    /// Forgets prompt words older than the `max_prompt_tokens` newest prompt tokens.
-    fn forget_unread_words(&mut self) {
-        let mut kept = 0;
-        let mut first_read = self.first_in_window;
-        while first_read > 0 && kept < self.config.max_prompt_tokens {
-            first_read -= 1;
-            kept += self.committed[first_read].tokens.len();
-        }
-        self.committed.drain(..first_read);
-        self.first_in_window -= first_read;
-    }
 }
+
+impl Policy for AlignAtt {}
 
 #[cfg(test)]
 mod tests {
@@ -421,12 +390,8 @@ mod tests {
             word(2.6, 3.0, " d", &[4]),
         ];
         // 3 s decoded, threshold 0.5 s: "a" (ends 1.0) and "b" (2.4) qualify, "c" does not.
-        assert_eq!(texts(&core.commit(words, false).unwrap()), [" a", " b"]);
-        let unconfirmed: Vec<&str> = core
-            .unconfirmed()
-            .iter()
-            .map(|w| w.word.text.as_str())
-            .collect();
+        assert_eq!(texts(&core.commit(words).unwrap()), [" a", " b"]);
+        let unconfirmed: Vec<&str> = core.unconfirmed().map(|w| w.word.text.as_str()).collect();
         assert_eq!(unconfirmed, [" c", " d"]);
         assert_eq!(core.prefix_tokens(), [1, 2]);
         assert!(core.prompt_tokens().is_empty());
@@ -440,7 +405,7 @@ mod tests {
             word(2.8, 2.9, " b", &[2]),
             word(2.9, 3.0, " c", &[3]),
         ];
-        assert!(core.commit(words, false).unwrap().is_empty());
+        assert!(core.commit(words).unwrap().is_empty());
     }
 
     #[test]
@@ -455,17 +420,14 @@ mod tests {
             word(0.5, 3.0, " e", &[6]),
         ];
         // A lone word of no audio (" a", cut off by a trim) is committed; a run is not.
-        assert_eq!(
-            texts(&core.commit(words, false).unwrap()),
-            [" a", " b", "."]
-        );
+        assert_eq!(texts(&core.commit(words).unwrap()), [" a", " b", "."]);
     }
 
     #[test]
     fn the_last_step_commits_everything_and_empties_the_window() {
         let mut core = core_with(3, AlignAttConfig::default());
         let words = vec![word(0.0, 2.9, " a", &[1]), word(2.9, 3.0, " b", &[2])];
-        assert_eq!(texts(&core.commit(words, true).unwrap()), [" a", " b"]);
+        assert_eq!(texts(&core.finish(words).unwrap()), [" a", " b"]);
         assert!(core.window().is_empty());
         assert_eq!(core.offset(), 3.0);
         assert_eq!(core.prompt_tokens(), [1, 2]);
@@ -479,7 +441,7 @@ mod tests {
         core.insert_f32(&vec![0.0; 2 * SECOND]).unwrap();
         core.prepare();
         let words = vec![word(0.0, 0.5, " a", &[1]), word(0.5, 2.0, " b", &[2])];
-        let new = core.commit(words, false).unwrap();
+        let new = core.commit(words).unwrap();
         assert_eq!((new[0].start, new[0].end), (10.0, 10.5));
     }
 
@@ -490,11 +452,11 @@ mod tests {
         core.insert_f32(&vec![0.0; 4 * SECOND]).unwrap();
         core.prepare();
         let first = vec![word(0.0, 1.2, " a", &[1]), word(1.2, 4.0, " b", &[2])];
-        core.commit(first, false).unwrap();
+        core.commit(first).unwrap();
         core.insert_f32(&vec![0.0; SECOND]).unwrap();
         core.prepare();
         let again = vec![word(1.1, 1.3, " b", &[2]), word(1.3, 5.0, " c", &[3])];
-        let new = core.commit(again, false).unwrap();
+        let new = core.commit(again).unwrap();
         assert_eq!((new[0].start, new[0].end), (1.2, 1.3));
     }
 
@@ -511,10 +473,10 @@ mod tests {
             word(1.2, 2.0, " fellow", &[4]),
             word(2.0, 4.0, " Americans", &[5]),
         ];
-        let new = core.commit(words, false).unwrap();
+        let new = core.commit(words).unwrap();
         assert_eq!(texts(&new), [" a", " fellow"]);
         assert_eq!(core.committed().len(), 4); // the lead-in's words stay as the prefix
-        assert_eq!(core.partial().count(), 1);
+        assert_eq!(core.unconfirmed().count(), 1);
     }
 
     #[test]
@@ -530,13 +492,13 @@ mod tests {
             word(2.0, 3.0, " c", &[3]),
             word(3.0, 4.0, " d", &[4]),
         ];
-        assert_eq!(core.commit(words, false).unwrap().len(), 3);
+        assert_eq!(core.commit(words).unwrap().len(), 3);
         // 4 s of audio, at most 2.5 s kept: " c" (from 2.0) is the oldest word that fits.
         assert_eq!(core.offset(), 2.0);
         assert_eq!(core.window().len(), 2 * SECOND);
         assert_eq!(core.prompt_tokens(), [1, 2]);
         assert_eq!(core.prefix_tokens(), [3]);
-        assert!(core.unconfirmed().iter().all(|w| w.word.start >= 2.0));
+        assert!(core.unconfirmed().all(|w| w.word.start >= 2.0));
     }
 
     #[test]
@@ -551,7 +513,7 @@ mod tests {
             word(1.0, 2.0, " b", &[2]),
             word(2.0, 4.0, " c", &[3]),
         ];
-        assert_eq!(core.commit(words, false).unwrap().len(), 2);
+        assert_eq!(core.commit(words).unwrap().len(), 2);
         assert_eq!(core.offset(), 1.0);
         assert_eq!(core.prefix_tokens(), [2]);
     }
@@ -568,7 +530,7 @@ mod tests {
             word(0.5, 1.0, " b", &[3, 4]),
             word(1.0, 2.0, " c", &[5]),
         ];
-        core.commit(words, true).unwrap();
+        core.finish(words).unwrap();
         assert_eq!(core.prompt_tokens(), [3, 4, 5]);
         assert_eq!(core.committed().len(), 2);
     }
@@ -590,14 +552,14 @@ mod tests {
         let mut core = core_with(2, AlignAttConfig::default());
         let late = vec![word(0.0, 2.5, " a", &[1])];
         assert_eq!(
-            core.commit(late, false),
+            core.commit(late),
             Err(AlignAttError::WordTimes { index: 0 })
         );
         let backwards = vec![word(1.0, 1.5, " a", &[1]), word(0.5, 0.6, " b", &[2])];
         assert_eq!(
-            core.commit(backwards, false),
+            core.commit(backwards),
             Err(AlignAttError::WordTimes { index: 1 })
         );
-        assert!(core.committed().len() == 0 && core.unconfirmed().is_empty());
+        assert!(core.committed().len() == 0 && core.unconfirmed().count() == 0);
     }
 }

@@ -4,13 +4,14 @@
 //! and [`StreamingProcessor::commit`] (the model's words in, newly committed words out), so
 //! the model can run on another thread or in a batch with other streams.
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 
 use thiserror::Error;
 
 use crate::agreement::{LocalAgreement, Word};
-use crate::audio::{AudioError, AudioWindow, WindowView, SAMPLE_RATE};
+use crate::audio::{AudioWindow, SAMPLE_RATE};
+use crate::policy::rules::CutRules;
+use crate::policy::{CommittedWords, Policy};
 use crate::sentences::{sentences_by_punctuation, SentenceSpan};
 use crate::stream_audio::StreamAudio;
 
@@ -104,9 +105,7 @@ pub struct StreamingProcessor {
     audio: StreamAudio,
     agreement: LocalAgreement,
     /// The committed words the prompt and sentence trimming can still read.
-    committed: VecDeque<Word>,
-    /// Committed words dropped from the front of `committed` since the processor was made.
-    dropped: usize,
+    committed: CommittedWords<Word>,
     /// The `prompt_id` for which the words before the prompt were last forgotten.
     forgotten_for: usize,
 }
@@ -123,8 +122,7 @@ impl StreamingProcessor {
             config,
             audio: StreamAudio::new(AudioWindow::with_capacity(capacity)),
             agreement,
-            committed: VecDeque::new(),
-            dropped: 0,
+            committed: CommittedWords::default(),
             forgotten_for: 0,
         })
     }
@@ -133,7 +131,6 @@ impl StreamingProcessor {
     pub fn init(&mut self, offset: f64) {
         self.audio.init(offset);
         self.agreement = LocalAgreement::new(self.config.agreement_n, offset);
-        self.dropped += self.committed.len();
         self.committed.clear();
     }
 
@@ -153,11 +150,10 @@ impl StreamingProcessor {
                 .into_iter()
                 .map(|text| Word::new(offset, offset, text)),
         );
-        self.committed.make_contiguous();
         self.agreement = LocalAgreement::resumed(
             self.config.agreement_n,
             settled.max(offset),
-            self.committed.as_slices().0,
+            self.committed.contiguous(),
         );
         self.forget_unreadable_words();
     }
@@ -178,43 +174,8 @@ impl StreamingProcessor {
         &self.config
     }
 
-    pub fn offset(&self) -> f64 {
-        self.audio.offset()
-    }
-
-    pub fn window(&self) -> &AudioWindow {
-        self.audio.window()
-    }
-
     pub fn agreement(&self) -> &LocalAgreement {
         &self.agreement
-    }
-
-    /// Seconds of audio appended since the last `prepare`.
-    pub fn pending_seconds(&self) -> f64 {
-        self.audio.pending_seconds()
-    }
-
-    pub fn insert_f32(&mut self, samples: &[f32]) -> Result<(), AudioError> {
-        self.audio.insert_f32(samples)?;
-        self.enforce_cap();
-        Ok(())
-    }
-
-    pub fn insert_f64(&mut self, samples: &[f64]) -> Result<(), AudioError> {
-        self.audio.insert_f64(samples)?;
-        self.enforce_cap();
-        Ok(())
-    }
-
-    pub fn insert_i16(&mut self, samples: &[i16]) {
-        self.audio.insert_i16(samples);
-        self.enforce_cap();
-    }
-
-    /// The window to transcribe next; the audio counted as pending starts again from zero.
-    pub fn prepare(&mut self) -> WindowView {
-        self.audio.prepare()
     }
 
     /// The committed words before the window, joined by `sep`: the prompt for the model.
@@ -234,7 +195,7 @@ impl StreamingProcessor {
     /// It is the index of the first committed word after the prompt, counted from the
     /// stream's first word: the prompt is the words before it, which never change.
     pub fn prompt_id(&self) -> usize {
-        self.dropped + self.prompt_split()
+        self.committed.forgotten() + self.prompt_split()
     }
 
     /// Index of the first committed word that belongs to the window rather than the prompt.
@@ -251,18 +212,8 @@ impl StreamingProcessor {
     /// Index of the first committed word of the prompt that ends before `split`: the prompt
     /// takes words back from `split` until it holds `PROMPT_CHARS` characters.
     fn prompt_start(&self, split: usize) -> usize {
-        let mut used = 0;
-        let taken = self
-            .committed
-            .range(..split)
-            .rev()
-            .take_while(|w| {
-                let fits = used < PROMPT_CHARS;
-                used += w.text.chars().count() + 1;
-                fits
-            })
-            .count();
-        split - taken
+        self.committed
+            .prompt_start(split, PROMPT_CHARS, |w| w.text.chars().count() + 1)
     }
 
     /// Takes the model's `(start, end, text)` words and segment ends (relative to the window
@@ -311,6 +262,12 @@ impl StreamingProcessor {
         self.committed.iter()
     }
 
+    /// The committed words whose audio is still in the window, as the agreement matches
+    /// new hypotheses against them.
+    pub fn committed_in_window(&self) -> impl ExactSizeIterator<Item = &Word> {
+        self.agreement.committed_in_window()
+    }
+
     fn trim_at_sentence<B: SentenceBoundaries>(&mut self, boundaries: &B) -> Result<(), B::Error> {
         let split = self.prompt_split();
         let in_window: Vec<Word> = self.committed.range(split..).cloned().collect();
@@ -340,50 +297,46 @@ impl StreamingProcessor {
         }
     }
 
-    /// Keeps the window within the cap, cutting before the newest committed word if that is
-    /// enough.
-    ///
-    /// The newest committed word never goes into the prompt, so its audio must stay in the
-    /// window: cut at its end and the model neither reads nor hears it, and Whisper's word
-    /// ends run late, so the next word's first sound goes with it and the word is lost.
-    fn enforce_cap(&mut self) {
-        let before_newest = self
-            .committed
-            .len()
-            .checked_sub(2)
-            .map(|index| self.committed[index].end);
-        let cap = self.config.max_window_samples();
-        if let Some((count, time)) = self.audio.cap_cut(cap, before_newest) {
-            self.drop_front(count, time);
-        }
-    }
-
-    /// Drops the audio before stream time `time`; never moves the window backwards.
-    fn cut_at(&mut self, time: f64) {
-        if time > self.audio.offset() {
-            self.drop_front(self.audio.samples_before(time), time);
-        }
-    }
-
-    /// Drops the first `count` samples, which end at stream time `time`, and the
-    /// committed words the hypothesis still kept before it.
-    fn drop_front(&mut self, count: usize, time: f64) {
-        self.agreement.pop_committed(time);
-        self.audio.drop_front(count, time);
-    }
-
     /// Forgets committed words that neither the prompt nor the sentence split will read.
     fn forget_unreadable_words(&mut self) {
         let split = self.prompt_split();
-        if self.dropped + split == self.forgotten_for {
+        if self.committed.forgotten() + split == self.forgotten_for {
             return; // the same prompt as at the last call: nothing more to forget
         }
-        let unread = self.prompt_start(split);
-        self.committed.drain(..unread);
-        self.dropped += unread;
+        self.committed.forget_before(self.prompt_start(split));
         self.forgotten_for = self.prompt_id();
     }
 }
+
+impl CutRules for StreamingProcessor {
+    fn audio(&self) -> &StreamAudio {
+        &self.audio
+    }
+
+    fn audio_mut(&mut self) -> &mut StreamAudio {
+        &mut self.audio
+    }
+
+    fn cap_samples(&self) -> usize {
+        self.config.max_window_samples()
+    }
+
+    /// Before the newest committed word: it never goes into the prompt, so its audio must
+    /// stay in the window. Cut at its end and the model neither reads nor hears it, and
+    /// Whisper's word ends run late, so the next word's first sound goes with it and the
+    /// word is lost.
+    fn cap_cut_time(&self) -> Option<f64> {
+        let before_newest = self.committed.len().checked_sub(2)?;
+        Some(self.committed[before_newest].end)
+    }
+
+    /// The hypothesis forgets the committed words it kept before the cut.
+    fn on_cut(&mut self, time: f64) {
+        self.agreement.pop_committed(time);
+    }
+}
+
+impl Policy for StreamingProcessor {}
 
 fn join<'a>(words: impl Iterator<Item = &'a Word>, sep: &str) -> String {
     let mut text = String::new();

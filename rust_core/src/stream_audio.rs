@@ -1,6 +1,6 @@
 //! A stream's audio window in stream time, shared by both commit policies: the samples not
-//! yet trimmed away, the stream time of the first, and how many arrived since the model last
-//! took the window.
+//! yet trimmed away, the stream time of the first, how many arrived since the model last
+//! took the window, and how many of the window it took.
 
 use crate::audio::{AudioError, AudioWindow, WindowView, SAMPLE_RATE};
 
@@ -10,6 +10,8 @@ pub struct StreamAudio {
     offset: f64,
     /// Samples appended since the last `prepare`.
     pending: usize,
+    /// Samples of the window handed out by the last `prepare` and not cut since.
+    prepared: usize,
 }
 
 impl StreamAudio {
@@ -18,6 +20,7 @@ impl StreamAudio {
             audio,
             offset: 0.0,
             pending: 0,
+            prepared: 0,
         }
     }
 
@@ -26,6 +29,7 @@ impl StreamAudio {
         self.audio.clear();
         self.offset = offset;
         self.pending = 0;
+        self.prepared = 0;
     }
 
     /// Empties the window; the next sample follows the last one received.
@@ -69,9 +73,15 @@ impl StreamAudio {
         self.pending += samples.len();
     }
 
+    /// Seconds of the window handed out by the last `prepare` that are still in it.
+    pub fn prepared_seconds(&self) -> f64 {
+        self.prepared as f64 / f64::from(SAMPLE_RATE)
+    }
+
     /// The window for the model; the audio counted as pending starts again from zero.
     pub fn prepare(&mut self) -> WindowView {
         self.pending = 0;
+        self.prepared = self.audio.len();
         self.audio.view()
     }
 
@@ -104,6 +114,7 @@ impl StreamAudio {
     /// Drops the first `count` samples, which end at stream time `time`.
     pub fn drop_front(&mut self, count: usize, time: f64) {
         self.audio.drop_front(count);
+        self.prepared = self.prepared.saturating_sub(count);
         self.offset = time;
     }
 }

@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use asr_core::{ProcessorConfig, Punctuation, StreamingProcessor, Trimming, SAMPLE_RATE};
+use asr_core::{Policy, ProcessorConfig, Punctuation, StreamingProcessor, Trimming, SAMPLE_RATE};
 use proptest::prelude::*;
 
 /// Longest prompt the processor keeps, in characters (its `PROMPT_CHARS`).

@@ -260,4 +260,4 @@ class AlignAttProcessor:
         window, prompt, prefix = self._core.prepare()
         prompt = [*self._before, *prompt]
         words = self.decoder.decode(window, prompt, prefix, self.options) if len(window) else []
-        return self._core.commit(words, last)
+        return self._core.finish(words) if last else self._core.commit(words)
