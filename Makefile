@@ -24,8 +24,9 @@ test: install ## Run every test: cargo, then pytest on the real extension and mo
 # of its own per instruction set: test-isa caps all three, so that what passes here passes on
 # an older CPU of either vendor.
 ISA_CAPS := GENERIC:SSE41:SSE4_2 AVX:AVX:AVX AVX2:AVX2:AVX2 AVX512:AVX512_CORE:AVX512
-ISAS := GENERIC $(shell grep -ow -E 'avx|avx2' /proc/cpuinfo | sort -u | tr a-z A-Z) \
+ISAS ?= GENERIC $(shell grep -ow -E 'avx|avx2' /proc/cpuinfo | sort -u | tr a-z A-Z) \
 	$(shell grep -qw avx512f /proc/cpuinfo && echo AVX512)
+USE_MKL ?= 0 1
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
@@ -37,10 +38,11 @@ test-deps: ## Install the Debian packages that the browser, failover and German/
 
 .PHONY: test-isa
 test-isa: install ## Run the model tests under each instruction set of this CPU, oneDNN and MKL
+	@# ISAS="AVX2" or USE_MKL=0 on the command line runs a part of the matrix.
 	@failed=""; \
 	for caps in $(filter $(addsuffix :%,$(ISAS)),$(ISA_CAPS)); do \
 	  isa=$${caps%%:*}; limits=$${caps#*:}; \
-	  for mkl in 0 1; do \
+	  for mkl in $(USE_MKL); do \
 	    echo "== CT2_FORCE_CPU_ISA=$$isa CT2_USE_MKL=$$mkl"; \
 	    CT2_FORCE_CPU_ISA=$$isa CT2_USE_MKL=$$mkl ONEDNN_MAX_CPU_ISA=$${limits%%:*} \
 	      MKL_ENABLE_INSTRUCTIONS=$${limits#*:} $(PYTHON) -m pytest -m model -q \
