@@ -8,6 +8,7 @@ import {
 import { Stream } from "./resume.js";
 
 let liveSeconds = 0;
+let cutOffStream = null; // the stream the server cut off, until its `done`
 
 export async function startLive() {
   if (!page.connected || page.activity !== "idle") return;
@@ -55,6 +56,25 @@ export async function stopLive() {
   await microphone.stop();
   $("level").value = 0;
   if (page.activity === "finishing") page.stream?.end();
+}
+
+/**
+ * The server cut off the compressed stream, or dropped a piece of it that it cannot decode
+ * past: the recording stops, and its `end` makes sure the stream finishes either way.
+ */
+export function cutOffLive() {
+  cutOffStream = page.stream;
+  if (page.activity !== "live") return; // stopping already: its `end` is on its way
+  microphone.release();
+  $("level").value = 0;
+  setActivity("finishing");
+  setStatus("Finishing the transcript…");
+  page.stream.end();
+}
+
+/** Whether the server cut off the stream being sent. */
+export function isCutOff() {
+  return cutOffStream !== null && cutOffStream === page.stream;
 }
 
 function formatElapsed(seconds) {

@@ -4,6 +4,7 @@
 import { CONNECTION_ERRORS, explainError } from "./errors.js";
 import { fileCancelled, finishFile, noteHeard, showFileProgress } from "./file-transcription.js";
 import { carryOn, isHeld } from "./held-stream.js";
+import { cutOffLive, isCutOff } from "./live-recording.js";
 import { modelLoaded, modelRefused } from "./model-choice.js";
 import {
   abandonStream, interruptStream, modelPanel, page, redraw, setActivity, setStatus, showProblem,
@@ -14,6 +15,10 @@ const MODEL_ERRORS = new Set([
   "invalid_config", "unknown_backend", "model_not_allowed", "model_load_failed",
 ]);
 const STREAM_ERRORS = new Set(["backend_error", "stream_failed"]);
+// Where a PCM stream loses a frame, these end a compressed one (docs/protocol.md, errors).
+const CUT_OFF_ERRORS = new Set(["backlog_full", "invalid_audio"]);
+// The answers to what the page sent before it heard of the cut-off: the cut-off explains them.
+const AFTER_CUT_OFF_ERRORS = new Set(["audio_after_end", "stream_in_progress"]);
 
 /** Takes the connection's `onMessage` (connection.js). */
 export function handleMessage(message) {
@@ -57,8 +62,12 @@ export function handleMessage(message) {
 function handleError(message) {
   // Connection errors come with a close, and the connection line explains them.
   if (CONNECTION_ERRORS.has(message.code)) return;
-  showProblem(explainError(message.code), `${message.code}: ${message.message}`);
-  if (MODEL_ERRORS.has(message.code) && isHeld()) {
+  if (AFTER_CUT_OFF_ERRORS.has(message.code) && isCutOff()) return;
+  const compressed = page.stream?.resumable === false; // an `auto` stream: see errors.js
+  showProblem(explainError(message.code, { compressed }), `${message.code}: ${message.message}`);
+  if (compressed && CUT_OFF_ERRORS.has(message.code)) {
+    cutOffLive();
+  } else if (MODEL_ERRORS.has(message.code) && isHeld()) {
     // The person's model no longer loads: the held stream cannot go on as it was.
     modelRefused();
     interruptStream();
