@@ -26,9 +26,22 @@ const EXPLANATIONS = {
   slow_reader: "The page did not keep up with the server's replies, so the server closed the connection.",
 };
 
-/** A sentence for an `error` message's code; unknown codes still get a readable sentence. */
-export function explainError(code) {
-  return EXPLANATIONS[code] ?? `The server reported a problem (${code}).`;
+// A compressed stream (`encoding: "auto"`, the microphone where the browser lacks
+// AudioWorklet) ends where its bytes do not decode or its decoded audio passes the backlog
+// (its commits and `done` follow), where a PCM stream only loses that frame. Where the
+// server only dropped a piece of it for its backlog, the page ends it (server-messages.js).
+const COMPRESSED_EXPLANATIONS = {
+  backlog_full: "The server had more of this recording waiting than it holds, so the recording ended there.",
+  invalid_audio: "The server could not decode this recording's audio, so the recording ended there.",
+};
+
+/**
+ * A sentence for an `error` message's code, about a `compressed` stream's audio if the
+ * error concerns one; unknown codes still get a readable sentence.
+ */
+export function explainError(code, { compressed = false } = {}) {
+  const explanation = (compressed && COMPRESSED_EXPLANATIONS[code]) || EXPLANATIONS[code];
+  return explanation ?? `The server reported a problem (${code}).`;
 }
 
 /** Errors that concern the connection, not what the person did: they need no dismissing. */
