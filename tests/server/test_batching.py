@@ -403,7 +403,13 @@ async def test_stream_the_model_fails_on_fails_alone_on_a_batching_server(
     """A stream whose window makes the batched call raise gets `backend_error`; the stream
     sharing that batch still gets the transcript it gets alone, and the server goes on."""
     with choking_decoders(monkeypatch) as decoders:
-        server = ASRServer(ServerSettings(port=0, max_batch=4, batch_window_ms=200))
+        settings = ServerSettings(
+            port=0,
+            max_batch=4,
+            batch_window_ms=200,
+            config=ASRConfig(policy="local-agreement"),  # whose steps batch
+        )
+        server = ASRServer(settings)
         await server.start()
         try:
             (alone,) = await stream_each(server.url, [JFK], concurrently=False)

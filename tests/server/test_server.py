@@ -351,7 +351,8 @@ class FaultyLoader:
     """The faster-whisper loader with the fault above injected into its model."""
 
     def load(self, config: ASRConfig) -> tuple[OnlineASRProcessor, dict[str, Any]]:
-        real = config.model_copy(update={"backend": "faster-whisper"})
+        # The fault is injected into LocalAgreement's model step.
+        real = config.model_copy(update={"backend": "faster-whisper", "policy": "local-agreement"})
         processor, metadata = get_loader(real.backend).load(real)
         assert isinstance(processor, OnlineASRProcessor)
         return OnlineASRProcessor(FaultyASR(processor.asr)), metadata
