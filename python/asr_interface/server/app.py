@@ -29,10 +29,10 @@ from asr_interface.server.realtime import RealtimeSession
 from asr_interface.server.routes import ASR_PATH, HttpRoutes, Refusal
 from asr_interface.server.runner import AudioDecoded, SessionRunner
 from asr_interface.server.scheduler import BatchPolicy, BatchScheduler
-from asr_interface.server.session import (
+from asr_interface.server.session import Session
+from asr_interface.server.session_types import (
     CLOSE_GOING_AWAY,
     CLOSE_TRY_AGAIN_LATER,
-    Session,
     SessionLimits,
 )
 from asr_interface.server.settings import ServerSettings

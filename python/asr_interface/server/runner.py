@@ -28,7 +28,8 @@ from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.realtime import RealtimeSession
 from asr_interface.server.scheduler import BatchScheduler
-from asr_interface.server.session import (
+from asr_interface.server.session import Session
+from asr_interface.server.session_types import (
     CLOSE_POLICY_VIOLATION,
     Action,
     Close,
@@ -36,7 +37,6 @@ from asr_interface.server.session import (
     ResetStream,
     RunStep,
     Send,
-    Session,
 )
 from asr_interface.server.settings import ServerSettings
 
