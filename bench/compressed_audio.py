@@ -41,9 +41,10 @@ from websockets.asyncio.client import connect
 from asr_interface.audio import SAMPLING_RATE, load_audio
 from asr_interface.evaluation import read_manifest, word_error_rate
 from asr_interface.protocol import Commit, Done, Error, parse_server_message
-from asr_interface.server.app import ASRServer, ServerSettings
+from asr_interface.server.app import ASRServer
 from asr_interface.server.compressed import CompressedDecoder
 from asr_interface.server.pcm import PcmDecoder
+from asr_interface.server.settings import ServerSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = REPO / ".." / "shared" / "speech"

@@ -28,7 +28,8 @@ from asr_interface.realtime_protocol import (
 )
 from asr_interface.server.models import ModelPool
 from asr_interface.server.realtime import RealtimeSession
-from asr_interface.server.session import Action, LoadConfig, RunStep, Send, Session
+from asr_interface.server.session import Session
+from asr_interface.server.session_types import Action, LoadConfig, RunStep, Send
 from asr_interface.wire import (
     MAX_ERROR_CHARS,
     MAX_JSON_DEPTH,

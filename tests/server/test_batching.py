@@ -28,8 +28,9 @@ from asr_interface.core.engine import BatchKey, StepResult
 from asr_interface.core.processor import AgreementEngine, OnlineASRProcessor
 from asr_interface.evaluation import ErrorCount, word_errors
 from asr_interface.protocol import Commit, Done, Error, Ready, parse_server_message
-from asr_interface.server.app import ASRServer, ServerSettings
+from asr_interface.server.app import ASRServer
 from asr_interface.server.scheduler import BatchItem, Outcome, run_batch
+from asr_interface.server.settings import ServerSettings
 from tests.espeak import speak_all
 from tests.server.conftest import ServerProcess, running_server
 from tests.speech import JFK, SHORT, speech_audio, transcript

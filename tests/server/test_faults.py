@@ -22,8 +22,9 @@ from websockets.asyncio.client import connect
 from asr_interface.client import StreamingClient
 from asr_interface.core.config import ASRConfig
 from asr_interface.protocol import Error, ErrorCode, ProtocolError, Ready, parse_server_message
-from asr_interface.server.app import ASRServer, ServerSettings
+from asr_interface.server.app import ASRServer
 from asr_interface.server.models import ModelPool
+from asr_interface.server.settings import ServerSettings
 from tests.server.conftest import LISTENING
 from tests.server.fault_backend import BACKEND, FAULTS, registered
 from tests.speech import JFK, speech_audio

@@ -29,8 +29,9 @@ from asr_interface.protocol import (
     ServerMessage,
     parse_server_message,
 )
-from asr_interface.server.app import ASRServer, ServerSettings
+from asr_interface.server.app import ASRServer
 from asr_interface.server.models import ModelPool
+from asr_interface.server.settings import ServerSettings
 from tests.speech import JFK, speech_audio, transcript
 from tests.wording import heard
 

@@ -36,14 +36,14 @@ from asr_interface.server.realtime_settings import (
     VAD_SILENCE_DURATION_MS,
     VAD_THRESHOLD,
 )
-from asr_interface.server.session import (
+from asr_interface.server.session import Session
+from asr_interface.server.session_types import (
     Action,
     Close,
     LoadConfig,
     ResetStream,
     RunStep,
     Send,
-    Session,
     SessionLimits,
 )
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from asr_interface.server.session import SessionLimits
+from asr_interface.server.session_types import SessionLimits
 from asr_interface.wire import MAX_ERROR_CHARS, MAX_STRING_CHARS
 from tests.server.conftest import ServerProcess
 from tests.server.test_realtime_server import (

@@ -23,7 +23,8 @@ from asr_interface.backends.registry import register_loader
 from asr_interface.core.config import ASRConfig
 from asr_interface.evaluation import word_error_rate
 from asr_interface.protocol import Commit, Done, parse_server_message
-from asr_interface.server.app import ASRServer, ServerSettings
+from asr_interface.server.app import ASRServer
+from asr_interface.server.settings import ServerSettings
 from tests.encoded_audio import encode_g711
 from tests.server.conftest import ServerProcess, running_server
 from tests.server.test_server import FaultyLoader

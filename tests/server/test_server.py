@@ -36,7 +36,8 @@ from asr_interface.protocol import (
     ServerMessage,
     parse_server_message,
 )
-from asr_interface.server.app import ASRServer, ServerSettings
+from asr_interface.server.app import ASRServer
+from asr_interface.server.settings import ServerSettings
 from tests.server.conftest import ServerProcess, running_server
 from tests.speech import JFK, SHORT, speech_audio, speech_path, transcript
 

@@ -27,17 +27,16 @@ from asr_interface.protocol import (
 )
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
-from asr_interface.server.session import (
+from asr_interface.server.session import Phase, Session
+from asr_interface.server.session_types import (
     CLOSE_GOING_AWAY,
     CLOSE_NORMAL,
     Action,
     Close,
     LoadConfig,
-    Phase,
     ResetStream,
     RunStep,
     Send,
-    Session,
     SessionLimits,
 )
 from tests.encoded_audio import encode_speech

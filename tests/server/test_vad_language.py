@@ -13,7 +13,8 @@ from asr_interface.audio import SAMPLING_RATE
 from asr_interface.client import StreamingClient
 from asr_interface.core.config import ASRConfig
 from asr_interface.protocol import Commit, Done, Language, ServerMessage, Vad
-from asr_interface.server.app import ASRServer, ServerSettings
+from asr_interface.server.app import ASRServer
+from asr_interface.server.settings import ServerSettings
 from tests.espeak import SENTENCES, speak_all
 
 RATE = SAMPLING_RATE

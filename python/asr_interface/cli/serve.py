@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """The server's own flags, then one flag per `ASRConfig` field for the default model."""
     # Imported here: the server's dependencies would slow every other command's start.
-    from asr_interface.server.app import ServerSettings
+    from asr_interface.server.settings import ServerSettings
 
     defaults = ServerSettings()
     network = parser.add_argument_group("network")
@@ -182,7 +182,8 @@ def serving_config(arguments: argparse.Namespace) -> ASRConfig:
 
 def run_serve(arguments: argparse.Namespace) -> int:
     """Loads the default model, serves until SIGINT/SIGTERM, then finishes open streams."""
-    from asr_interface.server.app import ASRServer, ServerSettings
+    from asr_interface.server.app import ASRServer
+    from asr_interface.server.settings import ServerSettings
 
     logging.basicConfig(
         level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

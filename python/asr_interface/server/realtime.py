@@ -65,14 +65,8 @@ from asr_interface.server.held import HeldEvents
 from asr_interface.server.realtime_description import describe_session
 from asr_interface.server.realtime_items import RealtimeItems
 from asr_interface.server.realtime_settings import FORMATS, RealtimeSettings, updated_settings
-from asr_interface.server.session import (
-    Action,
-    LoadConfig,
-    NoObserver,
-    Send,
-    Session,
-    SessionObserver,
-)
+from asr_interface.server.session import Session
+from asr_interface.server.session_types import Action, LoadConfig, NoObserver, Send, SessionObserver
 
 
 class RealtimeSession:

@@ -23,7 +23,7 @@ from asr_interface.realtime_protocol import (
     TranscriptionFailed,
     error_detail,
 )
-from asr_interface.server.session import Send
+from asr_interface.server.session_types import Send
 
 
 @dataclass

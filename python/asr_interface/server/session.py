@@ -9,95 +9,52 @@ tested by calling methods.
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import Enum, auto
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel
 
 from asr_interface.audio import SAMPLING_RATE
-from asr_interface.core.config import MAX_WINDOW_SECONDS, ASRConfig
+from asr_interface.core.config import ASRConfig
 from asr_interface.core.decoding import TimedWord
 from asr_interface.core.engine import StepResult
-from asr_interface.core.pacing import AudioInbox, Pacing
+from asr_interface.core.pacing import Pacing
 from asr_interface.protocol import (
     ClientMessage,
     Commit,
-    Done,
     End,
     Error,
     ErrorCode,
-    Language,
     LoadModel,
     ModelLoaded,
-    Partial,
     ProtocolError,
     Ready,
     Reset,
     ResetDone,
     Start,
-    Vad,
-    Word,
     parse_client_message,
 )
 from asr_interface.server.audio_sink import AudioLimits, AudioSink
 from asr_interface.server.compressed import UndecodableStream
 from asr_interface.server.held import HeldEvents
-from asr_interface.wire import WireLimits, bounded_message
-
-CLOSE_GOING_AWAY = 1001
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_NORMAL = 1000
-CLOSE_POLICY_VIOLATION = 1008
-
-
-@dataclass(frozen=True)
-class Send:
-    message: BaseModel
-
-
-@dataclass(frozen=True)
-class RunStep:
-    """Run one engine step on `audio`; `final` commits the tail too. `lag` is how many
-    seconds of the stream's audio, `audio` included, waited for the model when the step
-    became ready."""
-
-    audio: npt.NDArray[np.float32]
-    final: bool
-    lag: float = 0.0
-
-
-@dataclass(frozen=True)
-class ResetStream:
-    """Reset the engine for a stream starting at `offset` seconds; a resumed stream was
-    committed up to `settled` with the words `context`. No step is running when this is
-    asked."""
-
-    offset: float = 0.0
-    context: tuple[str, ...] = ()
-    settled: float | None = None
-    prompt: tuple[str, ...] = ()
-    """Words said before the stream (the client's prompt), to prime the model."""
-
-
-@dataclass(frozen=True)
-class LoadConfig:
-    config: ASRConfig
-
-
-@dataclass(frozen=True)
-class Close:
-    code: int
-    reason: str
-
-
-Action = Send | RunStep | ResetStream | LoadConfig | Close
+from asr_interface.server.session_types import (
+    CLOSE_GOING_AWAY,
+    CLOSE_NORMAL,
+    Action,
+    Close,
+    ConfigValidator,
+    LoadConfig,
+    NoObserver,
+    ResetStream,
+    RunStep,
+    Send,
+    SessionLimits,
+    SessionObserver,
+)
+from asr_interface.server.stream import Stream, announcements
+from asr_interface.wire import bounded_message
 
 
 class Phase(Enum):
@@ -107,74 +64,6 @@ class Phase(Enum):
     ENDED = auto()  # `done` sent; audio needs a new `start`
     LOADING = auto()  # a model is loading for this session
     FAILED = auto()  # the backend raised; only `reset` helps
-
-
-class SessionObserver(Protocol):
-    """Receives the figures the metrics endpoint exports."""
-
-    def audio_received(self, seconds: float) -> None: ...
-    def model_call(self, seconds: float) -> None: ...
-    def commit_latency(self, seconds: float) -> None: ...
-    def error(self, code: str) -> None: ...
-
-
-class NoObserver:
-    def audio_received(self, seconds: float) -> None: ...
-    def model_call(self, seconds: float) -> None: ...
-    def commit_latency(self, seconds: float) -> None: ...
-    def error(self, code: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class SessionLimits:
-    max_frame_bytes: int = 1 << 20
-    """Largest binary frame accepted; larger ones get `frame_too_large` and are dropped."""
-    max_backlog_seconds: float = 300.0
-    """Most decoded audio a stream may have waiting for the model, whatever its encoding
-    (see `AudioSink`), so a client sending an hour at once cannot hold an hour of audio in
-    the server's memory."""
-    max_held_bytes: int = 8 << 20
-    """Most wire bytes of the messages (of any kind) held while this session's model loads,
-    or, on `/v1/realtime`, while a committed turn finishes; a message beyond it gets
-    `backlog_full` (Realtime: `buffer_full`) and is dropped."""
-    max_held_events: int = 10_000
-    """Most messages held meanwhile, however small."""
-
-    @property
-    def wire(self) -> WireLimits:
-        """The bounds of a client text frame: one binary frame fits, as base64."""
-        return WireLimits.for_frames(self.max_frame_bytes)
-
-
-ConfigValidator = Callable[[dict[str, Any]], ASRConfig]
-"""Turns `load_model` fields into a configuration or raises `ProtocolError`."""
-
-
-@dataclass
-class _Stream:
-    """Per-stream bookkeeping, replaced by every new stream."""
-
-    audio: AudioSink
-    inbox: AudioInbox = field(default_factory=AudioInbox)
-    # (stream seconds received so far, arrival time), to time commits against arrivals.
-    arrivals: deque[tuple[float, float]] = field(default_factory=deque)
-    model_seconds: float = 0.0
-    committed_any: bool = False
-    partial: str = ""
-    origin: float = 0.0  # stream time of the first sample: a resumed stream's `resume_from`
-    settled: float | None = None  # a resumed stream's `settled`
-    context: tuple[str, ...] = ()  # the words a resumed stream committed before `settled`
-    prompt: tuple[str, ...] = ()  # the client's prompt, as words
-    resumable: bool = False  # its client resumes it elsewhere when this session ends
-
-    @property
-    def audio_seconds(self) -> float:
-        return self.inbox.received_seconds
-
-    @property
-    def end_time(self) -> float:
-        """Stream time of the end of the audio received."""
-        return self.origin + self.audio_seconds
 
 
 class Session:
@@ -206,7 +95,7 @@ class Session:
             self._limits.max_frame_bytes, self._limits.max_backlog_seconds
         )
         self._wake = wake
-        self._stream = _Stream(self._sink())
+        self._stream = Stream(self._sink())
         self._step_running = False
         self._final_step_running = False
         self._resets_waiting = 0  # resets that arrived while a step ran, to answer after it
@@ -286,15 +175,15 @@ class Session:
             self._observer.model_call(result.model_seconds / result.model_calls)
         stream = self._stream
         stream.model_seconds += result.model_seconds
-        actions = self._announcements(result)
+        actions: list[Action] = [*announcements(result)]
         final = self._final_step_running
         if result.committed:
             # After the final step all the audio received is committed.
             settled = stream.end_time if final else result.committed[-1][1]
             actions.append(Send(self._commit_message(result.committed, settled, now)))
         partial = [] if final else result.unconfirmed
-        if self._partial_text(partial) != stream.partial:
-            actions.append(Send(self._partial_message(partial)))
+        if stream.partial_text(partial, self.sep) != stream.partial:
+            actions.append(Send(stream.partial_message(partial, self.sep)))
         if final:
             return actions + self._stream_done()
         return actions + self._next_step(now)
@@ -320,7 +209,7 @@ class Session:
         self.pacing = Pacing.from_config(config)
         self.sep = sep
         self.phase = Phase.IDLE
-        self._stream = _Stream(self._sink())
+        self._stream = Stream(self._sink())
         loaded = Send(ModelLoaded(config=config.model_dump(), metadata=metadata))
         return [loaded, *self._serve_held()]
 
@@ -408,23 +297,16 @@ class Session:
         self._require_not_busy()
         if self.phase is Phase.FAILED:
             raise ProtocolError(ErrorCode.STREAM_FAILED, "the stream failed; send reset first")
-        context = _context_words(message.context, self.sep)
-        prompt = _context_words(message.prompt, self.sep)
-        self._stream = _Stream(
-            self._sink(message.encoding, message.sample_rate),
-            committed_any=bool(context),
-            origin=message.resume_from,
-            settled=message.settled,
-            context=context,
-            prompt=prompt,
-            resumable=message.resumable,
+        stream = Stream.started(
+            message, self._sink(message.encoding, message.sample_rate), self.sep
         )
+        self._stream = stream
         engine_used = self.phase is Phase.ENDED
         self.phase = Phase.STREAMING
         if self._step_running:  # a reset waits for the step: it resets for this stream
             return []
-        if engine_used or message.resume_from > 0 or message.settled or context or prompt:
-            return [ResetStream(message.resume_from, context, message.settled, prompt)]
+        if engine_used or stream.origin > 0 or stream.settled or stream.context or stream.prompt:
+            return [stream.engine_reset()]
         return []
 
     def _end(self, now: float) -> list[Action]:
@@ -448,7 +330,7 @@ class Session:
         return actions + self._next_step(now)
 
     def _reset(self) -> list[Action]:
-        self._stream = _Stream(self._sink())
+        self._stream = Stream(self._sink())
         self.phase = Phase.IDLE
         if self._step_running:
             # The engine is busy: what follows the reset is a new stream at once, and the
@@ -462,9 +344,8 @@ class Session:
         whatever the client sent since."""
         answers = [Send(ResetDone()) for _ in range(self._resets_waiting)]
         self._resets_waiting = 0
-        stream = self._stream
         actions: list[Action] = [
-            ResetStream(stream.origin, stream.context, stream.settled, stream.prompt),
+            self._stream.engine_reset(),
             *answers,
             *self._next_step(now),
         ]
@@ -492,15 +373,7 @@ class Session:
     def _stream_done(self) -> list[Action]:
         """`done` for the current stream, and the close a shutdown was waiting for."""
         self.phase = Phase.ENDED
-        stream = self._stream
-        actions: list[Action] = [
-            Send(
-                Done(
-                    audio_seconds=round(stream.audio_seconds, 3),
-                    processing_seconds=round(stream.model_seconds, 3),
-                )
-            )
-        ]
+        actions: list[Action] = [Send(self._stream.done_message())]
         if self._close_after_done:
             actions.append(self._close_after_done)
         return actions
@@ -518,14 +391,7 @@ class Session:
     def _queue(self, samples: npt.NDArray[np.float32], now: float) -> None:
         if samples.size == 0:
             return
-        stream = self._stream
-        stream.inbox.add(samples, now)
-        stream.arrivals.append((stream.audio_seconds, now))
-        # A commit ends inside the model's window, so arrivals older than the window and the
-        # backlog can never time one: a stream that commits nothing keeps no more than these.
-        horizon = stream.audio_seconds - MAX_WINDOW_SECONDS - self._limits.max_backlog_seconds
-        while stream.arrivals[0][0] < horizon:
-            stream.arrivals.popleft()
+        self._stream.add(samples, now, self._limits.max_backlog_seconds)
         self._observer.audio_received(samples.size / SAMPLING_RATE)
 
     def _next_step(self, now: float) -> list[Action]:
@@ -542,67 +408,12 @@ class Session:
         self._final_step_running = step.final
         return [RunStep(step.audio, final=step.final, lag=step.lag)]
 
-    def _announcements(self, result: StepResult) -> list[Action]:
-        """Where speech started or ended, and the stream's language, ahead of the commits."""
-        actions: list[Action] = [
-            Send(Vad(event=event.kind, time=round(event.time, 3))) for event in result.speech_events
-        ]
-        if result.language is not None:
-            language = result.language
-            actions.append(
-                Send(Language(language=language.language, probability=language.probability))
-            )
-        return actions
-
     def _commit_message(self, words: list[TimedWord], settled: float, now: float) -> Commit:
-        stream = self._stream
-        text = self.sep.join(word for _, _, word in words)
-        if stream.committed_any and self.sep:
-            text = self.sep + text
-        stream.committed_any = True
-        end = words[-1][1]
-        self._observer.commit_latency(max(0.0, now - self._arrival_of(end, now)))
-        return Commit(
-            start=words[0][0],
-            end=end,
-            text=text,
-            words=[Word(start=b, end=e, word=w) for b, e, w in words],
-            settled=settled,
-        )
-
-    def _arrival_of(self, stream_time: float, now: float) -> float:
-        """When the audio up to `stream_time` had arrived; older arrivals are forgotten."""
-        arrivals = self._stream.arrivals  # keyed by the seconds this session received
-        if not arrivals:
-            return now
-        received = stream_time - self._stream.origin
-        index = min(bisect_left(arrivals, (received,)), len(arrivals) - 1)
-        arrived = arrivals[index][1]
-        for _ in range(index):
-            arrivals.popleft()
-        return arrived
-
-    def _partial_text(self, words: list[TimedWord]) -> str:
-        text = self.sep.join(word for _, _, word in words)
-        if text and self._stream.committed_any and self.sep:
-            return self.sep + text
-        return text
-
-    def _partial_message(self, words: list[TimedWord]) -> Partial:
-        text = self._partial_text(words)
-        self._stream.partial = text
-        if not words:
-            return Partial(start=None, end=None, text="")
-        return Partial(start=words[0][0], end=words[-1][1], text=text)
+        """The commit of `words`, its latency timed against when their audio arrived."""
+        commit = self._stream.commit_message(words, settled, self.sep)
+        self._observer.commit_latency(max(0.0, now - self._stream.arrival_of(words[-1][1], now)))
+        return commit
 
     def _error(self, code: ErrorCode, message: str) -> Send:
         self._observer.error(code.value)
         return Send(Error(code=code.value, message=bounded_message(message)))
-
-
-def _context_words(context: str, sep: str) -> tuple[str, ...]:
-    """A resumed stream's committed text as the model's words: joined by `sep`, or, with
-    no separator, each carrying its leading space as faster-whisper's words do."""
-    if sep:
-        return tuple(word for word in context.split(sep) if word.strip())
-    return tuple(re.findall(r"\s*\S+", context))
