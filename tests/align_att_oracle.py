@@ -94,7 +94,7 @@ class OracleAlignAtt:
         prefix = [t for w in self.committed[self.first_in_window :] for t in w.tokens]
         return self.samples, prompt, prefix
 
-    def commit(self, words: list[TokenWord], last: bool) -> list[TokenWord]:
+    def commit(self, words: list[TokenWord], final: bool) -> list[TokenWord]:
         decoded = self.prepared / SAMPLING_RATE
         previous_start = 0.0
         for index, w in enumerate(words):
@@ -102,7 +102,7 @@ class OracleAlignAtt:
             if not ordered:
                 raise ValueError(f"word {index}")
             previous_start = w.start
-        if last:
+        if final:
             ready = len(words)
         else:
             ready = 0
@@ -116,7 +116,7 @@ class OracleAlignAtt:
         ]
         new, self.unconfirmed = shifted[:ready], shifted[ready:]
         self.committed.extend(new)
-        if last:
+        if final:
             self.unconfirmed = []
             self.offset += self.samples / SAMPLING_RATE
             self.samples = 0

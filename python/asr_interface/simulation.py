@@ -156,7 +156,7 @@ def simulate(
 
     engine.reset()
     while True:
-        step = inbox.take_step(pacing, clock, ending=ended)
+        step = inbox.take_step(pacing, clock, final=ended)
         if step is None:
             # Idle: the session decides again at the next frame (or `end`).
             arrival = arrivals.popleft()

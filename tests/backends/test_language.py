@@ -94,7 +94,7 @@ def test_given_language_is_never_detected(
     asr = RecordingASR(base_asr(cache_dir, lan="de"))
     processor = OnlineASRProcessor(asr)
     processor.insert_audio_chunk(spoken["de"])
-    request = processor.window_request(more_audio=False)
+    request = processor.window_request(final=True)
     (result,) = processor.decoder.decode([request])
     assert [call.options for call in asr.calls] == [{"language": "de"}]
     assert (result.language, result.language_probability) == ("de", 1)
@@ -120,7 +120,7 @@ def test_unsure_stream_announces_its_latest_guess_at_the_end(
     cut = 2 * RATE
     for piece in (audio[:cut], audio[cut:]):
         processor.insert_audio_chunk(piece)
-        processor.step(more_audio=False)
+        processor.step(final=True)
         assert stream.announcement() is None
     assert [call.options for call in asr.calls] == [{}, {}]
     assert stream.language is None

@@ -157,17 +157,17 @@ def test_short_tail_is_left_to_the_next_window_but_never_in_the_last(
 
     monkeypatch.setattr(decoder.fallback, "generate", counted)
 
-    def decoded(options: DecodingOptions, more_audio: bool = False) -> tuple[WindowResult, int]:
+    def decoded(options: DecodingOptions, final: bool = True) -> tuple[WindowResult, int]:
         nonlocal passes
         passes = 0
-        return decode(decoder, audio, options, more_audio=more_audio), passes
+        return decode(decoder, audio, options, final=final), passes
 
     audio = speech_audio(LONG)[: round(11.5 * RATE)]
     options = DecodingOptions(beam_size=1, encoder_seconds=10.0, tail_seconds=2.0)
     every_tail, every_tail_passes = decoded(replace(options, tail_seconds=0.0))
-    last, last_passes = decoded(options)
-    going_on, going_on_passes = decoded(options, more_audio=True)
-    assert (last.words, last_passes, last.left_tail) == (every_tail.words, 2, False)
+    final, final_passes = decoded(options)
+    going_on, going_on_passes = decoded(options, final=False)
+    assert (final.words, final_passes, final.left_tail) == (every_tail.words, 2, False)
     assert going_on.words
     assert going_on.words == every_tail.words[: len(going_on.words)]
     assert (going_on_passes, going_on.left_tail) == (1, True)

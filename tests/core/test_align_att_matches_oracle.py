@@ -80,9 +80,9 @@ class AlignAttComparison(RuleBasedStateMachine):
         self.core.insert(np.zeros(samples, dtype=np.float32))
         self.oracle.insert(samples)
 
-    @rule(data=st.data(), ending=st.integers(0, 4), disorder=st.integers(0, 4))
-    def step(self, data: st.DataObject, ending: int, disorder: int) -> None:
-        last, disorder = ending == 0, disorder == 0  # mostly the stream goes on, in order
+    @rule(data=st.data(), ends=st.integers(0, 4), disorder=st.integers(0, 4))
+    def step(self, data: st.DataObject, ends: int, disorder: int) -> None:
+        final, disorder = ends == 0, disorder == 0  # mostly the stream goes on, in order
         window, prompt, prefix = self.core.prepare()
         samples, oracle_prompt, oracle_prefix = self.oracle.prepare()
         assert (len(window), prompt, prefix) == (samples, oracle_prompt, oracle_prefix)
@@ -91,9 +91,9 @@ class AlignAttComparison(RuleBasedStateMachine):
         if disorder and len(words) >= 2:
             words = words[::-1] if words[0].start != words[-1].start else words
         given = [(w.start, w.end, w.text, list(w.tokens)) for w in words]
-        commit = self.core.finish if last else self.core.commit
+        commit = self.core.finish if final else self.core.commit
         try:
-            expected = visible(self.oracle.commit(words, last))
+            expected = visible(self.oracle.commit(words, final))
         except ValueError:
             with pytest.raises(ValueError, match="word"):
                 commit(given)

@@ -53,7 +53,7 @@ def stream(
     for start in range(0, len(audio), CHUNK):
         processor.insert_audio_chunk(audio[start : start + CHUNK])
         streamed.window_seconds.append(processor.window_seconds)
-        committed = processor.step(more_audio=False).committed
+        committed = processor.step(final=True).committed
         if committed and streamed.first_commit_step is None:
             streamed.first_commit_step = len(streamed.offsets)
         streamed.committed += committed

@@ -207,10 +207,13 @@ class AlignAttProcessor:
         """The engine that steps this processor for the server and `simulate`."""
         return PolicyEngine(self)
 
-    def step_words(self, *, last: bool) -> list[TimedWord]:
-        """One step: decode the window once and return the newly committed words; `last`
-        commits every word (the end of the stream)."""
-        return self._step(last=last)
+    def step_words(self, *, final: bool) -> list[TimedWord]:
+        """One step: decode the window once and return the newly committed words; `final`
+        (no audio follows) commits every word."""
+        window, prompt, prefix = self._core.prepare()
+        prompt = [*self._before, *prompt]
+        words = self.decoder.decode(window, prompt, prefix, self.options) if len(window) else []
+        return self._core.finish(words) if final else self._core.commit(words)
 
     def init(self, offset: float | None = None) -> None:
         """Starts a new stream whose first sample is at `offset` seconds (default 0)."""
@@ -236,11 +239,11 @@ class AlignAttProcessor:
 
     def process_iter(self) -> TimedText:
         """Decodes the window once and returns the newly committed text."""
-        return join_words(self._step(last=False), self.sep)
+        return join_words(self.step_words(final=False), self.sep)
 
     def finish(self) -> TimedText:
         """Decodes the window once more and commits all of it; ready for more audio after."""
-        return join_words(self._step(last=True), self.sep)
+        return join_words(self.step_words(final=True), self.sep)
 
     def unconfirmed(self) -> list[TimedWord]:
         """The current guess beyond the committed text; it may still change."""
@@ -255,9 +258,3 @@ class AlignAttProcessor:
     def buffer_time_offset(self) -> float:
         """Stream time in seconds of the window's first sample."""
         return self._core.offset
-
-    def _step(self, *, last: bool) -> list[TimedWord]:
-        window, prompt, prefix = self._core.prepare()
-        prompt = [*self._before, *prompt]
-        words = self.decoder.decode(window, prompt, prefix, self.options) if len(window) else []
-        return self._core.finish(words) if last else self._core.commit(words)

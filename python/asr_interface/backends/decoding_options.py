@@ -43,7 +43,7 @@ class DecodingOptions:
     tail_seconds: TailSeconds = 0.0
     """When a pass's output stops before the window's end, audio after its last word shorter
     than this is left to the next window, which holds it with more context, instead of being
-    decoded in another pass now; only for requests with `more_audio`. 0 decodes every tail."""
+    decoded in another pass now; never for a `final` request. 0 decodes every tail."""
 
     @classmethod
     def from_config(cls, config: ASRConfig) -> DecodingOptions:

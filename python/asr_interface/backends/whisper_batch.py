@@ -161,7 +161,7 @@ class WhisperBatchDecoder:
             prefix=request.committed if options.force_committed else None,
             language=language[0],
             language_probability=language[1],
-            more_audio=request.more_audio,
+            final=request.final,
         )
         # As `transcribe` does with `initial_prompt`, but always as text.
         window.history.extend(self.decoding.text_tokens(request.prompt))

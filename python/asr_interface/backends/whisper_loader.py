@@ -150,18 +150,18 @@ class FasterWhisperASR(ASRBase):
         language: str | None = None,
         *,
         committed: str = "",
-        more_audio: bool = False,
+        final: bool = True,
     ) -> WhisperResult:
         """Decodes the audio into segments with word timestamps, in `language` when given,
         else in the configured language (detected per call with `lan="auto"`).
 
         A window (up to 30 s) is decoded by `window_decoder()`, exactly as a stream's step
         decodes it; a longer recording, or any audio with `use_vad`, by faster-whisper's own
-        loop. `committed` and `more_audio` are a `WindowRequest`'s."""
+        loop. `committed` and `final` are a `WindowRequest`'s."""
         language = language or self.original_language
         decoder = self.window_decoder()
         if decoder is not None and len(audio) <= MAX_WINDOW_SAMPLES:
-            request = WindowRequest(audio, init_prompt, committed, language, more_audio)
+            request = WindowRequest(audio, init_prompt, committed, language, final)
             (result,) = decoder.decode([request])
             language = result.language or ""
             return WhisperResult(result.segments, language, result.language_probability)

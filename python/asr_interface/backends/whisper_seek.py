@@ -35,7 +35,7 @@ class SeekWindow:
     prefix: str | None
     language: str
     language_probability: float
-    more_audio: bool
+    final: bool
     left_tail: bool = False
     """Whether audio after the last word was left undecoded for the next window."""
     history: list[int] = field(default_factory=list)

@@ -110,7 +110,7 @@ class WordTiming:
     def _resume_frame(self, window: SeekWindow, last_end: float, options: DecodingOptions) -> int:
         """Where the next pass over the window starts: after the last word, or past the end
         when less than `options.tail_seconds` of audio follows it and more audio will come."""
-        if window.more_audio and self._tail(window, last_end) < options.tail_seconds:
+        if not window.final and self._tail(window, last_end) < options.tail_seconds:
             window.left_tail = True
             return window.content_frames
         return round(last_end * self.whisper.frames_per_second)

@@ -34,9 +34,9 @@ class WindowRequest:
     """Committed text inside the window, which a decoder may force as its prefix."""
     language: str | None = None
     """The language code to decode in; None lets the model detect it (multilingual models)."""
-    more_audio: bool = False
-    """Whether the stream goes on after this window, so that a decoder may leave a short tail
-    to the next window; the last window of a stream is decoded in full."""
+    final: bool = True
+    """Whether no audio follows this window: a stream's final window is decoded in full,
+    while before it a decoder may leave a short tail to the next window."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class WindowResult:
     """The model's own result (faster-whisper's segments), for callers that want more."""
     left_tail: bool = False
     """Whether the decoder left audio after the last word undecoded, for the next window
-    (only for a request with `more_audio`)."""
+    (only for a request that is not `final`)."""
 
 
 @runtime_checkable
@@ -73,7 +73,7 @@ class WindowDecoder(Protocol):
         ...
 
 
-_REQUEST_KEYWORDS = ("language", "committed", "more_audio")
+_REQUEST_KEYWORDS = ("language", "committed", "final")
 """What a `transcribe` method may take besides the audio and `init_prompt`."""
 
 
@@ -81,7 +81,7 @@ class TranscribeDecoder:
     """A whisper_streaming-style ASR object as a decoder: one `transcribe` call per window.
 
     The ASR is called as whisper_streaming calls it, `transcribe(audio, init_prompt=prompt)`;
-    a request's `language`, `committed` and `more_audio` are passed as keywords only to a
+    a request's `language`, `committed` and `final` are passed as keywords only to a
     `transcribe` that declares them (or takes `**kwargs`), and `language` only when set. The
     detected language is read with the ASR's `detected_language(result)` when it has one.
     """
@@ -100,7 +100,7 @@ class TranscribeDecoder:
         given = {
             "language": request.language,
             "committed": request.committed,
-            "more_audio": request.more_audio,
+            "final": request.final,
         }
         keywords = {
             name: given[name]

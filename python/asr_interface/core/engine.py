@@ -146,8 +146,8 @@ class WordPolicy(Protocol):
 
     def insert_audio_chunk(self, audio: npt.NDArray[np.float32]) -> None: ...
 
-    def step_words(self, *, last: bool) -> list[TimedWord]:
-        """Decodes once; the newly committed words (all of them when `last`)."""
+    def step_words(self, *, final: bool) -> list[TimedWord]:
+        """Decodes once; the newly committed words (all of them when `final`)."""
         ...
 
     def unconfirmed(self) -> list[TimedWord]: ...
@@ -226,7 +226,7 @@ class PolicyEngine:
         if audio.size == 0 and not final:
             return StepResult([], processor.unconfirmed(), 0.0, 0)
         began = time.perf_counter()
-        committed = processor.step_words(last=final)
+        committed = processor.step_words(final=final)
         model_seconds = time.perf_counter() - began
         unconfirmed = [] if final else processor.unconfirmed()
         return StepResult(committed, unconfirmed, model_seconds, 1)

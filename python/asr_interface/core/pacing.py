@@ -27,8 +27,8 @@ hypotheses disagree more, and delay the first transcript of their audio."""
 class Pacing:
     """The pacing rule of one stream's configuration.
 
-    A step starts when no step runs and at least `min_step_seconds` of audio waits, or the
-    stream is ending. It takes everything that arrived while the model was busy, up to
+    A step starts when no step runs and at least `min_step_seconds` of audio waits, or no
+    more audio follows. It takes everything that arrived while the model was busy, up to
     `max_step_seconds` while the stream keeps up. A stream that lags (the model is slower
     than its audio) takes its whole lag in one step, up to `lagging_step_seconds`, what the
     window holds besides its trimmed part: fewer, longer calls, which cost less per second
@@ -57,7 +57,7 @@ class Pacing:
 
 @dataclass(frozen=True)
 class Step:
-    """The audio of one step; `final` when it is the last of an ending stream. `lag` is how
+    """The audio of one step; `final` when no audio follows it in the stream. `lag` is how
     many seconds of the stream's audio, `audio` included, waited for the model."""
 
     audio: npt.NDArray[np.float32]
@@ -106,15 +106,16 @@ class AudioInbox:
         given = self.received_seconds - self.waiting_seconds
         return max(0.0, min(self.waiting_seconds, now - self.started_at - given))
 
-    def take_step(self, pacing: Pacing, now: float, *, ending: bool) -> Step | None:
+    def take_step(self, pacing: Pacing, now: float, *, final: bool) -> Step | None:
         """The next step's audio, taken out of the inbox, or None when no step is due; call
-        it only while no step of the stream runs."""
+        it only while no step of the stream runs. `final`: no audio follows what the inbox
+        holds, so a step is due however little waits, and the step that empties it is final."""
         ready = self.waiting_samples >= pacing.min_step_seconds * SAMPLING_RATE
-        if not (ending or ready):
+        if not (final or ready):
             return None
         lag = self.lag(now)
         audio = self._take(round(pacing.step_seconds(lag) * SAMPLING_RATE))
-        return Step(audio, final=ending and self.waiting_samples == 0, lag=lag)
+        return Step(audio, final=final and self.waiting_samples == 0, lag=lag)
 
     def _take(self, limit: int) -> npt.NDArray[np.float32]:
         """Up to `limit` samples from the front; copies only what the step takes."""

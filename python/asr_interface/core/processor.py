@@ -172,12 +172,12 @@ class OnlineASRProcessor:
 
     # The model step.
 
-    def window_request(self, *, more_audio: bool) -> WindowRequest:
+    def window_request(self, *, final: bool) -> WindowRequest:
         """The window to decode next, with its prompt, the committed text inside it and the
-        stream's language; `more_audio` says whether the stream goes on after it."""
+        stream's language; `final` says that no audio follows it."""
         window, prompt = self._core.prepare()
         _, committed = self._core.prompt()
-        return WindowRequest(window, prompt, committed, self.window_language(), more_audio)
+        return WindowRequest(window, prompt, committed, self.window_language(), final)
 
     def window_language(self) -> str | None:
         """The language the next window is decoded in: the stream's once detected, else the
@@ -192,18 +192,19 @@ class OnlineASRProcessor:
         self._tail_waits = result.left_tail
         return self.commit(result.words, result.segment_ends)
 
-    def step(self, *, more_audio: bool) -> StepOutput:
+    def step(self, *, final: bool) -> StepOutput:
         """One model step with this stream's decoder: window out, decode, commit."""
-        request = self.window_request(more_audio=more_audio)
+        request = self.window_request(final=final)
         began = time.perf_counter()
         (result,) = self.decoder.decode([request])
         model_seconds = time.perf_counter() - began
         return StepOutput(self.take_result(result), model_seconds)
 
     def process_iter(self) -> Flushed:
-        """Transcribes the window once and returns the newly committed text. Every tail is
-        decoded, as whisper_streaming does: `finish` does not call the model."""
-        return self.to_flush(self.step(more_audio=False).committed)
+        """Transcribes the window once and returns the newly committed text. Every window
+        is decoded in full, as if `final`, as whisper_streaming does: `finish` does not call
+        the model."""
+        return self.to_flush(self.step(final=True).committed)
 
     def finish(self) -> Flushed:
         """Commits and returns the unconfirmed tail; the processor is ready for more audio."""
@@ -271,7 +272,7 @@ class AgreementEngine(ResumingEngine):
         processor.insert_audio_chunk(audio)
         if not self._due(final=final):
             return self._conclude([], 0.0, 0, final=final)
-        output = processor.step(more_audio=not final)
+        output = processor.step(final=final)
         return self._conclude(output.committed, output.model_seconds, 1, final=final)
 
     def batch_key(self) -> BatchKey | None:
@@ -285,7 +286,7 @@ class AgreementEngine(ResumingEngine):
         processor.insert_audio_chunk(audio)
         if not self._due(final=final):
             return None
-        return processor.window_request(more_audio=not final)
+        return processor.window_request(final=final)
 
     def complete(
         self, result: WindowResult | None, model_seconds: float, *, final: bool

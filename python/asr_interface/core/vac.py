@@ -194,7 +194,7 @@ class VACOnlineASRProcessor:
             self._route()
         enough = self.online.pending_seconds >= self.min_chunk_size
         if self._in_utterance and enough and not final:
-            committed += self._transcribe(run, more_audio=True)
+            committed += self._transcribe(run, final=False)
         return VACIteration(
             committed, run.calls, run.seconds, self.online.language.announcement(final=final)
         )
@@ -265,11 +265,11 @@ class VACOnlineASRProcessor:
 
     def _finalise(self, run: _Run) -> list[TimedWord]:
         """Transcribes the utterance's unheard audio, then commits its tail."""
-        committed = self._transcribe(run, more_audio=False) if self.online.undecoded else []
+        committed = self._transcribe(run, final=True) if self.online.undecoded else []
         return committed + self._to_stream_time(self.online.finish_words())
 
-    def _transcribe(self, run: _Run, *, more_audio: bool) -> list[TimedWord]:
-        output = self.online.step(more_audio=more_audio)
+    def _transcribe(self, run: _Run, *, final: bool) -> list[TimedWord]:
+        output = self.online.step(final=final)
         run.calls += 1
         run.seconds += output.model_seconds
         return self._to_stream_time(output.committed)

@@ -400,8 +400,8 @@ class Session:
             return []
         stream = self._stream
         # A compressed stream ends once its decoder has given its last sample.
-        ending = self.phase is Phase.ENDING and stream.audio.done
-        step = stream.inbox.take_step(self.pacing, now, ending=ending)
+        final = self.phase is Phase.ENDING and stream.audio.done
+        step = stream.inbox.take_step(self.pacing, now, final=final)
         if step is None:
             return []
         self._step_running = True
