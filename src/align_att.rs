@@ -29,12 +29,13 @@ pub struct AlignAttCore {
 
 policy_class!(AlignAttCore {
     #[new]
-    #[pyo3(signature = (frame_threshold = 25, trimming_sec = 15.0, max_window_sec = 30.0, max_prompt_tokens = 223))]
+    /// `max_prompt_tokens` has no default: the model decides it (backends/whisper_decoding.py).
+    #[pyo3(signature = (max_prompt_tokens, frame_threshold = 25, trimming_sec = 15.0, max_window_sec = 30.0))]
     fn new(
+        max_prompt_tokens: usize,
         frame_threshold: u32,
         trimming_sec: f64,
         max_window_sec: f64,
-        max_prompt_tokens: usize,
     ) -> PyResult<Self> {
         let config = AlignAttConfig {
             frame_threshold,

@@ -69,10 +69,10 @@ class AlignAttCore:
 
     def __new__(
         cls,
+        max_prompt_tokens: int,
         frame_threshold: int = 25,
         trimming_sec: float = 15.0,
         max_window_sec: float = 30.0,
-        max_prompt_tokens: int = 223,
     ) -> AlignAttCore: ...
     def init(self, offset: float) -> None: ...
     def resume(self, offset: float, settled: float) -> None: ...

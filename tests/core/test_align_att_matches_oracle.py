@@ -61,7 +61,12 @@ class AlignAttComparison(RuleBasedStateMachine):
         self, frame_threshold: int, trimming_sec: float, extra_cap: float, max_prompt_tokens: int
     ) -> None:
         settings = (frame_threshold, trimming_sec, trimming_sec + extra_cap, max_prompt_tokens)
-        self.core = AlignAttCore(*settings)
+        self.core = AlignAttCore(
+            max_prompt_tokens,
+            frame_threshold=frame_threshold,
+            trimming_sec=trimming_sec,
+            max_window_sec=trimming_sec + extra_cap,
+        )
         self.oracle = OracleAlignAtt(*settings)
         self.threshold_frames = frame_threshold
 
