@@ -141,12 +141,15 @@ def test_encoder_seconds_out_of_range_is_refused(seconds: float) -> None:
         get_loader("faster-whisper").load(ASRConfig(encoder_seconds=seconds))
 
 
+@pytest.mark.parametrize("seconds", [11.0, 11.5, 12.0])
 def test_short_tail_is_left_to_the_next_window_but_never_in_the_last(
-    decoder: WhisperBatchDecoder, monkeypatch: pytest.MonkeyPatch
+    decoder: WhisperBatchDecoder, monkeypatch: pytest.MonkeyPatch, seconds: float
 ) -> None:
-    """A window whose 10 s encoder input leaves a short tail: with more audio to come the
-    tail is left for the next window without another pass, while a stream's last window
-    decodes it as `transcribe` would."""
+    """A window on a 10 s encoder input: a stream's last window decodes every tail, as
+    `transcribe` would; with more audio to come, a tail shorter than `tail_seconds` after a
+    pass is left for the next window, one pass sooner. (Whether a pass leaves such a tail
+    depends on where the model ends it, which differs by CPU: here 11.5 s of the recording
+    leaves one with AVX2 and AVX-512 kernels, none with the generic ones.)"""
     passes = 0
     generate = decoder.fallback.generate
 
@@ -162,16 +165,22 @@ def test_short_tail_is_left_to_the_next_window_but_never_in_the_last(
         passes = 0
         return decode(decoder, audio, options, final=final), passes
 
-    audio = speech_audio(LONG)[: round(11.5 * RATE)]
+    audio = speech_audio(LONG)[: round(seconds * RATE)]
     options = DecodingOptions(beam_size=1, encoder_seconds=10.0, tail_seconds=2.0)
     every_tail, every_tail_passes = decoded(replace(options, tail_seconds=0.0))
     final, final_passes = decoded(options)
     going_on, going_on_passes = decoded(options, final=False)
-    assert (final.words, final_passes, final.left_tail) == (every_tail.words, 2, False)
-    assert going_on.words
+    assert every_tail.words and not every_tail.left_tail
+    assert (final.words, final_passes, final.left_tail) == (
+        every_tail.words,
+        every_tail_passes,
+        False,
+    )
     assert going_on.words == every_tail.words[: len(going_on.words)]
-    assert (going_on_passes, going_on.left_tail) == (1, True)
-    assert every_tail_passes == 2
+    if going_on.left_tail:
+        assert going_on_passes == every_tail_passes - 1
+    else:
+        assert (going_on.words, going_on_passes) == (every_tail.words, every_tail_passes)
 
 
 def test_token_budget_stops_output_longer_than_the_audio_allows(
