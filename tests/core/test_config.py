@@ -151,7 +151,7 @@ def test_invalid_value_names_field_and_allowed_values(
 
 def test_every_whisper_language_is_accepted() -> None:
     """All of Whisper's language codes pass (the list is held to the tokenizer's by
-    tests/backends/test_faster_whisper_contract.py)."""
+    tests/backends/test_faster_whisper_internals.py)."""
     codes = WHISPER_LANGUAGE_CODES
     assert len(codes) >= 99
     assert [ASRConfig(lan=code).lan for code in codes] == list(codes)

@@ -8,14 +8,24 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
 
+from asr_interface.core.config import ASRConfig
+from asr_interface.server.metrics import ServerMetrics
+from asr_interface.server.models import ModelPool
+from asr_interface.server.realtime import RealtimeSession
+from asr_interface.server.session import Session
+from tests.server import asr_session, realtime_events
+
 LISTENING = re.compile(r"asr-interface listening on (wss?)://([^\s/]+)/asr")
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0
+TOKEN = "s3cret-token"
+"""The token of `guarded_server`."""
 
 
 @dataclass
@@ -90,3 +100,38 @@ def server() -> Iterator[ServerProcess]:
     """One server with the default model (tiny.en) shared by a test module."""
     with running_server("--allowed-models", "tiny.en,no-such-model") as started:
         yield started
+
+
+@pytest.fixture(scope="module")
+def guarded_server() -> Iterator[ServerProcess]:
+    """A server that takes one session at most and wants a token."""
+    with running_server("--max-sessions", "1", "--token", TOKEN) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ModelPool]:
+    """The server's own validation of model choices and `load_model` fields; nothing is
+    loaded."""
+    with ThreadPoolExecutor(1) as executor:
+        yield ModelPool(ASRConfig(), executor=executor, allowed_models=["tiny.en", "base.en"])
+
+
+@pytest.fixture
+def realtime(pool: ModelPool) -> RealtimeSession:
+    """A connected Realtime session over the server's default configuration."""
+    session = realtime_events.new_session(pool)
+    session.connected()
+    return session
+
+
+@pytest.fixture
+def metrics() -> ServerMetrics:
+    """The metrics a session reports to, in a registry of their own."""
+    return ServerMetrics()
+
+
+@pytest.fixture
+def session(pool: ModelPool, metrics: ServerMetrics) -> Session:
+    """An `/asr` session validating `load_model` as the server does; nothing is loaded."""
+    return asr_session.new_session(pool, metrics)

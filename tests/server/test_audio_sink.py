@@ -25,8 +25,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.protocol import Done, Error, ServerMessage
 from tests.encoded_audio import COMPRESSED_FORMATS, encode_g711, encode_speech
+from tests.server.asr_calls import receive
 from tests.server.conftest import ServerProcess, running_server
-from tests.server.test_server import receive
 from tests.speech import JFK, speech_audio
 
 pytestmark = pytest.mark.model

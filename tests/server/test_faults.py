@@ -12,7 +12,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import numpy as np
@@ -21,9 +20,8 @@ from websockets.asyncio.client import connect
 
 from asr_interface.client import StreamingClient
 from asr_interface.core.config import ASRConfig
-from asr_interface.protocol import Error, ErrorCode, ProtocolError, Ready, parse_server_message
+from asr_interface.protocol import Error, ErrorCode, Ready, parse_server_message
 from asr_interface.server.app import ASRServer
-from asr_interface.server.models import ModelPool
 from asr_interface.server.settings import ServerSettings
 from tests.server.conftest import LISTENING
 from tests.server.fault_backend import BACKEND, FAULTS, registered
@@ -169,27 +167,3 @@ def test_a_hung_call_never_blocks_exit_and_a_second_signal_exits_at_once(signals
     assert process.wait(20) == (0 if signals == 1 else 1)
     assert time.monotonic() - began < (8.0 if signals == 1 else 2.5)
     process.stderr.close()
-
-
-def test_loaded_models_are_least_recently_used_and_operator_fields_are_refused() -> None:
-    """At most --max-loaded-models configurations stay loaded besides the default; clients
-    cannot pick the device, compute type or threads (another copy of the weights)."""
-
-    async def run() -> None:
-        with ThreadPoolExecutor(1) as executor:
-            pool = ModelPool(ASRConfig(), executor=executor, max_loaded=1)
-            await pool.engine(ASRConfig())
-            for beam in (2, 3):
-                await pool.engine(pool.validate({"beam_size": beam}))
-            loaded = [entry["config"]["beam_size"] for entry in pool.loaded()]
-            assert sorted(loaded) == [1, 3]
-            for field, value in (
-                ("compute_type", "float32"),
-                ("cpu_threads", 1),
-                ("device", "cuda"),
-            ):
-                with pytest.raises(ProtocolError) as refused:
-                    pool.validate({field: value})
-                assert refused.value.code == ErrorCode.MODEL_NOT_ALLOWED
-
-    asyncio.run(run())

@@ -28,8 +28,8 @@ from asr_interface.protocol import (
     Ready,
     ServerMessage,
 )
+from tests.server.asr_calls import pcm16, receive
 from tests.server.conftest import ServerProcess, running_server
-from tests.server.test_server import pcm16, receive
 from tests.speech import JFK, speech_audio
 
 pytestmark = pytest.mark.model

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import pytest
 
 from asr_interface.backends.loaded import load_model
-from asr_interface.backends.shared_models import model_parallelism
 from asr_interface.backends.whisper_batch import BoundDecoder
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.decoding import WindowRequest, WindowResult
@@ -93,12 +92,3 @@ def test_a_model_runs_as_many_steps_at_once_as_it_has_workers(num_workers: int) 
     assert counter.most == num_workers
     texts = {" ".join(word[2] for word in result.committed) for result in results}
     assert len(texts) == 1 and "country" in texts.pop()
-
-
-def test_a_cpu_model_runs_one_call_per_core_on_one_thread_each() -> None:
-    """The default: every core runs a call; given workers share the cores; given threads
-    stay."""
-    cores = model_parallelism("cpu", 0, 1)[0]
-    assert model_parallelism("cpu", 0, 0) == (1, cores)
-    assert model_parallelism("cpu", 0, 1) == (cores, 1)
-    assert model_parallelism("cpu", 3, 2) == (3, 2)

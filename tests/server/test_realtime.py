@@ -4,138 +4,41 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-import numpy as np
 import pytest
-from pydantic import BaseModel
 
-from asr_interface.backends.silero_vad import VoiceActivityDetector
 from asr_interface.core.config import ASRConfig
-from asr_interface.core.engine import SpeechEvent, StepResult
-from asr_interface.core.processor import TimedWord
 from asr_interface.realtime_protocol import (
     AudioCleared,
     AudioCommitted,
     ErrorEvent,
     SessionCreated,
     SessionUpdated,
-    SpeechStarted,
-    SpeechStopped,
     TranscriptionCompleted,
-    TranscriptionDelta,
     TranscriptionFailed,
 )
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.realtime import RealtimeSession
-from asr_interface.server.realtime_settings import (
-    VAD_PREFIX_PADDING_MS,
-    VAD_SILENCE_DURATION_MS,
-    VAD_THRESHOLD,
-)
 from asr_interface.server.session import Session
 from asr_interface.server.session_types import (
-    Action,
     Close,
     LoadConfig,
     ResetStream,
-    RunStep,
-    Send,
     SessionLimits,
 )
-
-PCM_RATE = 24000
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[ModelPool]:
-    """The server's own validation of model choices; nothing is loaded."""
-    with ThreadPoolExecutor(1) as executor:
-        yield ModelPool(ASRConfig(), executor=executor, allowed_models=["tiny.en", "base.en"])
-
-
-def new_session(
-    pool: ModelPool, *, vac: bool = False, limits: SessionLimits | None = None
-) -> RealtimeSession:
-    session = Session(
-        "s1", ASRConfig(vac=vac), sep="", validate_config=pool.validate, limits=limits
-    )
-    return RealtimeSession(session)
-
-
-@pytest.fixture
-def realtime(pool: ModelPool) -> RealtimeSession:
-    session = new_session(pool)
-    session.connected()
-    return session
-
-
-def event(kind: str, **fields: Any) -> str:
-    return json.dumps({"type": kind, **fields})
-
-
-def append(seconds: float) -> str:
-    pcm = np.full(round(seconds * PCM_RATE), 1000, dtype="<i2").tobytes()
-    return event("input_audio_buffer.append", audio=base64.b64encode(pcm).decode())
-
-
-def update(**audio_input: Any) -> str:
-    return event(
-        "session.update", session={"type": "transcription", "audio": {"input": audio_input}}
-    )
-
-
-def sent(actions: list[Action]) -> list[BaseModel]:
-    return [action.message for action in actions if isinstance(action, Send)]
-
-
-def of_type(actions: list[Action], kind: type[Any]) -> list[Any]:
-    return [message for message in sent(actions) if isinstance(message, kind)]
-
-
-def error_codes(actions: list[Action]) -> list[str]:
-    return [message.error.code for message in of_type(actions, ErrorEvent)]
-
-
-def steps(actions: list[Action]) -> list[RunStep]:
-    return [action for action in actions if isinstance(action, RunStep)]
-
-
-def words(*spans: tuple[float, float, str]) -> list[TimedWord]:
-    return list(spans)
-
-
-def result(
-    committed: list[TimedWord] | None = None, events: tuple[SpeechEvent, ...] = ()
-) -> StepResult:
-    return StepResult(committed or [], [], 0.1, 1, speech_events=events)
-
-
-def test_connection_announces_a_transcription_session(pool: ModelPool) -> None:
-    """`session.created` describes what the server runs: 24 kHz PCM, its model and
-    language, and no turn detection unless the server runs voice activity control."""
-    (created,) = sent(new_session(pool).connected())
-    assert isinstance(created, SessionCreated)
-    audio_input = created.session["audio"]["input"]
-    assert created.session["type"] == "transcription"
-    assert audio_input["format"] == {"type": "audio/pcm", "rate": 24000}
-    assert audio_input["transcription"]["model"] == "tiny.en"
-    assert audio_input["transcription"]["language"] == "en"
-    assert audio_input["turn_detection"] is None
-    (created,) = sent(new_session(pool, vac=True).connected())
-    assert isinstance(created, SessionCreated)
-    assert created.session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
-
-
-def test_server_vad_settings_are_the_detectors() -> None:
-    """The `server_vad` settings announced are those our detector really runs with."""
-    detector = VoiceActivityDetector()
-    assert detector.threshold == VAD_THRESHOLD
-    assert detector.min_silence_ms == VAD_SILENCE_DURATION_MS
-    assert detector.speech_pad_ms == VAD_PREFIX_PADDING_MS
+from tests.server.realtime_events import (
+    append,
+    error_codes,
+    event,
+    new_session,
+    of_type,
+    result,
+    sent,
+    steps,
+    update,
+    words,
+)
 
 
 def test_update_that_keeps_the_model_answers_at_once(realtime: RealtimeSession) -> None:
@@ -172,33 +75,6 @@ def test_update_that_changes_the_model_loads_it_and_holds_audio(
     assert abs(step.audio.size - 1.5 * 16000) < 100
 
 
-def test_manual_turn_sends_deltas_then_committed_then_completed(
-    realtime: RealtimeSession,
-) -> None:
-    """Words are sent as deltas while audio arrives; a commit answers `committed` with the
-    item, and the final step's words and `completed` (the joined deltas) follow."""
-    (step,) = steps(realtime.receive_text(append(1.1), 0.0))
-    assert abs(step.audio.size - 1.1 * 16000) < 100
-    actions = realtime.step_finished(result(words((0.0, 0.4, " Hello"))), 1.0)
-    (first,) = of_type(actions, TranscriptionDelta)
-    assert first.delta == "Hello"
-    realtime.receive_text(append(1.1), 1.0)
-    actions = realtime.receive_text(event("input_audio_buffer.commit"), 1.1)
-    (committed,) = of_type(actions, AudioCommitted)
-    assert committed.item_id == first.item_id
-    assert committed.previous_item_id is None
-    actions = realtime.step_finished(result(words((1.1, 1.5, " world"))), 2.0)
-    (second,) = of_type(actions, TranscriptionDelta)
-    assert second.delta == " world"
-    (final,) = steps(actions)
-    assert final.final
-    actions = realtime.step_finished(result(words((1.6, 2.0, " again."))), 2.5)
-    (completed,) = of_type(actions, TranscriptionCompleted)
-    assert completed.item_id == first.item_id
-    assert completed.transcript == "Hello world again."
-    assert completed.usage.seconds == pytest.approx(2.2)
-
-
 def test_audio_after_a_commit_waits_for_its_turn(realtime: RealtimeSession) -> None:
     """Audio and a second commit sent while the first turn finishes wait, then become the
     next item, with the first as its predecessor."""
@@ -221,43 +97,6 @@ def test_audio_after_a_commit_waits_for_its_turn(realtime: RealtimeSession) -> N
     (completed,) = of_type(realtime.step_finished(result(), 2.2), TranscriptionCompleted)
     assert (completed.item_id, completed.transcript) == (second.item_id, "two")
     assert completed.usage.seconds == pytest.approx(1.1)
-
-
-def test_server_vad_turns_follow_the_utterances(pool: ModelPool) -> None:
-    """With `server_vad`, speech starts and ends become `speech_started`/`speech_stopped`
-    and `committed`; words are split between the utterances by time, and an ended
-    utterance is completed after its step's words."""
-    realtime = new_session(pool, vac=True)
-    realtime.connected()
-    realtime.receive_text(append(1.1), 0.0)
-    speech = (SpeechEvent("speech_start", 0.2),)
-    actions = realtime.step_finished(result(words((0.3, 0.6, " Yes")), speech), 1.0)
-    (started,) = of_type(actions, SpeechStarted)
-    assert started.audio_start_ms == 200
-    realtime.receive_text(append(1.1), 1.0)
-    boundary = (SpeechEvent("speech_end", 1.2), SpeechEvent("speech_start", 1.5))
-    spoken = words((0.7, 1.0, " we"), (1.6, 1.9, " can."))
-    actions = realtime.step_finished(result(spoken, boundary), 2.0)
-    messages = sent(actions)
-    kinds = [type(message).__name__ for message in messages]
-    assert kinds == [
-        "SpeechStopped",
-        "AudioCommitted",
-        "SpeechStarted",
-        "TranscriptionDelta",
-        "TranscriptionDelta",
-        "TranscriptionCompleted",
-    ]
-    stopped, committed, restarted, ours, theirs, completed = messages
-    assert isinstance(stopped, SpeechStopped) and stopped.audio_end_ms == 1200
-    assert isinstance(committed, AudioCommitted) and committed.item_id == started.item_id
-    assert isinstance(restarted, SpeechStarted) and restarted.item_id != started.item_id
-    assert isinstance(ours, TranscriptionDelta) and ours.item_id == started.item_id
-    assert isinstance(theirs, TranscriptionDelta) and theirs.item_id == restarted.item_id
-    assert theirs.delta == "can."
-    assert isinstance(completed, TranscriptionCompleted)
-    assert completed.transcript == "Yes we"
-    assert completed.usage.seconds == pytest.approx(1.0)
 
 
 def test_clear_drops_the_buffer(realtime: RealtimeSession) -> None:

@@ -27,7 +27,7 @@ from asr_interface.server.app import ASRServer
 from asr_interface.server.settings import ServerSettings
 from tests.encoded_audio import encode_g711
 from tests.server.conftest import ServerProcess, running_server
-from tests.server.test_server import FaultyLoader
+from tests.server.test_app import FaultyLoader
 from tests.speech import JFK, speech_audio, transcript
 
 pytestmark = pytest.mark.model

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 import pytest
 
-from asr_interface.audio import SAMPLING_RATE
 from asr_interface.core.config import ASRConfig
-from asr_interface.core.engine import StepResult
-from asr_interface.core.processor import TimedWord
 from asr_interface.protocol import (
     Commit,
     Done,
-    Error,
     ErrorCode,
     ModelLoaded,
-    Partial,
     Ready,
     ResetDone,
 )
@@ -40,78 +32,19 @@ from asr_interface.server.session_types import (
     SessionLimits,
 )
 from tests.encoded_audio import encode_speech
+from tests.server.asr_session import (
+    MAX_FRAME_BYTES,
+    RATE,
+    error_codes,
+    new_session,
+    only_step,
+    pcm16,
+    result,
+    sent,
+    streaming,
+    text,
+)
 from tests.speech import JFK, speech_audio
-
-RATE = SAMPLING_RATE
-MAX_FRAME_BYTES = 200_000
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[ModelPool]:
-    """The server's own validation of `load_model` fields; nothing is loaded."""
-    with ThreadPoolExecutor(1) as executor:
-        yield ModelPool(ASRConfig(), executor=executor, allowed_models=["tiny.en", "base.en"])
-
-
-@pytest.fixture
-def metrics() -> ServerMetrics:
-    return ServerMetrics()
-
-
-@pytest.fixture
-def session(pool: ModelPool, metrics: ServerMetrics) -> Session:
-    return new_session(pool, metrics)
-
-
-def new_session(
-    pool: ModelPool,
-    metrics: ServerMetrics | None = None,
-    *,
-    sep: str = " ",
-    min_chunk_size: float = 1.0,
-) -> Session:
-    return Session(
-        "s1",
-        ASRConfig(min_chunk_size=min_chunk_size),
-        sep=sep,
-        validate_config=pool.validate,
-        limits=SessionLimits(max_frame_bytes=MAX_FRAME_BYTES),
-        observer=metrics,
-    )
-
-
-def pcm16(seconds: float, value: int = 1000) -> bytes:
-    return np.full(round(seconds * RATE), value, dtype="<i2").tobytes()
-
-
-def text(kind: str, **fields: Any) -> str:
-    return json.dumps({"type": kind, **fields})
-
-
-def sent(actions: list[Action]) -> list[Any]:
-    return [action.message for action in actions if isinstance(action, Send)]
-
-
-def error_codes(actions: list[Action]) -> list[str]:
-    return [message.code for message in sent(actions) if isinstance(message, Error)]
-
-
-def only_step(actions: list[Action]) -> RunStep:
-    steps = [action for action in actions if isinstance(action, RunStep)]
-    assert len(steps) == 1, actions
-    return steps[0]
-
-
-def result(
-    committed: list[TimedWord] | None = None, unconfirmed: list[TimedWord] | None = None
-) -> StepResult:
-    return StepResult(committed or [], unconfirmed or [], model_seconds=0.25, model_calls=1)
-
-
-def streaming(session: Session, seconds: float = 1.0, now: float = 0.0) -> RunStep:
-    """Starts a stream and sends `seconds` of audio, which must start a step."""
-    assert session.receive_text(text("start"), now) == []
-    return only_step(session.receive_bytes(pcm16(seconds), now))
 
 
 def test_connected_announces_the_session_and_its_config(session: Session) -> None:
@@ -470,59 +403,6 @@ def test_idle_timeout_reports_then_closes_normally(session: Session) -> None:
     assert actions[-1] == Close(CLOSE_NORMAL, "idle timeout")
 
 
-@pytest.mark.parametrize(
-    ("sep", "steps", "expected"),
-    [
-        (" ", [["Hello", "world"], ["again"], ["and", "again."]], "Hello world again and again."),
-        (
-            "",
-            [[" Hello", " world"], [" again"], [" and", " again."]],
-            " Hello world again and again.",
-        ),
-    ],
-    ids=["space", "words-carry-spaces"],
-)
-def test_commit_texts_concatenate_to_the_transcript(
-    pool: ModelPool, sep: str, steps: list[list[str]], expected: str
-) -> None:
-    """Each commit after the first starts with the separator, so plain concatenation of
-    every `text` gives the transcript."""
-    session = new_session(pool, sep=sep)
-    streaming(session, seconds=5.0)
-    texts = []
-    for index, words in enumerate(steps):
-        timed = [(index + 0.1 * n, index + 0.1 * n + 0.1, word) for n, word in enumerate(words)]
-        commits = [
-            m for m in sent(session.step_finished(result(timed), 0.0)) if isinstance(m, Commit)
-        ]
-        assert [w.word for w in commits[0].words] == words
-        texts.append(commits[0].text)
-        session.receive_bytes(pcm16(1.0), 0.0)
-    assert "".join(texts) == expected
-
-
-def test_partial_is_replaced_only_when_it_changes_and_cleared_at_the_end(
-    session: Session,
-) -> None:
-    """`partial` carries the current guess after the committed text, is not repeated while
-    unchanged, and is emptied when the stream ends."""
-    guess = [(0.0, 0.4, "maybe"), (0.4, 0.8, "this")]
-    streaming(session)
-    (partial,) = sent(session.step_finished(result([], guess), 0.0))
-    assert partial == Partial(start=0.0, end=0.8, text="maybe this")
-    session.receive_bytes(pcm16(1.0), 0.0)
-    assert sent(session.step_finished(result([], guess), 0.0)) == []
-    session.receive_bytes(pcm16(1.0), 0.0)
-    commit, partial = sent(session.step_finished(result(guess[:1], guess[1:]), 0.0))
-    assert commit.text == "maybe"
-    assert partial == Partial(start=0.4, end=0.8, text=" this")
-    only_step(session.receive_text(text("end"), 0.0))
-    commit, cleared, done = sent(session.step_finished(result(guess[1:], guess[1:]), 0.0))
-    assert commit.text == " this"
-    assert cleared == Partial(start=None, end=None, text="")
-    assert isinstance(done, Done)
-
-
 def test_no_step_until_min_chunk_and_waiting_audio_goes_into_one_step(pool: ModelPool) -> None:
     """A step starts once `min_chunk_size` seconds wait; audio arriving while the model runs
     is taken whole by the next step, not in pieces."""
@@ -644,25 +524,6 @@ def test_lagging_steps_leave_room_in_the_window(
     taken = live_stream(session, seconds=120.0, model_seconds=25.0, frame=0.5)
     assert max(step_seconds(taken)) == longest
     assert max(step.lag for step in taken) > longest  # the model cannot keep up, the window can
-
-
-def test_a_stream_that_never_commits_keeps_bounded_arrivals() -> None:
-    """The arrival times kept to time commits stay within the window and the backlog, however
-    long a stream goes without a commit."""
-    limits = SessionLimits(max_frame_bytes=MAX_FRAME_BYTES, max_backlog_seconds=5.0)
-    session = Session(
-        "s", ASRConfig(), sep=" ", validate_config=ASRConfig.model_validate, limits=limits
-    )
-    now = 0.0
-    for _ in range(600):  # two minutes in 0.2 s frames, each step returning nothing
-        now += 0.2
-        actions = session.receive_bytes(pcm16(0.2), now)
-        for action in actions:
-            if isinstance(action, RunStep):
-                session.step_finished(result(), now)
-    kept = session._stream.arrivals
-    assert len(kept) <= (30 + 5) / 0.2 + 2
-    assert kept[0][0] >= 120 - 30 - 5 - 0.2
 
 
 def test_compressed_audio_comes_in_through_audio_ready() -> None:

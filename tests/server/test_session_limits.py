@@ -13,7 +13,7 @@ from asr_interface.protocol import MAX_ERROR_CHARS, Commit, Done, Error
 from asr_interface.server.models import ModelPool
 from asr_interface.server.session import Phase, Session
 from asr_interface.server.session_types import CLOSE_NORMAL, Close, Send
-from tests.server.test_session import (
+from tests.server.asr_session import (
     error_codes,
     new_session,
     only_step,

@@ -13,7 +13,7 @@ from asr_interface.protocol import MAX_CONTEXT_CHARS, Commit, Done
 from asr_interface.server.models import ModelPool
 from asr_interface.server.session import Phase
 from asr_interface.server.session_types import CLOSE_GOING_AWAY, Action, Close, ResetStream
-from tests.server.test_session import (
+from tests.server.asr_session import (
     error_codes,
     new_session,
     only_step,

@@ -5,7 +5,7 @@ faster-whisper's public interface is what `faster_whisper` exports (`WhisperMode
 The batched decoder takes the steps `transcribe` takes for one window around model calls
 shared by many windows, so it needs the helpers `transcribe` is built from and the loaded
 model's attributes, which any release may rename or change. They are reached only through
-this module, which says why each is needed; tests/backends/test_faster_whisper_contract.py
+this module, which says why each is needed; tests/backends/test_faster_whisper_internals.py
 checks that each still exists and behaves as used here, and pyproject.toml pins faster-whisper
 to the versions that test passed on.
 

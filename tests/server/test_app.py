@@ -6,20 +6,16 @@ import asyncio
 import json
 import math
 import threading
-import urllib.error
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib import metadata
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
 from asr_interface.backends import registry
 from asr_interface.backends.registry import get_loader, register_loader
@@ -34,52 +30,17 @@ from asr_interface.protocol import (
     ModelLoaded,
     Ready,
     ServerMessage,
-    parse_server_message,
 )
 from asr_interface.server.app import ASRServer
 from asr_interface.server.settings import ServerSettings
-from tests.server.conftest import ServerProcess, running_server
+from tests.server.asr_calls import REPLY_TIMEOUT, collect, joined, pcm16, receive, stream_file
+from tests.server.conftest import TOKEN, ServerProcess, running_server
 from tests.speech import JFK, SHORT, speech_audio, speech_path, transcript
 
 pytestmark = pytest.mark.model
 
 LONG = "long/ljspeech_LJ001-0001_to_0032.wav"
 CLIPS = ["ljspeech/LJ001-0002.wav", "ljspeech/LJ001-0008.wav", "ljspeech/LJ001-0013.wav"]
-TOKEN = "s3cret-token"
-REPLY_TIMEOUT = 120.0
-
-
-def pcm16(audio: npt.NDArray[np.float32]) -> bytes:
-    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
-
-
-async def receive(connection: ClientConnection) -> ServerMessage:
-    frame = await asyncio.wait_for(connection.recv(), REPLY_TIMEOUT)
-    assert isinstance(frame, str)
-    return parse_server_message(frame)
-
-
-async def stream_file(url: str, name: str, *, realtime: bool = False) -> tuple[list[Commit], Done]:
-    """Streams one speech file on a new session; its commits and its `done`."""
-    async with StreamingClient(url) as client:
-        return await collect(client, speech_audio(name), realtime=realtime)
-
-
-async def collect(
-    client: StreamingClient, source: Any, *, realtime: bool = False
-) -> tuple[list[Commit], Done]:
-    commits: list[Commit] = []
-    async for message in client.stream(source, realtime=realtime):
-        assert not isinstance(message, Error), message
-        if isinstance(message, Commit):
-            commits.append(message)
-        if isinstance(message, Done):
-            return commits, message
-    raise AssertionError("the stream ended without done")
-
-
-def joined(commits: list[Commit]) -> str:
-    return "".join(commit.text for commit in commits)
 
 
 async def raw_stream(connection: ClientConnection, name: str) -> str:
@@ -95,17 +56,6 @@ async def raw_stream(connection: ClientConnection, name: str) -> str:
         if isinstance(message, Commit):
             texts.append(message.text)
     return "".join(texts)
-
-
-def http_get(server: ServerProcess, path: str, token: str | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(server.http_url + path)
-    if token is not None:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 async def test_jfk_in_real_time_gives_the_sentence(server: ServerProcess) -> None:
@@ -203,75 +153,6 @@ async def test_audio_frames_are_not_compressed(server: ServerProcess) -> None:
         assert connection.protocol.extensions == []
 
 
-def test_health_backends_and_metrics_answer(server: ServerProcess) -> None:
-    """The HTTP routes answer on the WebSocket port: health, backends and Prometheus text
-    with the asr_ metrics."""
-    asyncio.run(stream_file(server.url, SHORT))
-    status, body = http_get(server, "/health")
-    health = json.loads(body)
-    assert status == 200
-    assert health["status"] == "ok"
-    assert health["version"] == metadata.version("asr-interface")
-    assert "tiny.en" in health["models"]
-    status, body = http_get(server, "/backends")
-    backends = json.loads(body)
-    assert status == 200
-    assert "faster-whisper" in backends["backends"]
-    assert backends["default"]["model"] == "tiny.en"
-    assert backends["allowed_models"] == ["no-such-model", "tiny.en"]
-    status, body = http_get(server, "/metrics")
-    assert status == 200
-    samples = {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(body)
-        for sample in family.samples
-    }
-    assert samples["asr_sessions_total"] >= 1
-    assert samples["asr_audio_seconds_total"] >= speech_audio(SHORT).size / 16000 - 0.01
-    assert samples["asr_model_call_seconds_count"] >= 1
-    assert samples["asr_commit_latency_seconds_count"] >= 1
-    assert "asr_sessions_active" in samples
-    assert http_get(server, "/no-such-route")[0] == 404
-
-
-@pytest.fixture(scope="module")
-def guarded_server() -> Iterator[ServerProcess]:
-    """A server that takes one session at most and wants a token."""
-    with running_server("--max-sessions", "1", "--token", TOKEN) as started:
-        yield started
-
-
-@pytest.mark.parametrize(
-    ("headers", "query"),
-    [
-        ({}, ""),
-        ({"Authorization": "Bearer wrong"}, ""),
-        ({"Authorization": TOKEN}, ""),
-        ({}, "?token=wrong"),
-    ],
-    ids=["missing", "wrong-header", "not-bearer", "wrong-query"],
-)
-async def test_missing_or_wrong_token_is_refused_before_upgrade(
-    guarded_server: ServerProcess, headers: dict[str, str], query: str
-) -> None:
-    """Without the right token the upgrade is answered with HTTP 401."""
-    with pytest.raises(InvalidStatus) as refused:
-        async with connect(guarded_server.url + query, additional_headers=headers):
-            pass
-    assert refused.value.response.status_code == 401
-
-
-async def test_token_in_header_or_query_is_accepted(guarded_server: ServerProcess) -> None:
-    """The token works as a Bearer header or as ?token=, and /backends wants it too."""
-    async with connect(guarded_server.url + f"?token={TOKEN}") as connection:
-        assert isinstance(await receive(connection), Ready)
-    async with StreamingClient(guarded_server.url, token=TOKEN) as client:
-        assert client.ready is not None
-    assert http_get(guarded_server, "/backends")[0] == 401
-    assert http_get(guarded_server, "/backends", token=TOKEN)[0] == 200
-    assert http_get(guarded_server, "/health")[0] == 200
-
-
 async def test_session_over_the_limit_is_closed_with_1013(guarded_server: ServerProcess) -> None:
     """Beyond --max-sessions a connection gets `too_many_sessions` and close code 1013; the
     session already open is unaffected."""
@@ -290,20 +171,6 @@ async def test_session_over_the_limit_is_closed_with_1013(guarded_server: Server
         assert caught.value.code == "too_many_sessions"
         commits, _ = await collect(first, speech_audio(SHORT))
         assert word_error_rate(transcript(SHORT), joined(commits)) <= 0.2
-
-
-async def test_idle_session_is_closed() -> None:
-    """A session silent for --idle-timeout seconds gets `idle_timeout` and close code 1000."""
-    with running_server("--idle-timeout", "1") as idle:
-        async with connect(idle.url) as connection:
-            assert isinstance(await receive(connection), Ready)
-            error = await receive(connection)
-            assert isinstance(error, Error)
-            assert error.code == "idle_timeout"
-            with pytest.raises(ConnectionClosed) as closed:
-                await connection.recv()
-    assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 1000
 
 
 async def test_sigterm_mid_stream_delivers_the_tail_then_closes_with_1001() -> None:

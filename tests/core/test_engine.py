@@ -1,0 +1,28 @@
+"""Engines over processors: the package's processors offer their own engine, and any other
+whisper_streaming-style processor is driven through its `process_iter` and `finish`."""
+
+from __future__ import annotations
+
+import pytest
+
+from asr_interface.backends.whisper_loader import FasterWhisperASR
+from asr_interface.core.engine import ProcessorEngine, engine_of
+from asr_interface.core.processor import OnlineASRProcessor
+from asr_interface.evaluation import normalize
+from tests.oracle import OracleASRProcessor
+from tests.speech import JFK, speech_audio
+from tests.wording import heard
+
+
+@pytest.mark.model
+def test_plain_processor_is_driven_through_process_iter() -> None:
+    """A processor with no `engine()` gets a `ProcessorEngine`, whose final step commits the
+    whole recording with its times; the package's processor keeps its own engine."""
+    asr = FasterWhisperASR("en", "tiny.en")
+    engine = engine_of(OracleASRProcessor(asr))
+    assert isinstance(engine, ProcessorEngine)
+    assert not isinstance(engine_of(OnlineASRProcessor(asr)), ProcessorEngine)
+    committed = engine.step(speech_audio(JFK), final=True).committed
+    text = normalize(" ".join(text for _, _, text in committed))
+    assert heard("ask not what your country can do for you", text)
+    assert all(begin <= end for begin, end, _ in committed)
