@@ -20,8 +20,6 @@ class FrameRateLimit:
         self._burst = max(1.0, frames_per_second)
         self._tokens = self._burst
         self._updated = now
-        self.throttled_frames = 0
-        """Frames that had to wait for their turn, for a log line and the tests."""
 
     def delay(self, now: float) -> float:
         """Seconds to wait before reading the next frame; takes that frame's token."""
@@ -31,5 +29,4 @@ class FrameRateLimit:
         self._tokens -= 1.0
         if self._tokens >= 0:
             return 0.0
-        self.throttled_frames += 1
         return -self._tokens / self.rate
