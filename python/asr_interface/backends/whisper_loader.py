@@ -284,5 +284,4 @@ class FasterWhisperLoader:
         refuses what the policy cannot serve: detection, voice activity control)."""
         assert asr.original_language is not None
         decoder = AlignAttDecoder(asr.model, language=asr.original_language, task=asr.task)
-        options = AlignAttOptions(trimming_sec=config.buffer_trimming_sec, decoding=asr.decoding)
-        return AlignAttProcessor(decoder, options)
+        return AlignAttProcessor(decoder, AlignAttOptions.from_config(config))
