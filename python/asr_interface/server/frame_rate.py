@@ -14,8 +14,6 @@ class FrameRateLimit:
     """Frames per second one connection is read at, at most; sans-I/O (times are given)."""
 
     def __init__(self, frames_per_second: float, now: float) -> None:
-        if not frames_per_second > 0:
-            raise ValueError(f"frames_per_second must be positive, got {frames_per_second}")
         self.rate = frames_per_second
         self._burst = max(1.0, frames_per_second)
         self._tokens = self._burst
