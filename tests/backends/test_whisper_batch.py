@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pytest
 
 from asr_interface.audio import SAMPLING_RATE
-from asr_interface.backends.decoding_options import DecodingOptions
+from asr_interface.backends.decoding_options import WHISPER_STREAMING, DecodingOptions
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_batch import (
     TOKEN_ALLOWANCE,
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.model
 
 RATE = SAMPLING_RATE
 LONG = "long/ljspeech_LJ001-0001_to_0032.wav"
-GREEDY = DecodingOptions(beam_size=1)
+GREEDY = replace(WHISPER_STREAMING, beam_size=1)
 
 
 WHISPER_STREAMING = ASRConfig(
@@ -78,7 +78,7 @@ def test_whisper_streaming_options_decode_exactly_as_faster_whisper(
     audio = speech_audio(JFK)[: round(seconds * RATE)]
     expected = speech_words(asr.transcribe_recording(audio, prompt, "en"))
     assert expected
-    assert decode(decoder, audio, DecodingOptions(), prompt=prompt).words == expected
+    assert decode(decoder, audio, WHISPER_STREAMING, prompt=prompt).words == expected
 
 
 @pytest.mark.parametrize("seconds", [3.0, 9.0, 10.0, 11.0])
@@ -90,7 +90,7 @@ def test_shortened_encoder_input_keeps_the_words_of_the_full_one(
     the window."""
     audio = speech_audio(JFK)[: round(seconds * RATE)]
     full = decode(decoder, audio, GREEDY)
-    short = decode(decoder, audio, DecodingOptions(beam_size=1, encoder_seconds=10.0))
+    short = decode(decoder, audio, replace(GREEDY, encoder_seconds=10.0))
     assert text(full).strip()
     assert word_errors(text(full), text(short)).errors <= 2
     assert all(0 <= start <= end <= seconds + 0.05 for start, end, _ in short.words)
@@ -110,7 +110,7 @@ def test_speech_filling_a_shortened_input_decodes_in_one_pass(
 
     monkeypatch.setattr(decoder.fallback, "generate", counted)
     audio = speech_audio(JFK)[: 10 * RATE]
-    result = decode(decoder, audio, DecodingOptions(beam_size=1, encoder_seconds=10.0))
+    result = decode(decoder, audio, replace(GREEDY, encoder_seconds=10.0))
     assert temperatures == [0.0]
     assert "country" in text(result)
 
@@ -126,9 +126,7 @@ def test_forced_prefix_ending_a_sentence_keeps_the_speech_after_it(
     committed = "".join(word for _, _, word in free.words[: first_end + 1])
     rest = "".join(word for _, _, word in free.words[first_end + 1 :])
     assert rest.strip(), "the window must hold speech after its first sentence"
-    forced = decode(
-        decoder, audio, DecodingOptions(beam_size=1, force_committed=True), committed=committed
-    )
+    forced = decode(decoder, audio, replace(GREEDY, force_committed=True), committed=committed)
     assert text(forced).startswith(committed)
     assert word_error_rate(rest, text(forced)[len(committed) :]) <= 0.2
 
@@ -163,7 +161,7 @@ def test_short_tail_is_left_to_the_next_window_but_never_in_the_last(
         return decode(decoder, audio, options, final=final), passes
 
     audio = speech_audio(LONG)[: round(11.5 * RATE)]
-    options = DecodingOptions(beam_size=1, encoder_seconds=10.0, tail_seconds=2.0)
+    options = replace(GREEDY, encoder_seconds=10.0, tail_seconds=2.0)
     every_tail, every_tail_passes = decoded(replace(options, tail_seconds=0.0))
     final, final_passes = decoded(options)
     going_on, going_on_passes = decoded(options, final=False)
