@@ -98,6 +98,14 @@ class SessionLimits:
     max_held_events: int = 10_000
     """Most messages held meanwhile, however small."""
 
+    @classmethod
+    def from_settings(cls, settings: ServerSettings) -> SessionLimits:
+        """The limits the server's operator set: the one place they reach a session."""
+        return cls(
+            max_frame_bytes=settings.max_frame_bytes,
+            max_backlog_seconds=settings.max_backlog_seconds,
+        )
+
     @property
     def wire(self) -> WireLimits:
         """The bounds of a client text frame: one binary frame fits, as base64."""
