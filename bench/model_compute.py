@@ -53,13 +53,13 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from speech_sets import SPEECH, Recording, ljspeech_entries, long_stretch
 
 from asr_interface.audio import load_audio
-from asr_interface.backends.decoding_options import DecodingOptions
+from asr_interface.backends.decoding_options import WHISPER_STREAMING, DecodingOptions
 from asr_interface.backends.loaded import load_model
 from asr_interface.backends.replay import RecordingASR
 from asr_interface.backends.whisper_loader import FasterWhisperASR
@@ -175,11 +175,7 @@ class Bench:
 
 
 WHISPER_STREAMING_DECODING = {
-    "beam_size": 5,
-    "encoder_seconds": None,
-    "tail_seconds": 0.0,
-    "max_tokens_per_second": None,
-    "force_committed": False,
+    name: value for name, value in asdict(WHISPER_STREAMING).items() if name != "task"
 }
 """How whisper_streaming decodes each window; the model is loaded with these settings, so
 the whole-file and `whisper_streaming` baselines decode as faster-whisper does."""
@@ -202,7 +198,7 @@ def configuration_name(changes: dict[str, Any]) -> str:
     """E.g. `greedy+encoder10s+tail2s+budget12` or `beam5`."""
     decoding = {**WHISPER_STREAMING_DECODING, **changes}
     policy = decoding.pop("policy", "local-agreement")
-    options = DecodingOptions(**decoding)
+    options = DecodingOptions(task=WHISPER_STREAMING.task, **decoding)
     name = "" if policy == "local-agreement" else f"{policy}+"
     name += "greedy" if options.beam_size == 1 else f"beam{options.beam_size}"
     if options.encoder_seconds is not None:

@@ -37,7 +37,7 @@ from asr_interface.backends.align_att import AlignAttDecoder, AlignAttOptions
 from asr_interface.backends.model_resolution import resolve_model_path
 
 WINDOW_SECONDS = 8.0
-OPTIONS = AlignAttOptions()
+OPTIONS = AlignAttOptions.default()
 
 
 def windows(count: int) -> list[npt.NDArray[np.float32]]:

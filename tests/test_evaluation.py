@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from asr_interface.errors import ConfigError
 from asr_interface.evaluation import (
     ErrorCount,
-    char_error_rate,
     char_errors,
     edit_distance,
     lost_and_extra_words,
@@ -101,7 +100,7 @@ def test_edit_distance_matches_the_textbook_table(reference: str, hypothesis: st
 def test_error_rates(reference: str, hypothesis: str, wer: float, cer: float) -> None:
     """WER counts word edits per reference word, CER character edits per reference character."""
     assert word_error_rate(reference, hypothesis) == pytest.approx(wer)
-    assert char_error_rate(reference, hypothesis) == pytest.approx(cer)
+    assert char_errors(reference, hypothesis).rate == pytest.approx(cer)
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from asr_interface.realtime_protocol import (
 from asr_interface.server.models import ModelPool
 from asr_interface.server.realtime import RealtimeSession
 from asr_interface.server.session import Session
-from asr_interface.server.session_types import Action, LoadConfig, RunStep, Send
+from asr_interface.server.session_types import Action, LoadConfig, RunStep, Send, SessionLimits
 from asr_interface.wire import (
     MAX_ERROR_CHARS,
     MAX_JSON_DEPTH,
@@ -37,10 +37,9 @@ from asr_interface.wire import (
     MAX_STRING_CHARS,
     ErrorCode,
     ProtocolError,
-    WireLimits,
 )
 
-LIMITS = WireLimits()
+LIMITS = SessionLimits().wire
 ASR_TYPES = ["load_model", "start", "end", "reset"]
 
 
@@ -69,9 +68,9 @@ def test_both_parsers_refuse_alike(frame: str, code: ErrorCode) -> None:
     """Size, JSON, depth, number length and string length are checked in one place, so
     both endpoints refuse a hostile frame with the same code and a short message."""
     with pytest.raises(ProtocolError) as asr:
-        parse_client_message(frame)
+        parse_client_message(frame, LIMITS)
     with pytest.raises(UnparsedEvent) as realtime:
-        parse_client_event(frame)
+        parse_client_event(frame, LIMITS)
     assert asr.value.code == realtime.value.error.code == code
     assert len(asr.value.message) <= MAX_ERROR_CHARS
 
@@ -80,7 +79,7 @@ def test_nesting_up_to_the_limit_is_read() -> None:
     """A message nesting exactly as deep as allowed is parsed: the bound refuses only
     what passes it (here `context` is then no string)."""
     with pytest.raises(ProtocolError) as refused:
-        parse_client_message(nested(MAX_JSON_DEPTH - 1))
+        parse_client_message(nested(MAX_JSON_DEPTH - 1), LIMITS)
     assert refused.value.code == ErrorCode.INVALID_MESSAGE
 
 
@@ -88,13 +87,17 @@ def test_the_bulk_audio_field_is_bounded_by_the_frame_only() -> None:
     """Base64 audio may be as long as a frame allows; any other Realtime field, and the
     same field on `/asr`, is bounded by `MAX_STRING_CHARS`."""
     audio = base64.b64encode(bytes(600_000)).decode()
-    event = parse_client_event(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
+    event = parse_client_event(
+        json.dumps({"type": "input_audio_buffer.append", "audio": audio}), LIMITS
+    )
     assert isinstance(event, AppendAudio)
     with pytest.raises(UnparsedEvent) as refused:
-        parse_client_event(json.dumps({"type": "input_audio_buffer.clear", "event_id": audio}))
+        parse_client_event(
+            json.dumps({"type": "input_audio_buffer.clear", "event_id": audio}), LIMITS
+        )
     assert (refused.value.error.code, refused.value.event_id) == (ErrorCode.INVALID_MESSAGE, None)
     with pytest.raises(ProtocolError):
-        parse_client_message(json.dumps({"type": "end", "audio": audio}))
+        parse_client_message(json.dumps({"type": "end", "audio": audio}), LIMITS)
 
 
 # Hostile input for the property tests.
@@ -173,7 +176,7 @@ def assert_bounded(message: BaseModel) -> None:
 def test_asr_parser_answers_every_frame_typed(frame: str) -> None:
     """Any text is a typed message or a `ProtocolError` with one of the documented codes."""
     try:
-        message = parse_client_message(frame)
+        message = parse_client_message(frame, LIMITS)
     except ProtocolError as error:
         assert isinstance(error.code, ErrorCode)
         return
@@ -186,7 +189,7 @@ def test_realtime_parser_answers_every_frame_typed(frame: str) -> None:
     """Any text is a typed client event or an `UnparsedEvent` carrying a documented code
     and, at most, a bounded `event_id`; only base64 audio may pass the string bound."""
     try:
-        event = parse_client_event(frame)
+        event = parse_client_event(frame, LIMITS)
     except UnparsedEvent as refused:
         assert isinstance(refused.error.code, ErrorCode)
         assert refused.event_id is None or len(refused.event_id) <= MAX_STRING_CHARS
@@ -237,7 +240,7 @@ def test_asr_session_answers_hostile_sequences(pool: ModelPool, sequence: list[s
     for index, frame in enumerate(sequence):
         replies = check_replies(run_to_quiet(session, session.receive_text(frame, index), index))
         try:
-            parse_client_message(frame)
+            parse_client_message(frame, LIMITS)
         except ProtocolError as error:
             assert [(type(r), getattr(r, "code", None)) for r in replies] == [(Error, error.code)]
 
@@ -253,7 +256,7 @@ def test_realtime_session_answers_hostile_sequences(pool: ModelPool, sequence: l
         actions = realtime.receive_text(frame, index)
         replies = check_replies(run_to_quiet(realtime, actions, index))
         try:
-            parse_client_event(frame)
+            parse_client_event(frame, LIMITS)
         except UnparsedEvent as refused:
             codes: list[Any] = [r.error.code for r in replies if isinstance(r, ErrorEvent)]
             assert codes == [refused.error.code]

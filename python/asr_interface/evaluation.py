@@ -108,11 +108,6 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     return word_errors(reference, hypothesis).rate
 
 
-def char_error_rate(reference: str, hypothesis: str) -> float:
-    """CER of one hypothesis; sum `char_errors` instead to score a corpus."""
-    return char_errors(reference, hypothesis).rate
-
-
 def lost_and_extra_words(before: Sequence[str], after: Sequence[str]) -> tuple[int, int]:
     """How two transcripts of the same speech differ in count: the words of `before`
     missing from `after`, and the words `after` has in excess (a word heard another way,

@@ -11,16 +11,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from asr_interface.wire import EXCERPT_CHARS as EXCERPT_CHARS
+from asr_interface.wire import MAX_ERROR_CHARS as MAX_ERROR_CHARS
 from asr_interface.wire import (
-    DEFAULT_LIMITS,
     MAX_STRING_CHARS,
     WireLimits,
     check_shape,
     decode_object,
     excerpt,
 )
-from asr_interface.wire import EXCERPT_CHARS as EXCERPT_CHARS
-from asr_interface.wire import MAX_ERROR_CHARS as MAX_ERROR_CHARS
 from asr_interface.wire import ErrorCode as ErrorCode
 from asr_interface.wire import ProtocolError as ProtocolError
 
@@ -88,7 +87,7 @@ ClientMessage = Annotated[LoadModel | Start | End | Reset, Field(discriminator="
 _client_messages: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
-def parse_client_message(text: str, limits: WireLimits = DEFAULT_LIMITS) -> ClientMessage:
+def parse_client_message(text: str, limits: WireLimits) -> ClientMessage:
     """Parses one text frame, raising `ProtocolError` with the code a client can act on."""
     data = decode_object(text, limits)
     check_shape(data, limits)

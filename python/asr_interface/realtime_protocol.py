@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from asr_interface.protocol import describe_validation_error
 from asr_interface.wire import (
-    DEFAULT_LIMITS,
     ErrorCode,
     ProtocolError,
     WireLimits,
@@ -143,7 +142,7 @@ BULK_FIELDS = ("audio",)
 """Fields bounded by the text frame alone: base64 audio."""
 
 
-def parse_client_event(text: str, limits: WireLimits = DEFAULT_LIMITS) -> ClientEvent:
+def parse_client_event(text: str, limits: WireLimits) -> ClientEvent:
     """Parses one text frame, raising `UnparsedEvent` with the code a client can act on;
     the bounds are those of `/asr` (`wire.py`), with `audio` bounded by the frame alone."""
     try:

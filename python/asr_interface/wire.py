@@ -32,7 +32,6 @@ MAX_JSON_DEPTH = 16
 """Deepest nesting of objects and arrays; the deepest message of either protocol has 6."""
 MAX_NUMBER_CHARS = 100
 """Longest number literal: far more digits than any float or integer field can use."""
-DEFAULT_MAX_FRAME_BYTES = 1 << 20
 
 
 def text_chars_for(max_frame_bytes: int) -> int:
@@ -47,7 +46,7 @@ def text_chars_for(max_frame_bytes: int) -> int:
 class WireLimits:
     """What one client text frame may be; the same on every endpoint."""
 
-    max_text_chars: int = text_chars_for(DEFAULT_MAX_FRAME_BYTES)
+    max_text_chars: int
     max_depth: int = MAX_JSON_DEPTH
     max_number_chars: int = MAX_NUMBER_CHARS
     max_string_chars: int = MAX_STRING_CHARS
@@ -56,9 +55,6 @@ class WireLimits:
     def for_frames(cls, max_frame_bytes: int) -> WireLimits:
         """The limits of a server taking binary frames of up to `max_frame_bytes`."""
         return cls(max_text_chars=text_chars_for(max_frame_bytes))
-
-
-DEFAULT_LIMITS = WireLimits()
 
 
 class ErrorCode(StrEnum):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from asr_interface.audio import SAMPLING_RATE
+from asr_interface.backends.decoding_options import WHISPER_STREAMING as WHISPER_STREAMING_DECODING
 from asr_interface.backends.decoding_options import DecodingOptions
 from asr_interface.backends.whisper_batch import WhisperBatchDecoder
 from asr_interface.core.config import ASRConfig
@@ -15,7 +17,7 @@ from asr_interface.core.decoding import WindowRequest, WindowResult
 
 RATE = SAMPLING_RATE
 LONG = "long/ljspeech_LJ001-0001_to_0032.wav"
-GREEDY = DecodingOptions(beam_size=1)
+GREEDY = replace(WHISPER_STREAMING_DECODING, beam_size=1)
 
 
 WHISPER_STREAMING = ASRConfig(

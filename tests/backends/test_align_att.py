@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from asr_interface.audio import SAMPLING_RATE
-from asr_interface.backends.align_att import AlignAttDecoder, AlignAttOptions, AlignAttProcessor
+from asr_interface.backends.align_att import AlignAttDecoder, AlignAttProcessor
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.core.config import ASRConfig
@@ -65,7 +65,7 @@ def test_a_step_commits_only_words_ending_before_the_threshold(decoder: AlignAtt
     processor.insert_audio_chunk(speech_audio(JFK)[: round(seconds * SAMPLING_RATE)])
     start, end, text = processor.process_iter()
     assert text and start is not None and end is not None
-    assert end < seconds - AlignAttOptions().frame_threshold * 0.02
+    assert end < seconds - processor.options.frame_threshold * 0.02
     partial = processor.unconfirmed()
     assert partial and all(start <= word_start <= seconds for word_start, _, _ in partial)
     assert partial[0][0] >= end

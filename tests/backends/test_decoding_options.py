@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pydantic import ValidationError
 
-from asr_interface.backends.decoding_options import DecodingOptions
+from asr_interface.backends.decoding_options import WHISPER_STREAMING, DecodingOptions
 from asr_interface.core.config import ASRConfig
 
 
@@ -40,4 +42,4 @@ def test_values_the_config_refuses_are_refused(options: dict[str, float]) -> Non
     with pytest.raises(ValidationError):
         ASRConfig(**options)  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
-        DecodingOptions(**options)  # type: ignore[arg-type]
+        replace(WHISPER_STREAMING, **options)  # type: ignore[arg-type]

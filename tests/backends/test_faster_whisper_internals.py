@@ -10,7 +10,7 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from asr_interface.backends.decoding_options import DecodingOptions
+from asr_interface.backends.decoding_options import WHISPER_STREAMING
 from asr_interface.backends.faster_whisper_internals import (
     WhisperInternals,
     assets_path,
@@ -155,7 +155,7 @@ def test_word_timing_from_a_batched_alignment(whisper: WhisperInternals) -> None
     encoder = WhisperEncoder(whisper)
     features = whisper.features(audio)
     frames = features.shape[-1] - 1
-    encoded = encoder.encode([features[:, :frames]], DecodingOptions())
+    encoded = encoder.encode([features[:, :frames]], WHISPER_STREAMING)
     tokenizer = whisper.tokenizer("transcribe", "en")
     text = " " + transcript(JFK).strip()
     tokens = tokenizer.encode(text)

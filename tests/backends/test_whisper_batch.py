@@ -4,9 +4,10 @@ range of the encoder input (its shortening: test_whisper_encoder.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from asr_interface.backends.decoding_options import DecodingOptions
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_batch import (
     WhisperBatchDecoder,
@@ -16,7 +17,14 @@ from asr_interface.backends.whisper_loader import FasterWhisperASR
 from asr_interface.core.config import ASRConfig
 from asr_interface.errors import ConfigError
 from asr_interface.evaluation import word_error_rate
-from tests.backends.batch_decoding import GREEDY, LONG, RATE, decode, text
+from tests.backends.batch_decoding import (
+    GREEDY,
+    LONG,
+    RATE,
+    WHISPER_STREAMING_DECODING,
+    decode,
+    text,
+)
 from tests.speech import JFK, speech_audio
 
 pytestmark = pytest.mark.model
@@ -31,7 +39,7 @@ def test_whisper_streaming_options_decode_exactly_as_faster_whisper(
     audio = speech_audio(JFK)[: round(seconds * RATE)]
     expected = speech_words(asr.transcribe_recording(audio, prompt, "en"))
     assert expected
-    assert decode(decoder, audio, DecodingOptions(), prompt=prompt).words == expected
+    assert decode(decoder, audio, WHISPER_STREAMING_DECODING, prompt=prompt).words == expected
 
 
 def test_forced_prefix_ending_a_sentence_keeps_the_speech_after_it(
@@ -45,9 +53,7 @@ def test_forced_prefix_ending_a_sentence_keeps_the_speech_after_it(
     committed = "".join(word for _, _, word in free.words[: first_end + 1])
     rest = "".join(word for _, _, word in free.words[first_end + 1 :])
     assert rest.strip(), "the window must hold speech after its first sentence"
-    forced = decode(
-        decoder, audio, DecodingOptions(beam_size=1, force_committed=True), committed=committed
-    )
+    forced = decode(decoder, audio, replace(GREEDY, force_committed=True), committed=committed)
     assert text(forced).startswith(committed)
     assert word_error_rate(rest, text(forced)[len(committed) :]) <= 0.2
 

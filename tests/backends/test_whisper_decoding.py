@@ -141,7 +141,7 @@ def test_align_att_reads_a_prompt_of_control_tokens_as_text(model: WhisperModel)
     decoder = AlignAttDecoder(model)
     prompt = decoder.decoding.text_tokens("".join(CONTROL_SPELLINGS) * 40)
     assert len(prompt) > decoder.decoding.prompt_limit
-    words = decoder.decode(speech_audio(JFK), prompt, [], AlignAttOptions())
+    words = decoder.decode(speech_audio(JFK), prompt, [], AlignAttOptions.default())
     text = "".join(word[2] for word in words)
     assert "<|" not in text
     assert word_error_rate(transcript(JFK), text) < 0.3, normalize(text)

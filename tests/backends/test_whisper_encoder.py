@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from asr_interface.backends.decoding_options import DecodingOptions
 from asr_interface.backends.whisper_batch import WhisperBatchDecoder
 from asr_interface.evaluation import word_errors
 from tests.backends.batch_decoding import GREEDY, RATE, decode, text
@@ -24,7 +24,7 @@ def test_shortened_encoder_input_keeps_the_words_of_the_full_one(
     the window."""
     audio = speech_audio(JFK)[: round(seconds * RATE)]
     full = decode(decoder, audio, GREEDY)
-    short = decode(decoder, audio, DecodingOptions(beam_size=1, encoder_seconds=10.0))
+    short = decode(decoder, audio, replace(GREEDY, encoder_seconds=10.0))
     assert text(full).strip()
     assert word_errors(text(full), text(short)).errors <= 2
     assert all(0 <= start <= end <= seconds + 0.05 for start, end, _ in short.words)
@@ -44,6 +44,6 @@ def test_speech_filling_a_shortened_input_decodes_in_one_pass(
 
     monkeypatch.setattr(decoder.fallback, "generate", counted)
     audio = speech_audio(JFK)[: 10 * RATE]
-    result = decode(decoder, audio, DecodingOptions(beam_size=1, encoder_seconds=10.0))
+    result = decode(decoder, audio, replace(GREEDY, encoder_seconds=10.0))
     assert temperatures == [0.0]
     assert "country" in text(result)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from asr_interface.backends.decoding_options import DecodingOptions
+from asr_interface.backends.decoding_options import WHISPER_STREAMING
 from asr_interface.backends.faster_whisper_internals import WhisperInternals
 from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_encoder import WhisperEncoder
@@ -35,6 +35,6 @@ def test_english_only_model_never_runs_detection(monkeypatch: pytest.MonkeyPatch
     audio = speech_audio(JFK)
     requests = [WindowRequest(audio), WindowRequest(audio, language="en")]
     features = [whisper.features(audio) for _ in requests]
-    languages = window_languages(whisper, encoder, requests, features, DecodingOptions())
+    languages = window_languages(whisper, encoder, requests, features, WHISPER_STREAMING)
     assert languages == [("en", 1.0), ("en", 1.0)]
     assert encodes == []

@@ -11,7 +11,7 @@ import pytest
 from asr_interface.backends.decoding_options import DecodingOptions
 from asr_interface.backends.whisper_batch import WhisperBatchDecoder
 from asr_interface.core.decoding import WindowResult
-from tests.backends.batch_decoding import LONG, RATE, decode
+from tests.backends.batch_decoding import GREEDY, LONG, RATE, decode
 from tests.speech import speech_audio
 
 pytestmark = pytest.mark.model
@@ -42,7 +42,7 @@ def test_short_tail_is_left_to_the_next_window_but_never_in_the_last(
         return decode(decoder, audio, options, final=final), passes
 
     audio = speech_audio(LONG)[: round(seconds * RATE)]
-    options = DecodingOptions(beam_size=1, encoder_seconds=10.0, tail_seconds=2.0)
+    options = replace(GREEDY, encoder_seconds=10.0, tail_seconds=2.0)
     every_tail, every_tail_passes = decoded(replace(options, tail_seconds=0.0))
     final, final_passes = decoded(options)
     going_on, going_on_passes = decoded(options, final=False)

@@ -14,8 +14,9 @@ import pytest
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.protocol import ProtocolError
 from asr_interface.server import compressed
-from asr_interface.server.audio_sink import AudioLimits, AudioSink
+from asr_interface.server.audio_sink import AudioSink
 from asr_interface.server.compressed import STALL_SECONDS, CompressedDecoder, UndecodableStream
+from asr_interface.server.session_types import SessionLimits
 from tests.encoded_audio import COMPRESSED_FORMATS, encode_speech
 from tests.speech import JFK, speech_audio
 
@@ -131,7 +132,7 @@ def test_compressed_bytes_waiting_for_their_decoder_are_bounded(
 
     monkeypatch.setattr(compressed._Pipeline, "run", held_up)
     data = encode_speech(speech_audio(JFK), "wav")
-    sink = AudioSink("auto", limits=AudioLimits(max_frame_bytes=1000))
+    sink = AudioSink("auto", limits=SessionLimits(max_frame_bytes=1000))
     sink.push(data[:600], 0.0, 0.0)
     with pytest.raises(ProtocolError) as refused:
         sink.push(data[600:1200], 0.0, 0.0)

@@ -12,7 +12,6 @@ def test_a_burst_of_one_seconds_frames_passes_at_once() -> None:
     limit = FrameRateLimit(100, now=0.0)
     assert [limit.delay(0.0) for _ in range(100)] == [0.0] * 100
     assert limit.delay(0.0) == pytest.approx(0.01)
-    assert limit.throttled_frames == 1
 
 
 def test_waiting_frames_are_read_at_the_rate() -> None:
@@ -31,10 +30,3 @@ def test_a_client_within_the_rate_never_waits() -> None:
     """Frames 20 ms apart against a 100/s limit are never delayed."""
     limit = FrameRateLimit(100, now=0.0)
     assert all(limit.delay(i * 0.02) == 0.0 for i in range(1000))
-
-
-@pytest.mark.parametrize("rate", [0, -1, float("nan")])
-def test_a_nonsensical_rate_is_refused(rate: float) -> None:
-    """The rate must be a positive number of frames per second."""
-    with pytest.raises(ValueError, match="positive"):
-        FrameRateLimit(rate, now=0.0)

@@ -119,10 +119,3 @@ def test_no_step_waits_behind_a_later_step_of_its_key(
     """Steps of one key run in the order they became ready, in full batches; a step of
     another key heads the next batch once it is the oldest waiting."""
     assert drain(steps(waiting), max_batch) == batches
-
-
-@pytest.mark.parametrize(("max_batch", "window"), [(0, 0.05), (-1, 0.05), (4, -0.01)])
-def test_policy_refuses_impossible_settings(max_batch: int, window: float) -> None:
-    """A batch holds at least one step, and a window is never negative."""
-    with pytest.raises(ValueError, match=r"max_batch|window"):
-        BatchPolicy(max_batch, window)

@@ -19,7 +19,7 @@ faster-whisper and CTranslate2 are imported where they are used, as in `whisper_
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from asr_interface.backends.decoding_options import DecodingOptions
 from asr_interface.backends.faster_whisper_internals import WhisperInternals
 from asr_interface.backends.whisper_decoding import TranscribeDefaults, WhisperDecoding
 from asr_interface.backends.whisper_encoder import WhisperEncoder
+from asr_interface.core.config import ASRConfig
 from asr_interface.core.engine import PolicyEngine
 from asr_interface.core.protocols import TimedText, TimedWord
 
@@ -49,23 +50,30 @@ MEDIAN_FILTER_WIDTH = 7
 
 @dataclass(frozen=True)
 class AlignAttOptions:
-    """The policy's settings, and the decoding's (`DecodingOptions`, made from the
-    configuration in one place; its beam, encoder input and token budget apply)."""
+    """The policy's settings, and the decoding's (`DecodingOptions`; its beam, encoder input
+    and token budget apply). `from_config` makes them from the configuration, whose defaults
+    are theirs."""
 
-    frame_threshold: int = 25
-    """A word is committed once its end lies more than this many 20 ms frames before the end
-    of the audio decoded (SimulStreaming's default, 0.5 s)."""
-    trimming_sec: float = 15.0
+    trimming_sec: float
     """The window is cut at a committed word once it is longer than this (the configuration's
     `buffer_trimming_sec`). Over every set of continuous speech 15 s made one error more than
     25 s for two thirds of the encoder's work, 10 s three more again (docs/align-att.md)."""
-    decoding: DecodingOptions = field(
-        default_factory=lambda: DecodingOptions(
-            beam_size=1, encoder_seconds=10.0, max_tokens_per_second=12.0
+    decoding: DecodingOptions
+    frame_threshold: int = 25
+    """A word is committed once its end lies more than this many 20 ms frames before the end
+    of the audio decoded (SimulStreaming's default, 0.5 s)."""
+
+    @classmethod
+    def from_config(cls, config: ASRConfig) -> AlignAttOptions:
+        """The settings `config` asks for: the one place its options reach the policy."""
+        return cls(
+            trimming_sec=config.buffer_trimming_sec, decoding=DecodingOptions.from_config(config)
         )
-    )
-    """Greedy, as SimulStreaming decodes by default, with the server's encoder input and
-    token budget (a run-on otherwise runs to Whisper's 448-token limit)."""
+
+    @classmethod
+    def default(cls) -> AlignAttOptions:
+        """The settings of the default configuration under this policy."""
+        return cls.from_config(ASRConfig(policy="align-att"))
 
 
 class AlignAttDecoder:
@@ -190,7 +198,7 @@ class AlignAttProcessor:
 
     def __init__(self, decoder: AlignAttDecoder, options: AlignAttOptions | None = None) -> None:
         self.decoder = decoder
-        self.options = options or AlignAttOptions()
+        self.options = options or AlignAttOptions.default()
         self._core = AlignAttCore(
             frame_threshold=self.options.frame_threshold,
             trimming_sec=self.options.trimming_sec,

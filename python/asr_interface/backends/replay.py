@@ -19,7 +19,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,22 +29,6 @@ from asr_interface.core.decoding import TimedWord
 
 TRACE_FORMAT = "asr-interface-trace"
 TRACE_VERSION = 1
-
-
-class StreamingASR(Protocol):
-    """The whisper_streaming ASR shape: what `RecordingASR` can wrap."""
-
-    sep: str
-
-    def transcribe(self, audio: npt.NDArray[np.float32], init_prompt: str = "") -> Any: ...
-
-    def ts_words(self, result: Any) -> list[TimedWord]: ...
-
-    def segments_end_ts(self, result: Any) -> list[float]: ...
-
-    def use_vad(self) -> None: ...
-
-    def set_translate_task(self) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class TemperatureFallback:
         tried: list[list[Attempt]] = [[] for _ in batch.windows]
         chosen: dict[int, Attempt] = {}
         pending = list(range(len(batch.windows)))
-        suppressed = self._suppressed_tokens(batch, options)
+        suppressed = self._suppressed_tokens(batch)
         for temperature in defaults.temperature:
             if not pending:
                 break
@@ -155,14 +155,14 @@ class TemperatureFallback:
             for row, prompt in zip(rows, prompts, strict=True)
         )
 
-    def _suppressed_tokens(self, batch: SeekPass, options: DecodingOptions) -> list[int]:
-        """faster-whisper's suppressed tokens, plus, with a shortened encoder input, every
-        timestamp past its end, which the audio cannot support."""
+    def _suppressed_tokens(self, batch: SeekPass) -> list[int]:
+        """faster-whisper's suppressed tokens, plus, when the encoder input was shortened
+        (`encoder_seconds`), every timestamp past its end, which the audio cannot support."""
         tokenizer = batch.windows[0].tokenizer
         suppressed = self.decoding.suppressed_tokens(tokenizer)
         positions = int(batch.encoded.shape[1])
         max_positions = self.whisper.max_frames // self.whisper.input_stride
-        if options.encoder_seconds is not None and positions < max_positions:
+        if positions < max_positions:
             first_late = tokenizer.timestamp_begin + positions + 1
             suppressed.extend(range(first_late, tokenizer.timestamp_begin + max_positions + 1))
         return suppressed

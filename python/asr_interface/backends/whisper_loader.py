@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from asr_interface.backends.align_att import AlignAttDecoder, AlignAttOptions, AlignAttProcessor
-from asr_interface.backends.decoding_options import DecodingOptions
+from asr_interface.backends.decoding_options import WHISPER_STREAMING, DecodingOptions
 from asr_interface.backends.faster_whisper_internals import WhisperInternals
 from asr_interface.backends.model_resolution import resolve_model_path
 from asr_interface.backends.shared_models import shared_whisper_model
@@ -26,6 +26,7 @@ from asr_interface.backends.whisper_batch import (
     WhisperBatchDecoder,
     speech_words,
 )
+from asr_interface.core.config import ASRConfig
 from asr_interface.core.decoding import WindowRequest
 from asr_interface.core.language import DetectedLanguage
 from asr_interface.core.processor import OnlineASRProcessor
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
     from faster_whisper.transcribe import Segment
 
-    from asr_interface.core.config import ASRConfig
 
 __all__ = [
     "NO_SPEECH_SKIP_PROBABILITY",
@@ -73,6 +73,11 @@ def _batch_decoder(model: WhisperModel) -> WhisperBatchDecoder:
     return decoder
 
 
+_MODEL_DEFAULTS = ASRConfig()
+"""The model settings (device, compute type, threads, workers) a drop-in `FasterWhisperASR`
+loads with unless told: the configuration's."""
+
+
 class FasterWhisperASR(ASRBase):
     """Whisper through faster-whisper, returning every word with its own times.
 
@@ -81,8 +86,9 @@ class FasterWhisperASR(ASRBase):
     by every instance with the same weights and settings. English-only models accept only
     `lan="en"` and no translation; anything else raises `ConfigError`.
 
-    `decoding` defaults to whisper_streaming's (beam 5, 30 s encoder input, every tail
-    decoded); `ASRConfig`'s defaults are the cheaper ones the server uses, and the loader
+    The model settings default to `ASRConfig`'s; `decoding` to whisper_streaming's
+    (`WHISPER_STREAMING`: beam 5, 30 s encoder input, every tail decoded). `ASRConfig`'s
+    decoding defaults are the cheaper ones the server uses, and the loader
     passes `DecodingOptions.from_config(config)`. Streams step through `window_decoder()`,
     which may decode many streams' windows in one call; `transcribe` decodes one window the
     same way.
@@ -98,10 +104,10 @@ class FasterWhisperASR(ASRBase):
         model_dir: str | None = None,
         logfile: TextIO = sys.stderr,
         *,
-        device: str = "cpu",
-        compute_type: str = "int8",
-        cpu_threads: int = 0,
-        num_workers: int = 0,
+        device: str = _MODEL_DEFAULTS.device,
+        compute_type: str = _MODEL_DEFAULTS.compute_type,
+        cpu_threads: int = _MODEL_DEFAULTS.cpu_threads,
+        num_workers: int = _MODEL_DEFAULTS.num_workers,
         decoding: DecodingOptions | None = None,
     ) -> None:
         # Set before the base constructor, which calls `load_model`.
@@ -109,7 +115,7 @@ class FasterWhisperASR(ASRBase):
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads
         self.num_workers = num_workers
-        self.decoding = decoding or DecodingOptions()
+        self.decoding = decoding or WHISPER_STREAMING
         self.vad = False
         self.model: WhisperModel
         super().__init__(lan, modelsize, cache_dir, model_dir, logfile)
@@ -284,5 +290,4 @@ class FasterWhisperLoader:
         refuses what the policy cannot serve: detection, voice activity control)."""
         assert asr.original_language is not None
         decoder = AlignAttDecoder(asr.model, language=asr.original_language, task=asr.task)
-        options = AlignAttOptions(trimming_sec=config.buffer_trimming_sec, decoding=asr.decoding)
-        return AlignAttProcessor(decoder, options)
+        return AlignAttProcessor(decoder, AlignAttOptions.from_config(config))

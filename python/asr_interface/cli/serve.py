@@ -24,7 +24,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ServerSettings()
     network = parser.add_argument_group("network")
     network.add_argument("--host", default=defaults.host, help="address to listen on")
-    network.add_argument("--port", type=_port, default=defaults.port, help="0 picks a free port")
+    network.add_argument("--port", type=int, default=defaults.port, help="0 picks a free port")
     network.add_argument("--ssl-certfile", help="serve wss:// and https:// with this certificate")
     network.add_argument("--ssl-keyfile", help="private key of --ssl-certfile")
     access = parser.add_argument_group("access")
@@ -44,7 +44,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     limits = parser.add_argument_group("limits", "docs/protocol.md#limits lists every bound")
     limits.add_argument(
         "--max-sessions",
-        type=_positive_int,
+        type=int,
         default=defaults.max_sessions,
         help="open sessions at most (default: %(default)s)",
     )
@@ -55,49 +55,49 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     limits.add_argument(
         "--idle-timeout",
-        type=_positive_float,
+        type=float,
         default=defaults.idle_timeout,
         help="close sessions silent for this many seconds while the server owes them nothing "
         "(default: %(default)s)",
     )
     limits.add_argument(
         "--max-session-seconds",
-        type=_positive_float,
+        type=float,
         default=defaults.max_session_seconds,
         help="finish a session's stream and close it after this many seconds "
         "(default: %(default)s)",
     )
     limits.add_argument(
         "--drain-seconds",
-        type=_non_negative_float,
+        type=float,
         default=defaults.drain_seconds,
         help="after SIGTERM, let open streams go on this long (while /health answers 503 "
         "draining) before ending them (default: %(default)s)",
     )
     limits.add_argument(
         "--shutdown-grace",
-        type=_non_negative_float,
+        type=float,
         default=defaults.shutdown_grace,
         help="then wait this long for the ended streams' final commits before closing "
         "them; a second signal exits at once (default: %(default)s)",
     )
     limits.add_argument(
         "--max-frame-bytes",
-        type=_positive_int,
+        type=int,
         default=defaults.max_frame_bytes,
         help="largest binary audio frame accepted, and most bytes of a compressed stream "
         "waiting for its decoder (default: %(default)s)",
     )
     limits.add_argument(
         "--max-backlog-seconds",
-        type=_positive_float,
+        type=float,
         default=defaults.max_backlog_seconds,
         help="most seconds of a stream's decoded audio, of any encoding, waiting for the "
         "model; frames beyond get `backlog_full` (default: %(default)s)",
     )
     limits.add_argument(
         "--model-call-timeout",
-        type=_non_negative_float,
+        type=float,
         default=defaults.model_call_timeout,
         help="fail a step whose model call runs longer than this many seconds, and report the "
         "model as stalled on /health until a call returns; 0 waits forever "
@@ -105,34 +105,34 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     limits.add_argument(
         "--max-loaded-models",
-        type=_positive_int,
+        type=int,
         default=defaults.max_loaded_models,
         help="configurations kept loaded besides the default, least recently used unloaded "
         "first (default: %(default)s)",
     )
     limits.add_argument(
         "--max-frames-per-second",
-        type=_positive_float,
+        type=float,
         default=defaults.max_frames_per_second,
         help="read each connection's frames at this rate at most, after a burst of one "
         "second's worth (default: %(default)s)",
     )
     limits.add_argument(
         "--max-reply-bytes",
-        type=_positive_int,
+        type=int,
         default=defaults.max_reply_bytes,
         help="close a connection (1008, slow_reader) whose client leaves more than this many "
         "bytes of replies unread (default: %(default)s)",
     )
     limits.add_argument(
         "--workers",
-        type=_positive_int,
+        type=int,
         default=defaults.workers,
         help="threads running model calls (default: %(default)s)",
     )
     limits.add_argument(
         "--latency-target",
-        type=_non_negative_float,
+        type=float,
         default=defaults.latency_target,
         help="refuse new sessions (error `overloaded`) while recent model steps return later "
         "than this many seconds after their audio was due; 0 accepts every session "
@@ -143,7 +143,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     batching.add_argument(
         "--max-batch",
-        type=_positive_int,
+        type=int,
         default=defaults.max_batch,
         help="most sessions' steps decoded in one model call; 1 decodes each step alone, "
         "which on a CPU measured as fast as batching and with less delay; try 8 on a GPU "
@@ -151,7 +151,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     batching.add_argument(
         "--batch-window-ms",
-        type=_non_negative_float,
+        type=float,
         default=defaults.batch_window_ms,
         help="how long a step that became ready waits for other sessions' steps to join "
         "its batch, when the batch is not full and other sessions could join "
@@ -231,34 +231,3 @@ def run_serve(arguments: argparse.Namespace) -> int:
 
 def _comma_separated(text: str) -> tuple[str, ...]:
     return tuple(name for name in text.split(",") if name)
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0 to 65535, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from asr_interface._core import SAMPLE_RATE, StreamingCore, join_words
+from asr_interface.core.config import ASRConfig
 from asr_interface.core.decoding import (
     TimedWord,
     WindowDecoder,
@@ -32,6 +33,11 @@ from asr_interface.core.language import DetectedLanguage, StreamLanguage
 from asr_interface.core.protocols import TimedText
 
 Flushed = TimedText
+
+_DEFAULTS = ASRConfig()
+DEFAULT_TRIMMING = (_DEFAULTS.buffer_trimming, _DEFAULTS.buffer_trimming_sec)
+"""The trimming a processor built without a configuration keeps: the configuration's
+(whisper_streaming's too: segment ends, 15 s)."""
 
 
 class HypothesisView:
@@ -89,8 +95,8 @@ class OnlineASRProcessor:
         self,
         asr: Any,
         tokenizer: Any = None,
-        buffer_trimming: tuple[str, float] = ("segment", 15),
-        min_chunk_sec: float = 1.0,
+        buffer_trimming: tuple[str, float] = DEFAULT_TRIMMING,
+        min_chunk_sec: float = _DEFAULTS.min_chunk_size,
         logfile: TextIO = sys.stderr,
         *,
         max_window_sec: float = 30.0,

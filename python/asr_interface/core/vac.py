@@ -23,7 +23,7 @@ from asr_interface.audio import SAMPLING_RATE
 from asr_interface.core.decoding import TimedWord
 from asr_interface.core.engine import ResumingEngine, SpeechEvent, SpeechKind, StepResult
 from asr_interface.core.language import DetectedLanguage
-from asr_interface.core.processor import Flushed, OnlineASRProcessor
+from asr_interface.core.processor import DEFAULT_TRIMMING, Flushed, OnlineASRProcessor
 
 
 class SpeechBoundary(NamedTuple):
@@ -96,7 +96,7 @@ class VACOnlineASRProcessor:
         online_chunk_size: float,
         asr: Any,
         tokenizer: Any = None,
-        buffer_trimming: tuple[str, float] = ("segment", 15),
+        buffer_trimming: tuple[str, float] = DEFAULT_TRIMMING,
         logfile: TextIO = sys.stderr,
         *,
         max_window_sec: float = 30.0,

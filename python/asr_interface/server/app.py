@@ -36,7 +36,6 @@ from asr_interface.server.session_types import (
     SessionLimits,
 )
 from asr_interface.server.settings import ServerSettings
-from asr_interface.wire import text_chars_for
 
 logger = logging.getLogger("asr_interface.server")
 
@@ -46,6 +45,7 @@ class ASRServer:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
+        self.limits = SessionLimits.from_settings(settings)
         self.metrics = ServerMetrics()
         self.model_workers = ThreadPoolExecutor(settings.workers, thread_name_prefix="asr-model")
         self.load = LoadMonitor(settings.latency_target)
@@ -94,7 +94,7 @@ class ASRServer:
             self.settings.port,
             process_request=self.routes.process_request,
             ssl=self._ssl_context(),
-            max_size=text_chars_for(self.settings.max_frame_bytes),
+            max_size=self.limits.wire.max_text_chars,
             # PCM barely compresses, and deflating every frame costs more CPU than the rest
             # of a session's work.
             compression=None,
@@ -175,10 +175,7 @@ class ASRServer:
             self.settings.config,
             sep=engine.sep,
             validate_config=self.models.validate,
-            limits=SessionLimits(
-                max_frame_bytes=self.settings.max_frame_bytes,
-                max_backlog_seconds=self.settings.max_backlog_seconds,
-            ),
+            limits=self.limits,
             observer=self.metrics,
             wake=decoded.notify,
         )

@@ -14,7 +14,6 @@ API's base64 PCM enters here as the same PCM frames.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -23,21 +22,13 @@ from asr_interface.audio import SAMPLING_RATE
 from asr_interface.protocol import ErrorCode, ProtocolError
 from asr_interface.server.compressed import STALL_SECONDS, CompressedDecoder
 from asr_interface.server.pcm import PcmDecoder
-
-
-@dataclass(frozen=True)
-class AudioLimits:
-    """The bounds every encoding's audio is held to."""
-
-    max_frame_bytes: int = 1 << 20
-    """Largest frame; larger ones get `frame_too_large` and are dropped. Also the most
-    compressed bytes that may wait for their decoder: beyond, `backlog_full`."""
-    max_backlog_seconds: float = 300.0
-    """Most decoded audio that may wait for the model."""
+from asr_interface.server.session_types import SessionLimits
 
 
 class AudioSink:
-    """One stream's audio path: frames in, 16 kHz samples out, within `AudioLimits`.
+    """One stream's audio path: frames in, 16 kHz samples out, within the session's limits
+    (`SessionLimits`: the frame size, which also bounds the compressed bytes waiting for
+    their decoder, and the backlog of decoded seconds).
 
     `push` a frame as it arrives, with the seconds already waiting for the model; its
     samples come back at once (PCM) or later through `take` (compressed: `wake` is called,
@@ -50,10 +41,10 @@ class AudioSink:
         encoding: str = "pcm_s16le",
         sample_rate: int = SAMPLING_RATE,
         *,
-        limits: AudioLimits | None = None,
+        limits: SessionLimits | None = None,
         wake: Callable[[], None] | None = None,
     ) -> None:
-        self.limits = limits or AudioLimits()
+        self.limits = limits or SessionLimits()
         self._pcm: PcmDecoder | None = None
         self._compressed: CompressedDecoder | None = None
         if encoding == "auto":

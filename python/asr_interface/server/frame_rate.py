@@ -14,14 +14,10 @@ class FrameRateLimit:
     """Frames per second one connection is read at, at most; sans-I/O (times are given)."""
 
     def __init__(self, frames_per_second: float, now: float) -> None:
-        if not frames_per_second > 0:
-            raise ValueError(f"frames_per_second must be positive, got {frames_per_second}")
         self.rate = frames_per_second
         self._burst = max(1.0, frames_per_second)
         self._tokens = self._burst
         self._updated = now
-        self.throttled_frames = 0
-        """Frames that had to wait for their turn, for a log line and the tests."""
 
     def delay(self, now: float) -> float:
         """Seconds to wait before reading the next frame; takes that frame's token."""
@@ -31,5 +27,4 @@ class FrameRateLimit:
         self._tokens -= 1.0
         if self._tokens >= 0:
             return 0.0
-        self.throttled_frames += 1
         return -self._tokens / self.rate

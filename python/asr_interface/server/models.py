@@ -19,6 +19,7 @@ from asr_interface.core.config import ASRConfig
 from asr_interface.core.engine import StreamEngine
 from asr_interface.errors import UnknownBackendError
 from asr_interface.protocol import ErrorCode, ProtocolError
+from asr_interface.server.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +49,8 @@ class ModelPool:
         *,
         executor: Executor,
         allowed_models: Iterable[str] | None = None,
-        max_loaded: int = 4,
+        max_loaded: int = ServerSettings.max_loaded_models,
     ) -> None:
-        if max_loaded < 1:
-            raise ValueError(f"max_loaded must be at least 1, got {max_loaded}")
         self.default = default
         self._executor = executor
         self._allowed = None if allowed_models is None else frozenset(allowed_models)

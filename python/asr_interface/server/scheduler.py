@@ -83,13 +83,9 @@ class BatchPolicy:
     """
 
     max_batch: int
+    """At least 1 (`ServerSettings` checks it)."""
     window: float
-
-    def __post_init__(self) -> None:
-        if self.max_batch < 1:
-            raise ValueError(f"max_batch must be at least 1, got {self.max_batch}")
-        if self.window < 0:
-            raise ValueError(f"the batch window must not be negative, got {self.window}")
+    """Not negative (`ServerSettings` checks it)."""
 
     def plan(
         self, waiting: Sequence[W], now: float, *, joinable: int, free_since: float = 0.0

@@ -36,7 +36,7 @@ from asr_interface.protocol import (
     Start,
     parse_client_message,
 )
-from asr_interface.server.audio_sink import AudioLimits, AudioSink
+from asr_interface.server.audio_sink import AudioSink
 from asr_interface.server.compressed import UndecodableStream
 from asr_interface.server.held import HeldEvents
 from asr_interface.server.session_types import (
@@ -91,9 +91,6 @@ class Session:
         self._validate_config = validate_config
         self._limits = limits or SessionLimits()
         self._observer = observer or NoObserver()
-        self._audio_limits = AudioLimits(
-            self._limits.max_frame_bytes, self._limits.max_backlog_seconds
-        )
         self._wake = wake
         self._stream = Stream(self._sink())
         self._step_running = False
@@ -380,7 +377,7 @@ class Session:
 
     def _sink(self, encoding: str = "pcm_s16le", sample_rate: int = SAMPLING_RATE) -> AudioSink:
         """The audio path of a stream in this format, within this session's limits."""
-        return AudioSink(encoding, sample_rate, limits=self._audio_limits, wake=self._wake)
+        return AudioSink(encoding, sample_rate, limits=self._limits, wake=self._wake)
 
     def _require_not_busy(self) -> None:
         if self.phase in (Phase.STREAMING, Phase.ENDING):

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 from asr_interface.core.config import ASRConfig
+from asr_interface.server.settings import ServerSettings
 from asr_interface.wire import WireLimits
 
 CLOSE_GOING_AWAY = 1001
@@ -82,9 +83,11 @@ class NoObserver:
 
 @dataclass(frozen=True)
 class SessionLimits:
-    max_frame_bytes: int = 1 << 20
+    """The bounds of one session; the two the operator sets default to the server's."""
+
+    max_frame_bytes: int = ServerSettings.max_frame_bytes
     """Largest binary frame accepted; larger ones get `frame_too_large` and are dropped."""
-    max_backlog_seconds: float = 300.0
+    max_backlog_seconds: float = ServerSettings.max_backlog_seconds
     """Most decoded audio a stream may have waiting for the model, whatever its encoding
     (see `AudioSink`), so a client sending an hour at once cannot hold an hour of audio in
     the server's memory."""
@@ -94,6 +97,14 @@ class SessionLimits:
     `backlog_full` (Realtime: `buffer_full`) and is dropped."""
     max_held_events: int = 10_000
     """Most messages held meanwhile, however small."""
+
+    @classmethod
+    def from_settings(cls, settings: ServerSettings) -> SessionLimits:
+        """The limits the server's operator set: the one place they reach a session."""
+        return cls(
+            max_frame_bytes=settings.max_frame_bytes,
+            max_backlog_seconds=settings.max_backlog_seconds,
+        )
 
     @property
     def wire(self) -> WireLimits:

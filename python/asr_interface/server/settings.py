@@ -70,6 +70,7 @@ class ServerSettings:
         }
         not_negative = {
             "batch_window_ms": self.batch_window_ms,
+            "drain_seconds": self.drain_seconds,
             "shutdown_grace": self.shutdown_grace,
             "latency_target": self.latency_target,
         }
