@@ -3,6 +3,7 @@ Chromium against real servers and the real model."""
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -218,12 +219,12 @@ def test_live_stream_survives_its_server(browser: Browser, artefacts: Path) -> N
     assert len(frames.received_messages("done")) == 1
     after = frames.received_messages("commit")[len(before) :]
     assert all(w["start"] >= settled_before - 0.5 for commit in after for w in commit["words"])
-    # The recording plays from its start: across the failover, two words either side, the
-    # transcript reads as the recording does, no word lost or repeated.
+    # The recording plays from its start: across the failover the transcript reads as the
+    # recording does, no word lost or repeated (words elsewhere may be heard another way,
+    # so the transcripts are aligned, not counted).
     said, heard = words(transcript(JFK)).split(), faulty.split()
     seam = len(words(context).split())
-    around = slice(max(0, seam - 2), seam + 2)
-    assert lost_and_extra_words(said[around], heard[around]) == (0, 0)
+    assert seam_losses(said, heard, seam) == (0, 0), (said, heard, seam)
 
 
 def kept_by_python(steps: list[tuple[str, float]]) -> dict[str, Any]:
@@ -319,3 +320,16 @@ def test_page_takes_the_python_clients_bounds_and_context(page: Page) -> None:
         MAX_CONTEXT_CHARS,
         python.context(),
     ]
+
+
+def seam_losses(said: list[str], heard: list[str], seam: int) -> tuple[int, int]:
+    """Words of `said` lost and words repeated in `heard` by the differences of the two at
+    the seam, before `heard`'s word `seam`: a word heard another way, one for one, is
+    neither, and differences elsewhere (another CPU's decoding) do not count."""
+    lost = extra = 0
+    matcher = difflib.SequenceMatcher(a=said, b=heard, autojunk=False)
+    for operation, a0, a1, b0, b1 in matcher.get_opcodes():
+        if operation != "equal" and b0 <= seam <= b1:
+            lost += max(0, (a1 - a0) - (b1 - b0))
+            extra += max(0, (b1 - b0) - (a1 - a0))
+    return lost, extra
