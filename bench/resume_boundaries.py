@@ -11,7 +11,7 @@ resumed words) and `duplicated` (the first resumed word repeating one of the las
 committed).
 
     python bench/resume_boundaries.py --lead-in 1.0
-    python bench/resume_boundaries.py --lead-in 0
+    python bench/resume_boundaries.py --lead-in 0 --policy local-agreement
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from speech_sets import long_stretch
 
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.backends.loaded import load_model
-from asr_interface.core.config import ASRConfig
+from asr_interface.core.config import SERVING_POLICY, ASRConfig
 from asr_interface.core.decoding import TimedWord
 from asr_interface.core.engine import StreamEngine
 from asr_interface.evaluation import normalize
@@ -54,8 +54,11 @@ def main() -> None:
     parser.add_argument("--lead-in", type=float, default=1.0, help="seconds before settled")
     parser.add_argument("--stride", type=int, default=3, help="try every STRIDE-th word")
     parser.add_argument("--stretches", type=int, default=2, help="6-clip stretches to use")
+    parser.add_argument(
+        "--policy", choices=["align-att", "local-agreement"], default=SERVING_POLICY
+    )
     arguments = parser.parse_args()
-    engine = load_model(ASRConfig()).open_stream()
+    engine = load_model(ASRConfig(policy=arguments.policy)).open_stream()
     choose = random.Random(1)
     tried = lost = duplicated = 0
     for stretch in range(arguments.stretches):
@@ -80,6 +83,7 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "policy": arguments.policy,
                 "lead_in_seconds": arguments.lead_in,
                 "boundaries": tried,
                 "lost": lost,

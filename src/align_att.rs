@@ -47,9 +47,10 @@ policy_class!(AlignAttCore {
         Ok(Self { inner })
     }
 
-    /// Starts a stream at `offset` continuing one committed elsewhere up to `settled`.
-    fn resume(&mut self, offset: f64, settled: f64) {
-        self.inner.resume(offset, settled);
+    /// Starts a stream at `offset` continuing one committed elsewhere up to `settled` with
+    /// the words `context`.
+    fn resume(&mut self, offset: f64, settled: f64, context: Vec<String>) {
+        self.inner.resume(offset, settled, context);
     }
 
     /// The window to decode, the prompt tokens before it and the prefix tokens inside it.

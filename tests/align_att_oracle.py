@@ -14,6 +14,11 @@ SAMPLING_RATE = 16000
 FRAME_SECONDS = 0.02
 TIME_TOLERANCE = 1e-6
 LEAD_IN_JITTER = 0.2
+REPEAT_WINDOW = 1.0
+MAX_REPEAT_WORDS = 5
+RESUME_TOLERANCE = 0.5
+ENDING_CHARS = 2
+STEM_CHARS = 4
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,21 @@ class TokenWord:
     end: float
     text: str
     tokens: tuple[int, ...]
+
+
+def loosely(words: list[TokenWord] | list[str]) -> str:
+    """The letters and digits of the words, lowercased."""
+    texts = [w if isinstance(w, str) else w.text for w in words]
+    return "".join(c.lower() for text in texts for c in text if c.isalnum())
+
+
+def heard_alike(a: str, b: str) -> bool:
+    """Alike, or one is the other but for a short ending."""
+    shorter, longer = sorted((a, b), key=len)
+    return longer.startswith(shorter) and (
+        len(shorter) == len(longer)
+        or (len(shorter) >= STEM_CHARS and len(longer) - len(shorter) <= ENDING_CHARS)
+    )
 
 
 def unheard(w: TokenWord) -> bool:
@@ -56,18 +76,31 @@ class OracleAlignAtt:
         self.unconfirmed: list[TokenWord] = []
         self.committed_end = offset
         self.settled = offset
+        self.resumed_tail: list[str] = []
 
-    def resume(self, offset: float, settled: float) -> None:
-        """A stream continuing one committed elsewhere up to `settled`: the words of the
-        audio before it (the lead-in) are never reported."""
+    def resume(self, offset: float, settled: float, context: list[str]) -> None:
+        """A stream continuing one committed elsewhere up to `settled` with the words
+        `context`: the words of the audio before it (the lead-in) are never reported, nor,
+        until a word is committed, a head saying the context's last words again."""
         self.init(offset)
         self.settled = max(settled, offset)
+        self.resumed_tail = list(context)
 
     def partial(self) -> list[TokenWord]:
-        return [w for w in self.unconfirmed if not self._in_lead_in(w)]
+        return self._new_words(self.unconfirmed)
+
+    def _new_words(self, words: list[TokenWord]) -> list[TokenWord]:
+        fresh = [w for w in words if not self._in_lead_in(w)]
+        if fresh and abs(fresh[0].start - self.settled) < REPEAT_WINDOW:
+            longest = min(len(self.resumed_tail), len(fresh), MAX_REPEAT_WORDS)
+            for count in range(1, longest + 1):
+                if heard_alike(loosely(self.resumed_tail[-count:]), loosely(fresh[:count])):
+                    return fresh[count:]
+        return fresh
 
     def _in_lead_in(self, w: TokenWord) -> bool:
-        return w.end <= self.settled + LEAD_IN_JITTER and w.start + w.end < 2.0 * self.settled
+        before = w.end <= self.settled + LEAD_IN_JITTER and w.start + w.end < 2.0 * self.settled
+        return before or w.start < self.settled - RESUME_TOLERANCE
 
     def insert(self, count: int) -> None:
         """Appends `count` samples; past the cap, cut at the newest committed word's end if
@@ -135,12 +168,15 @@ class OracleAlignAtt:
         return self._reported(new)
 
     def _reported(self, words: list[TokenWord]) -> list[TokenWord]:
-        """Committed words as reported: none of the lead-in, none starting before the
-        previous one ended."""
+        """Committed words as reported: none of the lead-in or of a head repeating a resumed
+        stream's context, none starting before the previous one ended."""
         reported = []
-        for w in words:
-            if self._in_lead_in(w):
-                continue
+        if any(not self._in_lead_in(w) for w in words):
+            fresh = self._new_words(words)
+            self.resumed_tail = []
+        else:
+            fresh = []
+        for w in fresh:
             start = max(w.start, self.committed_end)
             self.committed_end = max(w.end, start)
             reported.append(TokenWord(start, self.committed_end, w.text, w.tokens))

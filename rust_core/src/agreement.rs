@@ -30,13 +30,13 @@ impl AsRef<Word> for Word {
 /// How far before the last commit a new word may start and still count as new.
 const OVERLAP_TOLERANCE: f64 = 0.1;
 /// A new hypothesis starting this close to the last commit may repeat its tail.
-const REPEAT_WINDOW: f64 = 1.0;
+pub(crate) const REPEAT_WINDOW: f64 = 1.0;
 /// Longest committed tail that a new hypothesis is checked for repeating.
 const MAX_REPEAT_WORDS: usize = 5;
 /// How far before the settled time a resumed stream's new word may start: its committed
 /// tail was timed by another alignment of other audio, which puts a word boundary up to
 /// a few tenths of a second elsewhere.
-const RESUME_TOLERANCE: f64 = 0.5;
+pub(crate) const RESUME_TOLERANCE: f64 = 0.5;
 
 /// The hypothesis buffer of whisper_streaming, generalised to `n` agreeing hypotheses.
 #[derive(Debug, Clone)]
@@ -129,24 +129,8 @@ impl LocalAgreement {
         if (first.start - self.last_committed_time).abs() >= REPEAT_WINDOW {
             return;
         }
-        let longest = self
-            .committed_in_window
-            .len()
-            .min(self.new.len())
-            .min(MAX_REPEAT_WORDS);
-        let repeated = (1..=longest).find(|&i| {
-            let tail = self
-                .committed_in_window
-                .range(self.committed_in_window.len() - i..);
-            if self.resumed {
-                loosely(tail).eq(loosely(self.new[..i].iter()))
-            } else {
-                joined(tail).eq(joined(self.new[..i].iter()))
-            }
-        });
-        if let Some(i) = repeated {
-            self.new.drain(..i);
-        }
+        let repeated = repeated_head(&self.committed_in_window, &self.new, self.resumed);
+        self.new.drain(..repeated);
     }
 
     /// Commits the prefix on which the new hypothesis agrees with the `n - 1` before it.
@@ -199,6 +183,46 @@ impl LocalAgreement {
     }
 }
 
+/// How many words at the head of `new` say the last words of `committed` again (the
+/// shortest such head, of at most `MAX_REPEAT_WORDS` words), or 0: Whisper often re-emits
+/// the words just before its window. `loose` compares them as heard (a resumed stream's
+/// tail was transcribed elsewhere, with other words around it): alike in their letters and
+/// digits, in any case and punctuation, or but for a short ending (`"America"` heard for
+/// `"Americans,"`); otherwise they must read alike.
+pub(crate) fn repeated_head<T: AsRef<Word>, U: AsRef<Word>>(
+    committed: &VecDeque<T>,
+    new: &[U],
+    loose: bool,
+) -> usize {
+    let longest = committed.len().min(new.len()).min(MAX_REPEAT_WORDS);
+    (1..=longest)
+        .find(|&i| {
+            let tail = committed.range(committed.len() - i..).map(AsRef::as_ref);
+            let head = new[..i].iter().map(AsRef::as_ref);
+            if loose {
+                heard_alike(loosely(tail), loosely(head))
+            } else {
+                joined(tail).eq(joined(head))
+            }
+        })
+        .unwrap_or(0)
+}
+
+/// Letters a word heard again may gain or lose at its end and still be the same word.
+const ENDING_CHARS: usize = 2;
+/// Letters the shorter of two words alike but for their ending must keep.
+const STEM_CHARS: usize = 4;
+
+/// Whether two words' letters are alike, or alike but for at most `ENDING_CHARS` more at
+/// the end of one that shares at least `STEM_CHARS` with the other.
+fn heard_alike(a: impl Iterator<Item = char>, b: impl Iterator<Item = char>) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.collect(), b.collect());
+    let shared = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (shorter, longer) = (a.len().min(b.len()), a.len().max(b.len()));
+    shared == shorter
+        && (shorter == longer || (shorter >= STEM_CHARS && longer - shorter <= ENDING_CHARS))
+}
+
 /// The bytes of the words' texts joined by single spaces, without building the string.
 fn joined<'a, I>(words: I) -> impl Iterator<Item = u8> + 'a
 where
@@ -232,6 +256,17 @@ mod tests {
 
     fn texts(words: &[Word]) -> Vec<&str> {
         words.iter().map(|w| w.text.as_str()).collect()
+    }
+
+    #[test]
+    fn words_heard_alike_differ_at_most_in_a_short_ending() {
+        let alike = |a: &str, b: &str| heard_alike(a.chars(), b.chars());
+        assert!(alike("americans", "americans"));
+        assert!(alike("americans", "america") && alike("america", "americans"));
+        assert!(!alike("americans", "americas")); // not an ending: a letter within
+        assert!(!alike("the", "they")); // too short a stem
+        assert!(!alike("country", "countryside"));
+        assert!(!alike("", "ask") && alike("", ""));
     }
 
     #[test]

@@ -13,7 +13,9 @@
 
 use thiserror::Error;
 
-use crate::agreement::Word;
+use std::collections::VecDeque;
+
+use crate::agreement::{repeated_head, Word, REPEAT_WINDOW, RESUME_TOLERANCE};
 use crate::audio::{AudioWindow, SAMPLE_RATE};
 use crate::policy::rules::CutRules;
 use crate::policy::{CommittedWords, Policy};
@@ -117,6 +119,9 @@ pub struct AlignAtt {
     committed_end: f64,
     /// A resumed stream's settled time: its words before it were committed elsewhere.
     settled: f64,
+    /// The last words committed elsewhere, until the resumed stream's first new word: a
+    /// head that says them again is not reported twice.
+    resumed_tail: VecDeque<Word>,
 }
 
 impl AlignAtt {
@@ -130,6 +135,7 @@ impl AlignAtt {
             unconfirmed: Vec::new(),
             committed_end: 0.0,
             settled: 0.0,
+            resumed_tail: VecDeque::new(),
         })
     }
 
@@ -141,14 +147,27 @@ impl AlignAtt {
         self.unconfirmed.clear();
         self.committed_end = offset;
         self.settled = offset;
+        self.resumed_tail.clear();
     }
 
-    /// Starts a stream at `offset` that continues one committed elsewhere up to `settled`.
-    /// The audio between the two, the lead-in, is decoded so that the first new word is
-    /// heard from its onset; the words aligned into it are never reported.
-    pub fn resume(&mut self, offset: f64, settled: f64) {
+    /// Starts a stream at `offset` that continues one committed elsewhere up to `settled`
+    /// with the words `context`. The audio between the two, the lead-in, is decoded so that
+    /// the first new word is heard from its onset; the words aligned into it are never
+    /// reported, nor is a first new word that says the context's last words again (in any
+    /// case and punctuation) where the alignment put them a little after `settled`.
+    pub fn resume<S: Into<String>>(
+        &mut self,
+        offset: f64,
+        settled: f64,
+        context: impl IntoIterator<Item = S>,
+    ) {
         self.init(offset);
         self.settled = settled.max(offset);
+        self.resumed_tail.extend(
+            context
+                .into_iter()
+                .map(|text| Word::new(settled, settled, text)),
+        );
     }
 
     pub fn config(&self) -> &AlignAttConfig {
@@ -187,15 +206,30 @@ impl AlignAtt {
     /// The newest hypothesis beyond the committed words, as shown: it may still change,
     /// and it leaves out the words of a resumed stream's lead-in.
     pub fn unconfirmed(&self) -> impl Iterator<Item = &TokenWord> {
-        self.unconfirmed
-            .iter()
-            .filter(|w| !self.in_lead_in(&w.word))
+        self.new_words(&self.unconfirmed).into_iter()
+    }
+
+    /// The words of `words` not committed elsewhere: without those of a resumed stream's
+    /// lead-in, and until its first new word, without a head repeating its context's tail.
+    fn new_words<'a>(&self, words: &'a [TokenWord]) -> Vec<&'a TokenWord> {
+        let mut fresh: Vec<&TokenWord> =
+            words.iter().filter(|w| !self.in_lead_in(&w.word)).collect();
+        if let Some(first) = fresh.first() {
+            if (first.word.start - self.settled).abs() < REPEAT_WINDOW {
+                let repeated = repeated_head(&self.resumed_tail, &fresh, true);
+                fresh.drain(..repeated);
+            }
+        }
+        fresh
     }
 
     /// Whether a word belongs to a resumed stream's lead-in: it ends by the settled time,
-    /// within the alignment's jitter, and lies mostly before it.
+    /// within the alignment's jitter, and lies mostly before it, or it starts before the
+    /// settled time by more than a new word can (as with LocalAgreement).
     fn in_lead_in(&self, word: &Word) -> bool {
-        word.end <= self.settled + LEAD_IN_JITTER && word.start + word.end < 2.0 * self.settled
+        let before =
+            word.end <= self.settled + LEAD_IN_JITTER && word.start + word.end < 2.0 * self.settled;
+        before || word.start < self.settled - RESUME_TOLERANCE
     }
 
     /// Takes the words decoded after the prefix, with times relative to the window start,
@@ -264,11 +298,12 @@ impl AlignAtt {
     /// previous step's last word ended is reported as starting there, so commits follow one
     /// another in time.
     fn reported(&mut self, words: &[TokenWord]) -> Vec<Word> {
-        let mut reported = Vec::with_capacity(words.len());
-        for w in words {
-            if self.in_lead_in(&w.word) {
-                continue;
-            }
+        let fresh = self.new_words(words);
+        if words.iter().any(|w| !self.in_lead_in(&w.word)) {
+            self.resumed_tail.clear();
+        }
+        let mut reported = Vec::with_capacity(fresh.len());
+        for w in fresh {
             let mut word = w.word.clone();
             word.start = word.start.max(self.committed_end);
             word.end = word.end.max(word.start);
@@ -463,7 +498,7 @@ mod tests {
     #[test]
     fn a_resumed_stream_reports_no_word_of_its_lead_in() {
         let mut core = AlignAtt::new(AlignAttConfig::default()).unwrap();
-        core.resume(10.0, 11.0);
+        core.resume(10.0, 11.0, [" my"]);
         core.insert_f32(&vec![0.0; 4 * SECOND]).unwrap();
         core.prepare();
         let words = vec![
@@ -477,6 +512,52 @@ mod tests {
         assert_eq!(texts(&new), [" a", " fellow"]);
         assert_eq!(core.committed().len(), 4); // the lead-in's words stay as the prefix
         assert_eq!(core.unconfirmed().count(), 1);
+    }
+
+    #[test]
+    fn a_resumed_stream_does_not_report_its_context_tail_heard_again() {
+        let mut core = AlignAtt::new(AlignAttConfig::default()).unwrap();
+        core.resume(10.0, 11.0, [" And", " so", " my", " fellow", " Americans,"]);
+        core.insert_f32(&vec![0.0; 4 * SECOND]).unwrap();
+        core.prepare();
+        // "Americans" aligned to end past the lead-in's jitter: time alone would report it.
+        let heard = vec![
+            word(0.0, 0.4, " fellow", &[1]),
+            word(0.8, 1.4, " Americans", &[2]),
+        ];
+        assert!(core.commit(heard).unwrap().is_empty());
+        assert_eq!(core.unconfirmed().count(), 0);
+        core.insert_f32(&vec![0.0; SECOND]).unwrap();
+        core.prepare();
+        let words = vec![
+            word(0.8, 1.4, " America", &[2]), // heard but for its ending
+            word(1.4, 1.8, " ask", &[3]),
+            word(1.8, 5.0, " not", &[4]),
+        ];
+        assert_eq!(texts(&core.commit(words).unwrap()), [" ask"]);
+        // Once a new word is committed, the context's words may be said again.
+        core.insert_f32(&vec![0.0; SECOND]).unwrap();
+        core.prepare();
+        let again = vec![
+            word(1.8, 2.4, " Americans", &[5]),
+            word(2.4, 6.0, " too", &[6]),
+        ];
+        assert_eq!(texts(&core.commit(again).unwrap()), [" Americans"]);
+    }
+
+    #[test]
+    fn a_resumed_stream_reports_no_word_starting_well_before_its_settled_time() {
+        let mut core = AlignAtt::new(AlignAttConfig::default()).unwrap();
+        core.resume(10.0, 11.0, Vec::<String>::new());
+        core.insert_f32(&vec![0.0; 4 * SECOND]).unwrap();
+        core.prepare();
+        // Both end well after the settled time; only the second may be a new word.
+        let words = vec![
+            word(0.4, 2.2, " stretched", &[1]),
+            word(0.6, 2.4, " new", &[2]),
+            word(2.4, 4.0, " last", &[3]),
+        ];
+        assert_eq!(texts(&core.commit(words).unwrap()), [" new"]);
     }
 
     #[test]

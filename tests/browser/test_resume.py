@@ -33,6 +33,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.model]
 RECORDING = "ljspeech/LJ001-0001.wav"
 KILLED_AFTER = "only sense"
 """The server dies once the page shows these words committed, early in the recording."""
+LIVE_KILLED_AFTER = "and so my fellow americans"
+"""The live stream's server dies once as many words as these are committed."""
+LIVE_STOPPED_AFTER = "ask not what your country can do"
+"""The live stream stops once as many words more are committed on the new server."""
+PASS_SLACK_WORDS = 4
+"""Words past one pass of the looped recording that still count as that pass (a word
+repeated at the seam shows as one more)."""
 
 
 class Frames:
@@ -80,6 +87,22 @@ def watch_status(tab: Page) -> None:
             new MutationObserver(() => window.statuses.push(line.textContent))
                 .observe(line, { childList: true, characterData: true, subtree: true });
         }"""
+    )
+
+
+def wait_for_words(tab: Page, count: int) -> None:
+    """Waits until the live stream has committed at least `count` words, however they were
+    heard (another CPU's kernels may hear a word of them another way)."""
+    tab.wait_for_function(
+        """(count) => {
+            const line = document.getElementById("stream-status").textContent;
+            const committed = [...document.querySelectorAll("#transcript .committed")]
+                .map(span => span.textContent).join(" ").toLowerCase();
+            const heard = committed.replace(/[^a-z']+/g, " ").trim();
+            return line.startsWith("Listening") && heard.split(" ").length >= count;
+        }""",
+        arg=count,
+        timeout=TRANSCRIBE_TIMEOUT_MS,
     )
 
 
@@ -176,10 +199,11 @@ def test_file_stream_survives_its_server(browser: Browser, artefacts: Path) -> N
 
 
 def test_live_stream_survives_its_server(browser: Browser, artefacts: Path) -> None:
-    """The microphone streams live; its server is killed after "Americans" is
-    committed and another starts on the same port. Meanwhile the microphone's audio is
-    kept; the page resumes the stream on the new server, replays what it kept, goes on
-    live, and the words across the failover are the recording's, each once."""
+    """The microphone streams live; its server is killed once as many words are committed
+    as "and so my fellow Americans" has, and another starts on the same port. Meanwhile the
+    microphone's audio is kept; the page resumes the stream on the new server, replays what
+    it kept, goes on live, and the words across the failover are the recording's, each
+    once."""
     with serving() as first:
         port = urlsplit(first.http_url).port
         assert port is not None
@@ -193,7 +217,7 @@ def test_live_stream_survives_its_server(browser: Browser, artefacts: Path) -> N
         assert frames is not None
         watch_status(tab)
         tab.click("#live-start")
-        wait_for_commit(tab, "americans", status="Listening")
+        wait_for_words(tab, len(LIVE_KILLED_AFTER.split()))
         first.process.kill()
         tab.wait_for_selector("#connection[data-state=closed]", timeout=CONNECT_TIMEOUT_MS)
         before = frames.received_messages("commit")
@@ -202,7 +226,7 @@ def test_live_stream_survives_its_server(browser: Browser, artefacts: Path) -> N
 
     with serving("--port", str(port)):
         tab.wait_for_selector("#connection[data-state=ready]", timeout=CONNECT_TIMEOUT_MS)
-        wait_for_commit(tab, "your country can do", status="Listening")
+        wait_for_words(tab, len(LIVE_KILLED_AFTER.split()) + len(LIVE_STOPPED_AFTER.split()))
         tab.click("#live-stop")
         wait_until_idle(tab)
         tab.screenshot(path=artefacts / "resume-live.png")
@@ -222,7 +246,10 @@ def test_live_stream_survives_its_server(browser: Browser, artefacts: Path) -> N
     # The recording plays from its start: across the failover the transcript reads as the
     # recording does, no word lost or repeated (words elsewhere may be heard another way,
     # so the transcripts are aligned, not counted).
-    said, heard = words(transcript(JFK)).split(), faulty.split()
+    # The microphone loops the recording, and where a slower machine falls behind the page
+    # may replay more than one pass: the seam lies in the first.
+    said = words(transcript(JFK)).split()
+    heard = faulty.split()[: len(said) + PASS_SLACK_WORDS]
     seam = len(words(context).split())
     assert seam_losses(said, heard, seam) == (0, 0), (said, heard, seam)
 

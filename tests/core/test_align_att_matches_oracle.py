@@ -75,10 +75,14 @@ class AlignAttComparison(RuleBasedStateMachine):
         self.core.init(offset)
         self.oracle.init(offset)
 
-    @rule(offset=st.sampled_from([0.0, 3.5]), lead_in=st.sampled_from([0.0, 0.3, 1.0, 2.5]))
-    def resume(self, offset: float, lead_in: float) -> None:
-        self.core.resume(offset, offset + lead_in)
-        self.oracle.resume(offset, offset + lead_in)
+    @rule(
+        offset=st.sampled_from([0.0, 3.5]),
+        lead_in=st.sampled_from([0.0, 0.3, 1.0, 2.5]),
+        context=st.lists(st.sampled_from([*STEMS, " The", " cat,"]), max_size=7),
+    )
+    def resume(self, offset: float, lead_in: float, context: list[str]) -> None:
+        self.core.resume(offset, offset + lead_in, context)
+        self.oracle.resume(offset, offset + lead_in, context)
 
     @rule(samples=st.integers(0, 4 * SAMPLING_RATE))
     def insert(self, samples: int) -> None:

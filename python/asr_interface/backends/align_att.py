@@ -225,21 +225,30 @@ class AlignAttProcessor:
 
     def init(self, offset: float | None = None) -> None:
         """Starts a new stream whose first sample is at `offset` seconds (default 0)."""
-        self.resume(0.0 if offset is None else float(offset), 0.0)
+        self.resume(0.0 if offset is None else float(offset), ())
 
-    def resume(self, offset: float, settled: float) -> None:
+    def resume(self, offset: float, context: Sequence[str], settled: float | None = None) -> None:
         """Starts a stream at `offset` that continues one committed elsewhere up to
-        `settled`: the audio before `settled` is decoded, so that the first new word is
-        heard from its onset, but its words are not committed again."""
-        self._core.resume(float(offset), float(settled))
-        self._before = []
+        `settled` (default `offset`) with the words `context`, which prime the model: the
+        audio before `settled` is decoded, so that the first new word is heard from its
+        onset, but its words are not committed again, nor the context's last words heard
+        again just after it."""
+        settled = offset if settled is None else settled
+        self._core.resume(float(offset), float(settled), list(context))
+        self._before = self._tokens(context)
 
     def prime(self, words: Sequence[str]) -> None:
         """Takes `words` said before the stream's audio (a client's prompt: names,
-        spellings) as the model's previous text; none of them is committed."""
+        spellings) as the model's previous text, before a resumed stream's context; none
+        of them is committed."""
+        self._before = self._tokens([*words]) + self._before
+        self._before = self._before[-self.decoder.decoding.prompt_limit :]
+
+    def _tokens(self, words: Sequence[str]) -> list[int]:
+        """The newest prompt tokens of `words`."""
         decoding = self.decoder.decoding
         text = " ".join(word.strip() for word in words if word.strip())
-        self._before = decoding.text_tokens(text)[-decoding.prompt_limit :]
+        return decoding.text_tokens(text)[-decoding.prompt_limit :] if text else []
 
     def insert_audio_chunk(self, audio: npt.NDArray[Any]) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""

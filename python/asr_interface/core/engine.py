@@ -115,11 +115,15 @@ class BatchableEngine(StreamEngine, Protocol):
 
 
 class _Resumable(Protocol):
-    def resume(
-        self, offset: float, context: Sequence[str], settled: float | None = None
-    ) -> None: ...
+    def resume(self, offset: float, context: Sequence[str], settled: float | None = None) -> None:
+        """Starts a stream at `offset` that continues one committed elsewhere up to
+        `settled` with the words `context`; the words heard before `settled`, or the
+        context's last words heard again just after it, are not committed twice."""
+        ...
 
-    def prime(self, words: Sequence[str]) -> None: ...
+    def prime(self, words: Sequence[str]) -> None:
+        """Takes `words` said before the stream's audio as the model's previous text."""
+        ...
 
 
 class ResumingEngine:
@@ -139,7 +143,7 @@ class ResumingEngine:
         self.processor.prime(prompt)
 
 
-class WordPolicy(Protocol):
+class WordPolicy(_Resumable, Protocol):
     """A commit policy's processor that decodes its window once per step."""
 
     sep: str
@@ -151,15 +155,6 @@ class WordPolicy(Protocol):
         ...
 
     def unconfirmed(self) -> list[TimedWord]: ...
-
-    def resume(self, offset: float, settled: float) -> None:
-        """Starts a stream at `offset` that continues one committed elsewhere up to
-        `settled`; the words heard before `settled` are not committed again."""
-        ...
-
-    def prime(self, words: Sequence[str]) -> None:
-        """Takes `words` said before the stream's audio as the model's previous text."""
-        ...
 
 
 class _Restartable(Protocol):
@@ -194,31 +189,19 @@ class _StartsAfresh:
         return audio[dropped:]
 
 
-class PolicyEngine:
+class PolicyEngine(ResumingEngine):
     """Runs a `WordPolicy` (the AlignAtt policy): one decode per step, word timings and the
     partial as with LocalAgreement.
 
     A resumed stream decodes its lead-in, the audio between `offset` and `settled`, so that
     its first new word is heard from its beginning rather than cut at its onset; the words
-    aligned into the lead-in were committed before and the processor leaves them out. The
-    stream's prompt primes the model; the context does not, for the lead-in says its last
-    words again."""
+    aligned into the lead-in were committed before and the processor leaves them out."""
 
     processor: WordPolicy
 
     def __init__(self, processor: WordPolicy) -> None:
         self.processor = processor
         self.sep: str = processor.sep
-
-    def reset(
-        self,
-        offset: float = 0.0,
-        context: Sequence[str] = (),
-        settled: float | None = None,
-        prompt: Sequence[str] = (),
-    ) -> None:
-        self.processor.resume(offset, offset if settled is None else settled)
-        self.processor.prime(prompt)
 
     def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
         processor = self.processor
