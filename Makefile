@@ -26,7 +26,7 @@ test: install ## Run every test: cargo, then pytest on the real extension and mo
 ISA_CAPS := GENERIC:SSE41:SSE4_2 AVX:AVX:AVX AVX2:AVX2:AVX2 AVX512:AVX512_CORE:AVX512
 ISAS ?= GENERIC $(shell grep -ow -E 'avx|avx2' /proc/cpuinfo | sort -u | tr a-z A-Z) \
 	$(shell grep -qw avx512f /proc/cpuinfo && echo AVX512)
-USE_MKL ?= 0 1
+USE_MKL ?= $(if $(shell grep -qm1 GenuineIntel /proc/cpuinfo && echo intel),1,0)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
@@ -37,8 +37,9 @@ test-deps: ## Install the Debian packages that the browser, failover and German/
 		chromium espeak-ng haproxy
 
 .PHONY: test-isa
-test-isa: install ## Run the model tests under each instruction set of this CPU, oneDNN and MKL
-	@# ISAS="AVX2" or USE_MKL=0 on the command line runs a part of the matrix.
+test-isa: install ## Run the model tests under each instruction set of this CPU
+	@# ISAS="AVX2" runs a part of the matrix; USE_MKL="0 1" runs each under oneDNN and MKL
+	@# (CTranslate2 uses MKL on Intel CPUs only, and on others MKL may run far slower).
 	@failed=""; \
 	for caps in $(filter $(addsuffix :%,$(ISAS)),$(ISA_CAPS)); do \
 	  isa=$${caps%%:*}; limits=$${caps#*:}; \

@@ -16,7 +16,6 @@ TIME_TOLERANCE = 1e-6
 LEAD_IN_JITTER = 0.2
 REPEAT_WINDOW = 1.0
 MAX_REPEAT_WORDS = 5
-RESUME_TOLERANCE = 0.5
 ENDING_CHARS = 2
 STEM_CHARS = 4
 
@@ -99,8 +98,7 @@ class OracleAlignAtt:
         return fresh
 
     def _in_lead_in(self, w: TokenWord) -> bool:
-        before = w.end <= self.settled + LEAD_IN_JITTER and w.start + w.end < 2.0 * self.settled
-        return before or w.start < self.settled - RESUME_TOLERANCE
+        return w.end <= self.settled + LEAD_IN_JITTER and w.start + w.end < 2.0 * self.settled
 
     def insert(self, count: int) -> None:
         """Appends `count` samples; past the cap, cut at the newest committed word's end if

@@ -36,7 +36,7 @@ const MAX_REPEAT_WORDS: usize = 5;
 /// How far before the settled time a resumed stream's new word may start: its committed
 /// tail was timed by another alignment of other audio, which puts a word boundary up to
 /// a few tenths of a second elsewhere.
-pub(crate) const RESUME_TOLERANCE: f64 = 0.5;
+const RESUME_TOLERANCE: f64 = 0.5;
 
 /// The hypothesis buffer of whisper_streaming, generalised to `n` agreeing hypotheses.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use thiserror::Error;
 
 use std::collections::VecDeque;
 
-use crate::agreement::{repeated_head, Word, REPEAT_WINDOW, RESUME_TOLERANCE};
+use crate::agreement::{repeated_head, Word, REPEAT_WINDOW};
 use crate::audio::{AudioWindow, SAMPLE_RATE};
 use crate::policy::rules::CutRules;
 use crate::policy::{CommittedWords, Policy};
@@ -224,12 +224,9 @@ impl AlignAtt {
     }
 
     /// Whether a word belongs to a resumed stream's lead-in: it ends by the settled time,
-    /// within the alignment's jitter, and lies mostly before it, or it starts before the
-    /// settled time by more than a new word can (as with LocalAgreement).
+    /// within the alignment's jitter, and lies mostly before it.
     fn in_lead_in(&self, word: &Word) -> bool {
-        let before =
-            word.end <= self.settled + LEAD_IN_JITTER && word.start + word.end < 2.0 * self.settled;
-        before || word.start < self.settled - RESUME_TOLERANCE
+        word.end <= self.settled + LEAD_IN_JITTER && word.start + word.end < 2.0 * self.settled
     }
 
     /// Takes the words decoded after the prefix, with times relative to the window start,
@@ -543,21 +540,6 @@ mod tests {
             word(2.4, 6.0, " too", &[6]),
         ];
         assert_eq!(texts(&core.commit(again).unwrap()), [" Americans"]);
-    }
-
-    #[test]
-    fn a_resumed_stream_reports_no_word_starting_well_before_its_settled_time() {
-        let mut core = AlignAtt::new(AlignAttConfig::default()).unwrap();
-        core.resume(10.0, 11.0, Vec::<String>::new());
-        core.insert_f32(&vec![0.0; 4 * SECOND]).unwrap();
-        core.prepare();
-        // Both end well after the settled time; only the second may be a new word.
-        let words = vec![
-            word(0.4, 2.2, " stretched", &[1]),
-            word(0.6, 2.4, " new", &[2]),
-            word(2.4, 4.0, " last", &[3]),
-        ];
-        assert_eq!(texts(&core.commit(words).unwrap()), [" new"]);
     }
 
     #[test]

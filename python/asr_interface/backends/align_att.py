@@ -229,26 +229,21 @@ class AlignAttProcessor:
 
     def resume(self, offset: float, context: Sequence[str], settled: float | None = None) -> None:
         """Starts a stream at `offset` that continues one committed elsewhere up to
-        `settled` (default `offset`) with the words `context`, which prime the model: the
-        audio before `settled` is decoded, so that the first new word is heard from its
-        onset, but its words are not committed again, nor the context's last words heard
-        again just after it."""
+        `settled` (default `offset`) with the words `context`: the audio before `settled`
+        is decoded, so that the first new word is heard from its onset, but its words are
+        not committed again, nor the context's last words heard again just after it. The
+        context does not prime the model: primed, Whisper skips the lead-in's words it
+        reads there, and aligns the next word into the lead-in."""
         settled = offset if settled is None else settled
         self._core.resume(float(offset), float(settled), list(context))
-        self._before = self._tokens(context)
+        self._before = []
 
     def prime(self, words: Sequence[str]) -> None:
         """Takes `words` said before the stream's audio (a client's prompt: names,
-        spellings) as the model's previous text, before a resumed stream's context; none
-        of them is committed."""
-        self._before = self._tokens([*words]) + self._before
-        self._before = self._before[-self.decoder.decoding.prompt_limit :]
-
-    def _tokens(self, words: Sequence[str]) -> list[int]:
-        """The newest prompt tokens of `words`."""
+        spellings) as the model's previous text; none of them is committed."""
         decoding = self.decoder.decoding
         text = " ".join(word.strip() for word in words if word.strip())
-        return decoding.text_tokens(text)[-decoding.prompt_limit :] if text else []
+        self._before = decoding.text_tokens(text)[-decoding.prompt_limit :]
 
     def insert_audio_chunk(self, audio: npt.NDArray[Any]) -> None:
         """Appends 16 kHz mono samples: float (in [-1, 1]) or int16 PCM, 1-D."""
