@@ -8,6 +8,7 @@ import pytest
 from websockets.datastructures import Headers
 
 from asr_interface.server.pages import page_response
+from asr_interface.wire import ErrorCode
 
 
 def get(path: str, **headers: str) -> tuple[int, Headers, bytes]:
@@ -100,3 +101,12 @@ def test_everything_the_page_loads_is_served() -> None:
     assert {"/static/app.css", "/static/transcript.js", "/static/capture-worklet.js"} <= references
     for path in references:
         assert get(path)[0] == 200, path
+
+
+def test_the_page_explains_every_error_code() -> None:
+    """errors.js has a sentence for each code the server may send, so a new code is not
+    shown to a person as its bare name."""
+    _, _, body = get("/static/errors.js")
+    table = body.decode().split("const EXPLANATIONS = {", 1)[1].split("};", 1)[0]
+    explained = set(re.findall(r"^\s*([a-z_]+):", table, flags=re.MULTILINE))
+    assert explained == {code.value for code in ErrorCode}

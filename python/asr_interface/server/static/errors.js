@@ -24,6 +24,10 @@ const EXPLANATIONS = {
   shutting_down: "The server is shutting down. The page reconnects when it is back.",
   session_expired: "The connection reached its time limit; the recording so far was finished. The page reconnects on its own.",
   slow_reader: "The page did not keep up with the server's replies, so the server closed the connection.",
+  // The Realtime endpoint's own codes: a page speaking it gets the same care.
+  unsupported_feature: "The server cannot do what these settings ask; the details say which one.",
+  empty_commit: "There was no new audio to transcribe yet.",
+  buffer_full: "The server has too much of this recording waiting and skipped a piece of audio.",
 };
 
 // A compressed stream (`encoding: "auto"`, the microphone where the browser lacks
