@@ -232,9 +232,10 @@ class ProcessorEngine(_StartsAfresh):
         if final:
             outputs.append(processor.finish())
         model_seconds = time.perf_counter() - began
+        # None, like (None, None, ""), means nothing became final.
         committed = [
             (b, e, text.strip())
-            for b, e, text in outputs
+            for b, e, text in filter(None, outputs)
             if text and b is not None and e is not None
         ]
         return StepResult(committed, [], model_seconds, 1)
