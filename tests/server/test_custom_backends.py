@@ -120,7 +120,8 @@ def test_path_1_by_post_is_the_new_sessions_default(plugin_server: ServerProcess
 def test_path_2_by_load_model_transcribes(plugin_server: ServerProcess) -> None:
     """The guide's path 2 engine, selected by a session's `load_model` with the guide's
     fields: its `None` from `process_iter` is "nothing final", its metadata reaches the
-    client, and its segments transcribe JFK (cut every 3 s, so words at the cuts may go)."""
+    client, its separator joins the segments, and they transcribe JFK (cut every 3 s, so
+    words at the cuts may go)."""
 
     async def scenario() -> list[Commit]:
         async with StreamingClient(plugin_server.url) as client:
@@ -131,8 +132,9 @@ def test_path_2_by_load_model_transcribes(plugin_server: ServerProcess) -> None:
             return commits
 
     commits = asyncio.run(scenario())
-    text = " ".join(commit.text for commit in commits)
+    text = joined(commits)
     assert len(commits) >= 3  # one per 3 s segment
+    assert text.count("\n") == len(commits) - 1  # the loader's separator joins them
     assert close_to(transcript(JFK), text, wer=0.5)
     assert heard("what your country can do", text) or heard("what you can do for your", text)
 
