@@ -101,6 +101,16 @@ class BodyReader(StreamReader):
             self._dropping -= dropped
 
 
+def read_bodies(protocol: ServerProtocol, limit: int) -> BodyReader:
+    """Gives a protocol that has received nothing yet a `BodyReader`: its request parser
+    restarts on it. Returns the reader, which holds the request's body once parsed."""
+    reader = BodyReader(limit)
+    protocol.reader = reader
+    protocol.parser = protocol.parse()
+    next(protocol.parser)
+    return reader
+
+
 class BodyConnection(ServerConnection):
     """A server connection whose requests may carry a body of at most `max_body_bytes`
     (a subclass per server sets it: `with_body_limit`)."""
@@ -109,11 +119,7 @@ class BodyConnection(ServerConnection):
 
     def __init__(self, protocol: ServerProtocol, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
-        # No byte has arrived yet: the protocol's request parser restarts on the new reader.
-        self.body = BodyReader(self.max_body_bytes)
-        protocol.reader = self.body
-        protocol.parser = protocol.parse()
-        next(protocol.parser)
+        self.body = read_bodies(protocol, self.max_body_bytes)
 
     @classmethod
     def with_body_limit(cls, max_body_bytes: int) -> type[BodyConnection]:
