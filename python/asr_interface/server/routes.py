@@ -97,7 +97,9 @@ class HttpRoutes:
         validated and loaded by the model pool as a session's message is."""
         if request.method != "POST":
             response = _error_response(
-                ErrorCode.INVALID_MESSAGE, f"use POST on {LOAD_MODEL_PATH}", _METHOD_NOT_ALLOWED
+                ErrorCode.INVALID_MESSAGE,
+                f"use POST on {LOAD_MODEL_PATH}",
+                http.HTTPStatus.METHOD_NOT_ALLOWED,
             )
             response.headers["Allow"] = "POST"
             return response
@@ -180,7 +182,6 @@ _HEALTH_STATUS = {
 }
 
 
-_METHOD_NOT_ALLOWED = http.HTTPStatus.METHOD_NOT_ALLOWED
 _ERROR_STATUS = {
     ErrorCode.INVALID_CONFIG: http.HTTPStatus.BAD_REQUEST,
     ErrorCode.UNKNOWN_BACKEND: http.HTTPStatus.BAD_REQUEST,
@@ -197,13 +198,15 @@ def _error_response(code: ErrorCode, message: str, status: http.HTTPStatus) -> R
 
 def _message_response(message: BaseModel, status: http.HTTPStatus) -> Response:
     """A wire protocol message as a JSON answer, as a session would receive it."""
-    headers = Headers([("Content-Type", "application/json")])
-    return Response(status.value, status.phrase, headers, encode(message).encode())
+    return _json_body(encode(message).encode(), status)
 
 
 def _json_response(
     payload: dict[str, Any], status: http.HTTPStatus = http.HTTPStatus.OK
 ) -> Response:
-    body = json.dumps(payload, default=str).encode()
+    return _json_body(json.dumps(payload, default=str).encode(), status)
+
+
+def _json_body(body: bytes, status: http.HTTPStatus) -> Response:
     headers = Headers([("Content-Type", "application/json")])
     return Response(status.value, status.phrase, headers, body)
