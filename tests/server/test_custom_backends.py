@@ -156,6 +156,16 @@ def test_extended_configuration_reaches_the_loader(plugin_server: ServerProcess)
     assert "custom_param" in reply["message"]  # my_engine reads the plain ASRConfig
 
 
+def test_default_configuration_names_a_plugin_backend() -> None:
+    """`serve --backend` may name a plugin's backend: its loader gets the configuration
+    class it reads, whose own fields a new session's `ready` shows."""
+    flags = ["--plugin", "tests.examples.guide.extended_config", "--backend", "my_engine_extended"]
+    with running_server(*flags, "--model", MODEL_PATH) as server:
+        config, commits = asyncio.run(stream_jfk(server.url))
+    assert (config["backend"], config["custom_param"]) == ("my_engine_extended", "")
+    assert close_to(transcript(JFK), joined(commits).replace("\n", " "), wer=0.5)
+
+
 @pytest.mark.parametrize(
     ("fields", "status", "code", "named"),
     [

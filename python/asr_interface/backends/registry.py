@@ -13,6 +13,8 @@ import threading
 import typing
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from asr_interface.backends.whisper_loader import FasterWhisperLoader
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.protocols import ModelLoader
@@ -105,6 +107,21 @@ def config_class(name: str) -> type[ASRConfig]:
     """The configuration class the backend `name` reads (`ASRConfig` or a subclass with the
     backend's own fields); `UnknownBackendError` lists the registered names."""
     return _registered(name).config_class
+
+
+def as_read_by_backend(config: ASRConfig) -> ASRConfig:
+    """`config` as an instance of the class its backend reads (a server's default built
+    from command-line flags is an `ASRConfig`); `UnknownBackendError` for an unregistered
+    backend, `ConfigError` when the class refuses it."""
+    config_class = _registered(config.backend).config_class
+    if type(config) is config_class:
+        return config
+    try:
+        return config_class.model_validate(config.model_dump(exclude_unset=True))
+    except ValidationError as error:
+        raise ConfigError(
+            f"backend {config.backend!r} refuses the configuration: {error}"
+        ) from None
 
 
 def list_loaders() -> list[str]:

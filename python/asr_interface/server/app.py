@@ -88,7 +88,7 @@ class ASRServer:
 
     async def start(self) -> None:
         """Loads the default model, then listens; clients never meet a cold model."""
-        await self.models.engine(self.settings.config)
+        await self.models.engine(self.models.default)
         self._server = await serve(
             self._handle,
             self.settings.host,

@@ -41,7 +41,9 @@ class ModelPool:
     each session's engine is opened from the loaded model (`LoadedModel.open_stream`).
 
     At most `max_loaded` configurations stay loaded besides the server's default; the least
-    recently used goes first (its weights are freed once no session uses them)."""
+    recently used goes first (its weights are freed once no session uses them). The default
+    is kept as its backend's configuration class reads it (`UnknownBackendError` for an
+    unregistered backend)."""
 
     def __init__(
         self,
@@ -51,7 +53,7 @@ class ModelPool:
         allowed_models: Iterable[str] | None = None,
         max_loaded: int = ServerSettings.max_loaded_models,
     ) -> None:
-        self.default = default
+        self.default = registry.as_read_by_backend(default)
         self._executor = executor
         self._allowed = None if allowed_models is None else frozenset(allowed_models)
         self._max_loaded = max_loaded
