@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 BACKEND_NAME = "whole-utterance"
 
+
 class WholeUtteranceEngine:
     """Transcribes each utterance once, at its end."""
 
