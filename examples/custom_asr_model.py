@@ -9,6 +9,10 @@ that returns timed words fits the same way: subclass `ASRBase`, write a `ModelLo
 register it under a name.
 
     python examples/custom_asr_model.py ../shared/speech/misc/jfk.wav
+
+Served, it is selected with the backend name `segment-timed-whisper` (docs/custom-backends.md):
+
+    PYTHONPATH=examples asr-interface serve --plugin custom_asr_model
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ length, but Whisper sees the whole context at once, which suits short commands a
 push-to-talk clients. The model is the shared Whisper model the standard backend uses.
 
     python examples/custom_processor_engine.py ../shared/speech/misc/jfk.wav
+
+Served, it is selected with the backend name `whole-utterance` (docs/custom-backends.md):
+
+    PYTHONPATH=examples asr-interface serve --plugin custom_processor_engine
 """
 
 from __future__ import annotations
@@ -30,8 +34,6 @@ if TYPE_CHECKING:
 
 BACKEND_NAME = "whole-utterance"
 
-NOTHING: TimedText = (None, None, "")
-
 
 class WholeUtteranceEngine:
     """Transcribes each utterance once, at its end."""
@@ -54,22 +56,22 @@ class WholeUtteranceEngine:
             samples = samples / 32768.0
         self._chunks.append(samples.astype(np.float32))
 
-    def process_iter(self) -> TimedText:
-        return NOTHING
+    def process_iter(self) -> TimedText | None:
+        return None  # nothing is final before the utterance ends
 
-    def finish(self) -> TimedText:
+    def finish(self) -> TimedText | None:
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
         offset = self._offset
         self.init(offset + len(audio) / SAMPLING_RATE)
         if len(audio) == 0:
-            return NOTHING
+            return None
         segments, _info = self.model.transcribe(
             audio, language=self.language, beam_size=self.beam_size
         )
         segments = list(segments)
         text = "".join(segment.text for segment in segments).strip()
         if not text:
-            return NOTHING
+            return None
         return offset + segments[0].start, offset + segments[-1].end, text
 
 

@@ -82,6 +82,9 @@ class ErrorCode(StrEnum):
     SHUTTING_DOWN = "shutting_down"
     SESSION_EXPIRED = "session_expired"
     SLOW_READER = "slow_reader"
+    # Plain HTTP routes (POST /load_model).
+    UNAUTHORIZED = "unauthorized"
+    REQUEST_TOO_LARGE = "request_too_large"
     # The Realtime endpoint (docs/realtime.md).
     UNSUPPORTED_FEATURE = "unsupported_feature"
     EMPTY_COMMIT = "empty_commit"

@@ -88,3 +88,49 @@ def test_loader_must_have_load(loader: object) -> None:
     with pytest.raises(TypeError, match="load"):
         register_loader("broken", loader)  # type: ignore[arg-type]
     assert "broken" not in list_loaders()
+
+
+class WideConfig(ASRConfig):
+    """A backend's own configuration, with a field of its own."""
+
+    custom_param: str = ""
+
+
+class AnnotatedLoader:
+    """Names its configuration class by the annotation of `load`'s parameter."""
+
+    def load(self, config: WideConfig) -> tuple[object, dict[str, object]]:
+        raise NotImplementedError
+
+
+class DeclaredLoader(AnnotatedLoader):
+    """Names it by a `config_class` attribute, which wins over the annotation."""
+
+    config_class = ASRConfig
+
+
+class UnresolvableLoader:
+    """Annotates `load` with a name that does not exist where it was defined."""
+
+    def load(self, config: NoSuchConfig) -> tuple[object, dict[str, object]]:  # type: ignore[name-defined]  # noqa: F821
+        raise NotImplementedError
+
+
+def test_loader_names_its_configuration_class() -> None:
+    """The configuration class is the `load` parameter's annotation or `config_class`,
+    else `ASRConfig` (the faster-whisper loader's)."""
+    register_loader("annotated", AnnotatedLoader())  # type: ignore[arg-type]
+    register_loader("declared", DeclaredLoader())  # type: ignore[arg-type]
+    assert registry.config_class("annotated") is WideConfig
+    assert registry.config_class("declared") is ASRConfig
+    assert registry.config_class("faster-whisper") is ASRConfig
+    with pytest.raises(UnknownBackendError):
+        registry.config_class("no-such-backend")
+
+
+def test_unresolvable_annotation_fails_at_registration() -> None:
+    """An annotation that cannot be resolved fails when the loader is registered, where the
+    plugin is imported, not when a client selects it."""
+    with pytest.raises(TypeError, match="NoSuchConfig"):
+        register_loader("unresolvable", UnresolvableLoader())  # type: ignore[arg-type]
+    assert "unresolvable" not in list_loaders()

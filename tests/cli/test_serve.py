@@ -63,6 +63,7 @@ def test_help_documents_the_batching_flags() -> None:
         (["--max-session-seconds", "inf"], {}, "max_session_seconds must be positive, got inf"),
         (["--max-frames-per-second", "nan"], {}, "max_frames_per_second must be positive, got nan"),
         (["--max-reply-bytes", "-1"], {}, "max_reply_bytes must be positive, got -1"),
+        (["--max-request-bytes", "0"], {}, "max_request_bytes must be positive, got 0"),
         (["--port", "70000"], {}, "port must be 0 to 65535, got 70000"),
         (["--allowed-origins", "evil.example"], {}, "an allowed origin is scheme://host"),
         (["--drain-seconds", "-1"], {}, "drain_seconds must be 0 or more, got -1.0"),

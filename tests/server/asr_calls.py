@@ -63,6 +63,28 @@ def http_get(server: ServerProcess, path: str, token: str | None = None) -> tupl
         return error.code, error.read().decode()
 
 
+def http_post(
+    server: ServerProcess,
+    path: str,
+    body: bytes,
+    *,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    """The status and body of a POST of `body` (JSON) on the server's HTTP routes."""
+    request = urllib.request.Request(server.http_url + path, data=body, method="POST")
+    request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=REPLY_TIMEOUT) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
 def pcm16(audio: npt.NDArray[np.float32]) -> bytes:
     """Samples as the s16le PCM frames `/asr` takes by default."""
     return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()

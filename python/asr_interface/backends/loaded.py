@@ -4,7 +4,8 @@ Loaders keep the integration guide's contract, `load(config) -> (processor, meta
 processor a loader returns is a template: a processor that can open streams of its own
 (`open_stream()`, as `OnlineASRProcessor` and `VACOnlineASRProcessor` do) hands each session
 an engine over a fresh copy sharing its model; any other processor cannot be copied, so the
-loader runs again for every session and is expected to share the heavy parts itself. Callers
+loader runs again for every session and is expected to share the heavy parts itself, and its
+texts are joined by the metadata's `separator` (a space without one). Callers
 (the server, `simulate`, the command line) never need to know which kind they hold.
 """
 
@@ -32,7 +33,8 @@ class LoadedModel:
         if callable(copy):
             return engine_of(copy())
         processor, _ = get_loader(self.config.backend).load(self.config)
-        return engine_of(processor)
+        separator = self.metadata.get("separator", " ")
+        return engine_of(processor, separator if isinstance(separator, str) else " ")
 
 
 def load_model(config: ASRConfig) -> LoadedModel:

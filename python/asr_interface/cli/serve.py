@@ -27,11 +27,21 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     network.add_argument("--port", type=int, default=defaults.port, help="0 picks a free port")
     network.add_argument("--ssl-certfile", help="serve wss:// and https:// with this certificate")
     network.add_argument("--ssl-keyfile", help="private key of --ssl-certfile")
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import this module before serving, so that the backends it registers "
+        "(register_loader) can be selected; repeatable. Installed packages' entry points "
+        "of group asr_interface.backends are loaded too",
+    )
     access = parser.add_argument_group("access")
     access.add_argument(
         "--token",
         default=os.environ.get("ASR_INTERFACE_TOKEN"),
-        help="require this bearer token (or ?token=) on /asr and /backends; an empty one is "
+        help="require this bearer token (or ?token=) on /asr, /backends and /load_model; an "
+        "empty one is "
         "refused (default: $ASR_INTERFACE_TOKEN)",
     )
     access.add_argument(
@@ -51,7 +61,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--allowed-models",
         type=_comma_separated,
-        help="comma-separated models clients may load (default: any model name, no paths)",
+        help="comma-separated models clients may load, names or model directories (a "
+        "custom backend's model path); only these and the default (default: any model name, "
+        "no paths)",
     )
     limits.add_argument(
         "--idle-timeout",
@@ -125,6 +137,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "bytes of replies unread (default: %(default)s)",
     )
     limits.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=defaults.max_request_bytes,
+        help="largest body of a plain HTTP request such as POST /load_model; a longer one gets "
+        "413 (default: %(default)s)",
+    )
+    limits.add_argument(
         "--workers",
         type=int,
         default=defaults.workers,
@@ -182,12 +201,20 @@ def serving_config(arguments: argparse.Namespace) -> ASRConfig:
 
 def run_serve(arguments: argparse.Namespace) -> int:
     """Loads the default model, serves until SIGINT/SIGTERM, then finishes open streams."""
+    from asr_interface.backends.plugins import import_plugins, load_entry_points
     from asr_interface.server.app import ASRServer
     from asr_interface.server.settings import ServerSettings
 
     logging.basicConfig(
         level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Before the default configuration is loaded: it may name a plugin's backend.
+    import_plugins(arguments.plugin)
+    entry_points = load_entry_points()
+    if entry_points:
+        logging.getLogger("asr_interface.server").info(
+            "loaded backend entry points: %s", ", ".join(entry_points)
+        )
     try:
         settings = ServerSettings(
             host=arguments.host,
@@ -203,6 +230,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
             max_frame_bytes=arguments.max_frame_bytes,
             max_frames_per_second=arguments.max_frames_per_second,
             max_reply_bytes=arguments.max_reply_bytes,
+            max_request_bytes=arguments.max_request_bytes,
             max_backlog_seconds=arguments.max_backlog_seconds,
             model_call_timeout=arguments.model_call_timeout or None,
             max_loaded_models=arguments.max_loaded_models,

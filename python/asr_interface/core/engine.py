@@ -216,13 +216,14 @@ class PolicyEngine(ResumingEngine):
 
 
 class ProcessorEngine(_StartsAfresh):
-    """Drives any `ASRProcessor`; its commits carry text and times but no word timings."""
+    """Drives any `ASRProcessor`; its commits carry text and times but no word timings.
+    `sep` joins its texts, as its loader's metadata says (`separator`)."""
 
-    sep = " "
     processor: ASRProcessor
 
-    def __init__(self, processor: ASRProcessor) -> None:
+    def __init__(self, processor: ASRProcessor, sep: str = " ") -> None:
         self.processor = processor
+        self.sep = sep
 
     def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
         processor = self.processor
@@ -232,19 +233,21 @@ class ProcessorEngine(_StartsAfresh):
         if final:
             outputs.append(processor.finish())
         model_seconds = time.perf_counter() - began
+        # None, like (None, None, ""), means nothing became final.
         committed = [
             (b, e, text.strip())
-            for b, e, text in outputs
+            for b, e, text in filter(None, outputs)
             if text and b is not None and e is not None
         ]
         return StepResult(committed, [], model_seconds, 1)
 
 
-def engine_of(processor: object) -> StreamEngine:
+def engine_of(processor: object, separator: str = " ") -> StreamEngine:
     """An engine over `processor` itself: the one it offers (`engine()`, as the package's
-    processors do), else `ProcessorEngine` over its `process_iter`."""
+    processors do), else `ProcessorEngine` over its `process_iter`, joining its texts with
+    `separator`."""
     offered = getattr(processor, "engine", None)
     if callable(offered):
         engine: StreamEngine = offered()
         return engine
-    return ProcessorEngine(processor)  # type: ignore[arg-type]
+    return ProcessorEngine(processor, separator)  # type: ignore[arg-type]

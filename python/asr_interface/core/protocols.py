@@ -30,8 +30,9 @@ class ASRBase(ABC):
     """A speech model that transcribes a whole window of audio with word times.
 
     The constructor stores the arguments and calls `load_model`, so a subclass only says how
-    to load its weights and how to read its results. `lan="auto"` asks the model to detect
-    the language, which `original_language` records as `None`.
+    to load its weights and how to read its results; a subclass that sets `self.model` itself
+    before calling it (as the integration guide's does) needs no `load_model`. `lan="auto"`
+    asks the model to detect the language, which `original_language` records as `None`.
     """
 
     sep = " "
@@ -55,16 +56,22 @@ class ASRBase(ABC):
         # Engine-specific options, stored before `load_model` runs so that it can read them.
         self.options: dict[str, Any] = dict(kwargs)
         self.task = "transcribe"
-        self.model = self.load_model(modelsize, cache_dir, model_dir)
+        if "model" not in vars(self):
+            self.model = self.load_model(modelsize, cache_dir, model_dir)
 
-    @abstractmethod
     def load_model(
         self,
         modelsize: str | None = None,
         cache_dir: str | None = None,
         model_dir: str | None = None,
     ) -> Any:
-        """Returns the loaded model; `model_dir` (a local directory) wins over `modelsize`."""
+        """Returns the loaded model; `model_dir` (a local directory) wins over `modelsize`.
+
+        Called by the constructor unless the subclass set `self.model` before it."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must set self.model before calling ASRBase.__init__, "
+            "or override load_model"
+        )
 
     @abstractmethod
     def transcribe(self, audio: npt.NDArray[np.float32], init_prompt: str = "") -> Any:
@@ -103,12 +110,13 @@ class ASRProcessor(Protocol):
         """Appends 16 kHz mono samples to the stream."""
         ...
 
-    def process_iter(self) -> TimedText:
-        """Returns the text that became final since the last call."""
+    def process_iter(self) -> TimedText | None:
+        """Returns the text that became final since the last call; `(None, None, "")` or
+        None when there is none."""
         ...
 
-    def finish(self) -> TimedText:
-        """Returns the text not yet final at the end of an utterance."""
+    def finish(self) -> TimedText | None:
+        """Returns the text not yet final at the end of an utterance, or None."""
         ...
 
 

@@ -23,6 +23,7 @@ from asr_interface import __version__
 from asr_interface.protocol import Error, ErrorCode, encode
 from asr_interface.realtime_protocol import REALTIME_PATH, error_event
 from asr_interface.server.admission import LoadMonitor
+from asr_interface.server.http_body import BodyConnection
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.realtime import RealtimeSession
@@ -87,12 +88,13 @@ class ASRServer:
 
     async def start(self) -> None:
         """Loads the default model, then listens; clients never meet a cold model."""
-        await self.models.engine(self.settings.config)
+        await self.models.engine(self.models.default)
         self._server = await serve(
             self._handle,
             self.settings.host,
             self.settings.port,
             process_request=self.routes.process_request,
+            create_connection=BodyConnection.with_body_limit(self.settings.max_request_bytes),
             ssl=self._ssl_context(),
             max_size=self.limits.wire.max_text_chars,
             # PCM barely compresses, and deflating every frame costs more CPU than the rest
@@ -168,11 +170,12 @@ class ASRServer:
             await connection.send(encode(error))
             await connection.close(CLOSE_TRY_AGAIN_LATER, reason)
             return
-        engine, _ = await self.models.engine(self.settings.config)
+        default = self.models.default
+        engine, _ = await self.models.engine(default)
         decoded = AudioDecoded(asyncio.get_running_loop())
         session = Session(
             uuid.uuid4().hex[:12],
-            self.settings.config,
+            default,
             sep=engine.sep,
             validate_config=self.models.validate,
             limits=self.limits,

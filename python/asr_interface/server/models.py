@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from asr_interface.backends import registry
 from asr_interface.backends.loaded import LoadedModel, load_model
 from asr_interface.backends.model_resolution import redact_paths
-from asr_interface.backends.registry import get_loader
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.engine import StreamEngine
 from asr_interface.errors import UnknownBackendError
@@ -41,7 +41,9 @@ class ModelPool:
     each session's engine is opened from the loaded model (`LoadedModel.open_stream`).
 
     At most `max_loaded` configurations stay loaded besides the server's default; the least
-    recently used goes first (its weights are freed once no session uses them)."""
+    recently used goes first (its weights are freed once no session uses them). The default
+    is kept as its backend's configuration class reads it (`UnknownBackendError` for an
+    unregistered backend)."""
 
     def __init__(
         self,
@@ -51,7 +53,7 @@ class ModelPool:
         allowed_models: Iterable[str] | None = None,
         max_loaded: int = ServerSettings.max_loaded_models,
     ) -> None:
-        self.default = default
+        self.default = registry.as_read_by_backend(default)
         self._executor = executor
         self._allowed = None if allowed_models is None else frozenset(allowed_models)
         self._max_loaded = max_loaded
@@ -70,32 +72,49 @@ class ModelPool:
                     ErrorCode.MODEL_NOT_ALLOWED,
                     f"clients may not set {name}; the server's operator does",
                 )
-        # Only the options the server was given: the rest keep their defaults, which may
-        # depend on the client's fields (translation's encoder input).
-        values = {**self.default.model_dump(exclude_unset=True), **fields}
+        backend = fields.get("backend", self.default.backend)
+        try:
+            config_class = registry.config_class(backend) if isinstance(backend, str) else None
+        except UnknownBackendError as error:
+            raise ProtocolError(ErrorCode.UNKNOWN_BACKEND, f"backend: {error}") from None
+        if config_class is None:
+            raise ProtocolError(ErrorCode.INVALID_CONFIG, "backend: must be a string")
+        # Only the options the server was given, and only those the backend's configuration
+        # has: the rest keep their defaults, which may depend on the client's fields
+        # (translation's encoder input).
+        given = self.default.model_dump(exclude_unset=True)
+        values = {
+            **{name: value for name, value in given.items() if name in config_class.model_fields},
+            **fields,
+        }
         if "policy" not in fields:
             values.pop("policy", None)  # the server's, unless the options need LocalAgreement
-        config = self._config(values)
+        config = self._config(config_class, values)
         if config.model != self.default.model and not self.model_allowed(config.model):
             raise ProtocolError(
                 ErrorCode.MODEL_NOT_ALLOWED,
                 f"model {config.model!r} is not allowed on this server; "
                 f"allowed: {', '.join(sorted(self.allowed_models()))}",
             )
-        try:
-            get_loader(config.backend)
-        except UnknownBackendError as error:
-            raise ProtocolError(ErrorCode.UNKNOWN_BACKEND, str(error)) from None
         return config
 
-    def _config(self, values: dict[str, Any]) -> ASRConfig:
+    def _config(self, config_class: type[ASRConfig], values: dict[str, Any]) -> ASRConfig:
         try:
-            return type(self.default).for_policy(values, self.default.policy)
+            return config_class.for_policy(values, self.default.policy)
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors()
             )
             raise ProtocolError(ErrorCode.INVALID_CONFIG, problems) from None
+
+    async def load_default(self, fields: dict[str, Any]) -> LoadedModel:
+        """Validates and loads a configuration as a session's `load_model` does, then makes
+        it the default that new sessions start with; sessions already open keep theirs."""
+        config = self.validate(fields)
+        model = await self.load(config)
+        self.default = config
+        logger.info("default model is now %s (backend %s)", config.model, config.backend)
+        return model
 
     def model_allowed(self, model: str) -> bool:
         if self._allowed is not None:
@@ -107,11 +126,13 @@ class ModelPool:
 
     async def engine(self, config: ASRConfig) -> tuple[StreamEngine, dict[str, Any]]:
         """An engine of its own for one session, loading the configuration if needed."""
-        model = await self._load(config)
+        model = await self.load(config)
         engine = await self._off_loop(model.open_stream, config)
         return engine, model.metadata
 
-    async def _load(self, config: ASRConfig) -> LoadedModel:
+    async def load(self, config: ASRConfig) -> LoadedModel:
+        """The loaded model of a validated configuration: loaded once, on the load worker,
+        however many sessions or requests ask for it at the same time."""
         if config in self._loaded:
             self._loaded.move_to_end(config)
             return self._loaded[config]

@@ -37,6 +37,8 @@ class ServerSettings:
     max_backlog_seconds: float = 300.0
     max_frames_per_second: float | None = 500.0
     max_reply_bytes: int = 1 << 20
+    max_request_bytes: int = 64 << 10
+    """Largest body of a plain HTTP request (`POST /load_model`)."""
     idle_timeout: float | None = 300.0
     max_session_seconds: float | None = 4 * 3600.0
     drain_seconds: float = 0.0
@@ -65,6 +67,7 @@ class ServerSettings:
             "model_call_timeout": self.model_call_timeout,
             "max_frames_per_second": self.max_frames_per_second,
             "max_reply_bytes": self.max_reply_bytes,
+            "max_request_bytes": self.max_request_bytes,
             "idle_timeout": self.idle_timeout,
             "max_session_seconds": self.max_session_seconds,
         }
