@@ -245,8 +245,9 @@ async def test_health_answers_at_once_while_compressed_streams_decode(
     default_backlog: ServerProcess,
 ) -> None:
     """Three sessions each decoding a lying WAV up to the backlog (about a second of CPU
-    in all) leave the event loop free: `/health` answers every probe within 0.5 s
-    meanwhile."""
+    in all) leave the event loop free: `/health` answers every probe in less than half
+    the time they take (decoding on the loop, a probe waited for nearly all of it). The
+    bound is relative, so a loaded machine slows both alike."""
     lying_wav(MAX_FRAME_BYTES)  # made before the clock runs
     with Sampler(lambda: health_seconds(default_backlog)) as health:
         began = time.monotonic()
@@ -254,4 +255,4 @@ async def test_health_answers_at_once_while_compressed_streams_decode(
         busy = time.monotonic() - began
     assert [error.code for error in errors] == ["backlog_full"] * 3
     assert len(health.values) >= 3, f"too few probes in {busy:.2f} s"
-    assert max(health.values) < 0.5, health.values
+    assert max(health.values) < busy / 2, (health.values, busy)

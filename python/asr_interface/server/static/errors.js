@@ -24,6 +24,9 @@ const EXPLANATIONS = {
   shutting_down: "The server is shutting down. The page reconnects when it is back.",
   session_expired: "The connection reached its time limit; the recording so far was finished. The page reconnects on its own.",
   slow_reader: "The page did not keep up with the server's replies, so the server closed the connection.",
+  // The HTTP routes' own codes.
+  unauthorized: "The server asks for an access token that this request did not carry.",
+  request_too_large: "The request was larger than the server accepts.",
   // The Realtime endpoint's own codes: a page speaking it gets the same care.
   unsupported_feature: "The server cannot do what these settings ask; the details say which one.",
   empty_commit: "There was no new audio to transcribe yet.",
