@@ -12,10 +12,13 @@ import pytest
 
 from asr_interface.backends import model_resolution
 from asr_interface.backends.model_resolution import REQUIRED_FILES, resolve_model_path
+from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_loader import (
     FasterWhisperASR,
     OnlineASRProcessor,
 )
+from asr_interface.core.config import ASRConfig
+from asr_interface.core.vac import VACOnlineASRProcessor
 from asr_interface.errors import ConfigError, ModelLoadError
 from asr_interface.evaluation import normalize, word_error_rate
 from tests.backends.loading import TINY_EN_DIR, load
@@ -67,6 +70,20 @@ def test_processor_follows_the_config() -> None:
         True,
         "transcribe",
     )
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("vac", [False, True])
+def test_served_processors_cap_the_window(vac: bool) -> None:
+    """The loader asks for the 30 s window cap the server counts on (the drop-in has none
+    unless asked): 40 s without a commit leave 30 s in the window."""
+    config = ASRConfig(vac=vac)
+    processor, _ = get_loader(config.backend).load(config)
+    online = processor.online if isinstance(processor, VACOnlineASRProcessor) else processor
+    assert isinstance(online, OnlineASRProcessor)
+    online.insert_audio_chunk(np.zeros(40 * CHUNK_SAMPLES, dtype=np.float32))
+    assert online.window_seconds == 30.0
+    assert OnlineASRProcessor(online.asr).max_window_sec is None
 
 
 @pytest.mark.model
