@@ -22,7 +22,7 @@ from asr_interface.core.vac import VACOnlineASRProcessor
 from asr_interface.errors import ConfigError, ModelLoadError
 from asr_interface.evaluation import normalize, word_error_rate
 from tests.backends.loading import TINY_EN_DIR, load
-from tests.speech import JFK, speech_audio, transcript
+from tests.speech import JFK, LONG, speech_audio, transcript
 from tests.wording import heard
 
 CHUNK_SAMPLES = 16000
@@ -84,6 +84,19 @@ def test_served_processors_cap_the_window(vac: bool) -> None:
     online.insert_audio_chunk(np.zeros(40 * CHUNK_SAMPLES, dtype=np.float32))
     assert online.window_seconds == 30.0
     assert OnlineASRProcessor(online.asr).max_window_sec is None
+
+
+@pytest.mark.model
+def test_an_uncapped_window_past_thirty_seconds_is_decoded_whole() -> None:
+    """Without a cap the drop-in's window may outgrow what one batched decoding hears: such
+    a window goes to faster-whisper's own loop, as whisper_streaming decodes it, and the
+    words past 30 s are heard."""
+    processor = OnlineASRProcessor(FasterWhisperASR("en", "tiny.en"))
+    processor.insert_audio_chunk(speech_audio(LONG)[: 36 * CHUNK_SAMPLES])
+    processor.process_iter()
+    words = processor.unconfirmed()
+    assert words and words[-1][1] > 30.0
+    assert heard("the invention of the art of printing", "".join(w for _, _, w in words))
 
 
 @pytest.mark.model
