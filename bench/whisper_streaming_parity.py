@@ -71,7 +71,7 @@ def compare(
     return {
         "trimming": mode,
         "seconds": seconds,
-        "steps": len(audio) // CHUNK + 1,
+        "chunks": -(-len(audio) // CHUNK),
         "windows_decoded": len(asr.answers),
         "longest_window_s": {
             "whisper_streaming": longest_theirs / CHUNK,

@@ -1,11 +1,13 @@
 """The drop-in processor commits exactly what whisper_streaming's `OnlineASRProcessor` commits
 on the same model outputs, over long speech.
 
-whisper_streaming's processor is here in the form of `tests/oracle.py` (its rules in plain
-Python; whisper_streaming itself is not on PyPI, and `bench/whisper_streaming_parity.py` runs its
-own `whisper_online.py` beside this processor). Both get the same tiny.en ASR object, whose
-answers are remembered by window and prompt, so each window is decoded once and both read
-identical outputs; every step's commit is compared, times included, to the last bit."""
+whisper_streaming's processor is here in the form of `tests/oracle.py`: its rules in plain
+Python, but for the differences docs/streaming-policy.md lists, none of which applies to segment
+trimming without a cap (with sentence trimming the oracle reads sentences as this package does).
+whisper_streaming itself is not on PyPI; `bench/whisper_streaming_parity.py` runs its own
+`whisper_online.py` beside this processor. Both get the same tiny.en ASR object, whose answers
+are remembered by window and prompt, so each window is decoded once and both read identical
+outputs; every step's commit is compared, times included, to the last bit."""
 
 from __future__ import annotations
 
