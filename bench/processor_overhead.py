@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import numpy as np
 
 from asr_interface import OnlineASRProcessor
 from asr_interface.backends.replay import ReplayASR, Trace
+from asr_interface.core.config import MAX_WINDOW_SECONDS
 from asr_interface.simulation import simulate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,9 +63,10 @@ def load_oracle() -> ProcessorFactory:
 
 
 IMPLEMENTATIONS: dict[str, ProcessorFactory] = {
-    "rust": OnlineASRProcessor,
-    "oracle": load_oracle(),
+    "rust": partial(OnlineASRProcessor, max_window_sec=MAX_WINDOW_SECONDS),
+    "oracle": partial(load_oracle(), max_window_sec=MAX_WINDOW_SECONDS),
 }
+"""Both with the window cap the server asks for, as the trace was recorded."""
 
 
 @cache
@@ -167,7 +169,7 @@ def peak_rss_growth(implementation: str, stream_seconds: float) -> int:
 def replay_reproduces_recording(trace: Trace) -> bool:
     """One pass through the same streaming loop commits exactly what the recording did."""
     audio = np.zeros(int(trace.meta["audio_samples"]), dtype=np.float32)
-    processor = OnlineASRProcessor(ReplayASR(trace))
+    processor = IMPLEMENTATIONS["rust"](ReplayASR(trace))
     chunk_sec = int(trace.meta["chunk_samples"]) / SAMPLE_RATE
     replayed = simulate(processor, audio, min_chunk_sec=chunk_sec, compute_aware=False)
     return replayed.text == str(trace.meta["transcript"])

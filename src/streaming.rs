@@ -124,12 +124,12 @@ impl StreamingCore {
 
 policy_class!(StreamingCore {
     #[new]
-    #[pyo3(signature = (sep, trimming, trimming_sec, max_window_sec = 30.0, agreement_n = 2, tokenizer = None))]
+    #[pyo3(signature = (sep, trimming, trimming_sec, max_window_sec = None, agreement_n = 2, tokenizer = None))]
     fn new(
         sep: String,
         trimming: &str,
         trimming_sec: f64,
-        max_window_sec: f64,
+        max_window_sec: Option<f64>,
         agreement_n: usize,
         tokenizer: Option<Py<PyAny>>,
     ) -> PyResult<Self> {

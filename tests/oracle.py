@@ -19,6 +19,7 @@ Flushed = tuple[float | None, float | None, str]
 
 SAMPLING_RATE = 16000
 PROMPT_CHARS = 200
+SENTENCE_FALLBACK_SEC = 30.0
 SENTENCE_ENDINGS = (
     ".",
     "!",
@@ -53,17 +54,18 @@ class OracleASRProcessor:
         tokenizer: SentenceSplitter | None = None,
         buffer_trimming: tuple[str, float] = ("segment", 15),
         *,
-        max_window_sec: float = 30.0,
+        max_window_sec: float | None = None,
         agreement_n: int = 2,
     ) -> None:
         mode, seconds = buffer_trimming
-        if mode not in ("segment", "sentence") or agreement_n < 2 or max_window_sec <= 0:
+        no_cap = max_window_sec is not None and max_window_sec <= 0
+        if mode not in ("segment", "sentence") or agreement_n < 2 or no_cap:
             raise ValueError("invalid processor configuration")
         self.asr = asr
         self.tokenizer = tokenizer
         self.trimming_mode = mode
         self.trimming_sec = float(seconds)
-        self.max_window_sec = float(max_window_sec)
+        self.max_window_sec = max_window_sec
         self.agreement_n = agreement_n
         self.init()
 
@@ -108,6 +110,8 @@ class OracleASRProcessor:
         self._enforce_cap()
 
     def _enforce_cap(self) -> None:
+        if self.max_window_sec is None:
+            return
         cap = int(self.max_window_sec * SAMPLING_RATE)
         if len(self.audio_buffer) <= cap:
             return
@@ -172,13 +176,17 @@ class OracleASRProcessor:
         return self.to_flush(committed)
 
     def commit(self, words: Sequence[Word], segment_ends: Sequence[float]) -> list[Word]:
+        decoded_offset = self.buffer_time_offset
         new = self._insert(words)
         committed = self._flush(new)
         if self.window_seconds > self.trimming_sec:
             if self.trimming_mode == "sentence" and committed:
                 self._trim_at_sentence()
             elif self.trimming_mode == "segment" and self.commited:
-                self._trim_at_segment(segment_ends)
+                self._trim_at_segment(segment_ends, decoded_offset)
+        fallback = self.trimming_mode == "sentence" and self.commited
+        if fallback and self.window_seconds > SENTENCE_FALLBACK_SEC:
+            self._trim_at_segment(segment_ends, decoded_offset)
         self._enforce_cap()
         return committed
 
@@ -213,11 +221,11 @@ class OracleASRProcessor:
         if len(sentences) >= 2:
             self.chunk_at(sentences[-2][1])
 
-    def _trim_at_segment(self, segment_ends: Sequence[float]) -> None:
+    def _trim_at_segment(self, segment_ends: Sequence[float], window_start: float) -> None:
         t = self.commited[-1][1]
         for end in reversed(segment_ends[:-1]):
-            if end + self.buffer_time_offset <= t:
-                self.chunk_at(end + self.buffer_time_offset)
+            if end + window_start <= t:
+                self.chunk_at(end + window_start)
                 return
 
     # --- sentences -------------------------------------------------------------------------

@@ -30,7 +30,7 @@ class StreamingCore:
         sep: str,
         trimming: str,
         trimming_sec: float,
-        max_window_sec: float = 30.0,
+        max_window_sec: float | None = None,
         agreement_n: int = 2,
         tokenizer: object | None = None,
     ) -> StreamingCore: ...

@@ -347,8 +347,8 @@ impl CutRules for AlignAtt {
         &mut self.audio
     }
 
-    fn cap_samples(&self) -> usize {
-        (self.config.max_window_sec * f64::from(SAMPLE_RATE)) as usize
+    fn cap_samples(&self) -> Option<usize> {
+        Some((self.config.max_window_sec * f64::from(SAMPLE_RATE)) as usize)
     }
 
     /// At the newest committed word's end: the window then holds no committed audio, and

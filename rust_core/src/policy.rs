@@ -20,8 +20,8 @@ pub(crate) mod rules {
     pub trait CutRules {
         fn audio(&self) -> &StreamAudio;
         fn audio_mut(&mut self) -> &mut StreamAudio;
-        /// The window cap in samples.
-        fn cap_samples(&self) -> usize;
+        /// The window cap in samples; `None`: no cap.
+        fn cap_samples(&self) -> Option<usize>;
         /// The stream time of a committed word's end at which the cap cuts, when cutting
         /// there is enough.
         fn cap_cut_time(&self) -> Option<f64>;
@@ -32,9 +32,10 @@ pub(crate) mod rules {
         /// Keeps the window within the cap: cut at `cap_cut_time` if that is enough, else
         /// the oldest audio beyond the cap goes.
         fn enforce_cap(&mut self) {
-            let cut = self
-                .audio()
-                .cap_cut(self.cap_samples(), self.cap_cut_time());
+            let Some(cap) = self.cap_samples() else {
+                return;
+            };
+            let cut = self.audio().cap_cut(cap, self.cap_cut_time());
             if let Some((count, time)) = cut {
                 self.drop_front(count, time);
             }

@@ -29,8 +29,9 @@ pub struct ProcessorConfig {
     pub trimming: Trimming,
     /// Window length in seconds past which trimming starts.
     pub trimming_sec: f64,
-    /// Hard cap on the window in seconds: memory per stream never grows past it.
-    pub max_window_sec: f64,
+    /// Hard cap on the window in seconds, when asked for: memory per stream never grows
+    /// past it. `None`, as in whisper_streaming: the window grows until trimming cuts it.
+    pub max_window_sec: Option<f64>,
     /// How many consecutive hypotheses must agree before text is committed.
     pub agreement_n: usize,
 }
@@ -40,7 +41,7 @@ impl Default for ProcessorConfig {
         Self {
             trimming: Trimming::Segment,
             trimming_sec: 15.0,
-            max_window_sec: 30.0,
+            max_window_sec: None,
             agreement_n: 2,
         }
     }
@@ -61,8 +62,10 @@ impl ProcessorConfig {
         if !(self.trimming_sec > 0.0 && self.trimming_sec.is_finite()) {
             return Err(ConfigError::TrimmingSec(self.trimming_sec));
         }
-        if !(self.max_window_sec > 0.0 && self.max_window_sec.is_finite()) {
-            return Err(ConfigError::MaxWindowSec(self.max_window_sec));
+        if let Some(cap) = self.max_window_sec {
+            if !(cap > 0.0 && cap.is_finite()) {
+                return Err(ConfigError::MaxWindowSec(cap));
+            }
         }
         if self.agreement_n < 2 {
             return Err(ConfigError::AgreementN(self.agreement_n));
@@ -70,9 +73,10 @@ impl ProcessorConfig {
         Ok(())
     }
 
-    /// The window cap in samples.
-    pub fn max_window_samples(&self) -> usize {
-        (self.max_window_sec * f64::from(SAMPLE_RATE)) as usize
+    /// The window cap in samples, if there is one.
+    pub fn max_window_samples(&self) -> Option<usize> {
+        self.max_window_sec
+            .map(|cap| (cap * f64::from(SAMPLE_RATE)) as usize)
     }
 }
 
@@ -97,6 +101,10 @@ impl SentenceBoundaries for Punctuation {
 /// Longest window a processor allocates room for up front: one minute of audio.
 const PREALLOCATED_WINDOW: usize = 60 * SAMPLE_RATE as usize;
 
+/// In `sentence` mode, a window longer than this is also cut at a segment end, as
+/// whisper_streaming does, so a long sentence cannot grow the window without end.
+const SENTENCE_FALLBACK_SEC: f64 = 30.0;
+
 /// Longest prompt, in characters, taken from the committed text before the window.
 const PROMPT_CHARS: usize = 200;
 
@@ -116,7 +124,9 @@ impl StreamingProcessor {
         let agreement = LocalAgreement::new(config.agreement_n, 0.0);
         // Room for a full window (up to a minute) twice over, so a stream at the cap
         // compacts in place instead of allocating.
-        let preallocated = config.max_window_samples().min(PREALLOCATED_WINDOW);
+        let preallocated = config
+            .max_window_samples()
+            .map_or(PREALLOCATED_WINDOW, |cap| cap.min(PREALLOCATED_WINDOW));
         let capacity = 2 * (preallocated + SAMPLE_RATE as usize);
         Ok(Self {
             config,
@@ -226,17 +236,24 @@ impl StreamingProcessor {
         segment_ends: &[f64],
         boundaries: &B,
     ) -> Result<Vec<Word>, B::Error> {
-        self.agreement.insert(words, self.audio.offset());
+        let decoded_offset = self.audio.offset();
+        self.agreement.insert(words, decoded_offset);
         let new = self.agreement.flush();
         self.committed.extend(new.iter().cloned());
-        // In `sentence` mode whisper_streaming falls back to a segment cut past 30 s; here
-        // the cap, enforced on every insert, has already bounded the window.
         if self.audio.window().seconds() > self.config.trimming_sec {
             match self.config.trimming {
                 Trimming::Sentence if !new.is_empty() => self.trim_at_sentence(boundaries)?,
                 Trimming::Sentence => {}
-                Trimming::Segment => self.trim_at_segment(segment_ends),
+                Trimming::Segment => self.trim_at_segment(segment_ends, decoded_offset),
             }
+        }
+        if self.config.trimming == Trimming::Sentence
+            && self.audio.window().seconds() > SENTENCE_FALLBACK_SEC
+        {
+            // The segment ends are read against the window the model decoded, even when a
+            // sentence cut has just moved it (whisper_streaming reads them against the
+            // moved window).
+            self.trim_at_segment(segment_ends, decoded_offset);
         }
         self.enforce_cap();
         self.forget_unreadable_words();
@@ -278,9 +295,9 @@ impl StreamingProcessor {
         Ok(())
     }
 
-    /// Cuts at the latest segment end, except the last, that is inside the committed text.
-    fn trim_at_segment(&mut self, segment_ends: &[f64]) {
-        let window_start = self.audio.offset();
+    /// Cuts at the latest segment end, except the last, that is inside the committed text;
+    /// `window_start` is the stream time the ends count from.
+    fn trim_at_segment(&mut self, segment_ends: &[f64], window_start: f64) {
         let Some(last_committed_end) = self.committed.back().map(|w| w.end) else {
             return;
         };
@@ -317,7 +334,7 @@ impl CutRules for StreamingProcessor {
         &mut self.audio
     }
 
-    fn cap_samples(&self) -> usize {
+    fn cap_samples(&self) -> Option<usize> {
         self.config.max_window_samples()
     }
 
@@ -396,7 +413,7 @@ mod tests {
             Some(ConfigError::AgreementN(1))
         );
         let bad = ProcessorConfig {
-            max_window_sec: 0.0,
+            max_window_sec: Some(0.0),
             ..ProcessorConfig::default()
         };
         assert!(StreamingProcessor::new(bad).is_err());
@@ -451,7 +468,7 @@ mod tests {
     #[test]
     fn the_cap_bounds_the_window_without_commits() {
         let mut p = processor(ProcessorConfig {
-            max_window_sec: 5.0,
+            max_window_sec: Some(5.0),
             ..ProcessorConfig::default()
         });
         for _ in 0..3600 {
@@ -463,9 +480,31 @@ mod tests {
     }
 
     #[test]
+    fn without_a_cap_the_window_grows_until_trimming_cuts_it() {
+        let mut p = processor(ProcessorConfig::default());
+        p.insert_f32(&vec![0.0; 45 * SECOND]).unwrap();
+        assert_eq!(p.window().len(), 45 * SECOND);
+        assert_eq!(p.offset(), 0.0);
+    }
+
+    #[test]
+    fn past_thirty_seconds_sentence_trimming_cuts_at_a_segment_end() {
+        let mut p = processor(ProcessorConfig {
+            trimming: Trimming::Sentence,
+            ..ProcessorConfig::default()
+        });
+        p.insert_f32(&vec![0.0; 32 * SECOND]).unwrap();
+        // One long sentence: no sentence cut, but a segment ends inside the committed text.
+        let words = [(0.0, 10.0, "a"), (10.0, 20.0, "b"), (20.0, 31.0, "c")];
+        commit(&mut p, &words, &[10.0, 20.0, 31.0]);
+        assert_eq!(commit(&mut p, &words, &[10.0, 20.0, 31.0]), ["a", "b", "c"]);
+        assert_eq!(p.offset(), 20.0);
+    }
+
+    #[test]
     fn the_cap_keeps_the_newest_committed_word_in_the_window() {
         let mut p = processor(ProcessorConfig {
-            max_window_sec: 4.0,
+            max_window_sec: Some(4.0),
             trimming_sec: 10.0,
             ..ProcessorConfig::default()
         });
@@ -571,7 +610,10 @@ mod tests {
 
     #[test]
     fn memory_of_committed_words_stays_bounded() {
-        let mut p = processor(ProcessorConfig::default());
+        let mut p = processor(ProcessorConfig {
+            max_window_sec: Some(30.0),
+            ..ProcessorConfig::default()
+        });
         let mut t = 0.0;
         for _ in 0..2000 {
             p.insert_f32(&vec![0.0; SECOND]).unwrap();

@@ -88,7 +88,7 @@ proptest! {
         let config = ProcessorConfig {
             trimming: Trimming::Segment,
             trimming_sec,
-            max_window_sec: cap_sec,
+            max_window_sec: Some(cap_sec),
             agreement_n: 2,
         };
         let mut processor = StreamingProcessor::new(config).unwrap();

@@ -12,14 +12,17 @@ import pytest
 
 from asr_interface.backends import model_resolution
 from asr_interface.backends.model_resolution import REQUIRED_FILES, resolve_model_path
+from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_loader import (
     FasterWhisperASR,
     OnlineASRProcessor,
 )
+from asr_interface.core.config import ASRConfig
+from asr_interface.core.vac import VACOnlineASRProcessor
 from asr_interface.errors import ConfigError, ModelLoadError
 from asr_interface.evaluation import normalize, word_error_rate
 from tests.backends.loading import TINY_EN_DIR, load
-from tests.speech import JFK, speech_audio, transcript
+from tests.speech import JFK, LONG, speech_audio, transcript
 from tests.wording import heard
 
 CHUNK_SAMPLES = 16000
@@ -67,6 +70,33 @@ def test_processor_follows_the_config() -> None:
         True,
         "transcribe",
     )
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("vac", [False, True])
+def test_served_processors_cap_the_window(vac: bool) -> None:
+    """The loader asks for the 30 s window cap the server counts on (the drop-in has none
+    unless asked): 40 s without a commit leave 30 s in the window."""
+    config = ASRConfig(vac=vac)
+    processor, _ = get_loader(config.backend).load(config)
+    online = processor.online if isinstance(processor, VACOnlineASRProcessor) else processor
+    assert isinstance(online, OnlineASRProcessor)
+    online.insert_audio_chunk(np.zeros(40 * CHUNK_SAMPLES, dtype=np.float32))
+    assert online.window_seconds == 30.0
+    assert OnlineASRProcessor(online.asr).max_window_sec is None
+
+
+@pytest.mark.model
+def test_an_uncapped_window_past_thirty_seconds_is_decoded_whole() -> None:
+    """Without a cap the drop-in's window may outgrow what one batched decoding hears: such
+    a window goes to faster-whisper's own loop, as whisper_streaming decodes it, and the
+    words past 30 s are heard."""
+    processor = OnlineASRProcessor(FasterWhisperASR("en", "tiny.en"))
+    processor.insert_audio_chunk(speech_audio(LONG)[: 36 * CHUNK_SAMPLES])
+    processor.process_iter()
+    words = processor.unconfirmed()
+    assert words and words[-1][1] > 30.0
+    assert heard("the invention of the art of printing", "".join(w for _, _, w in words))
 
 
 @pytest.mark.model

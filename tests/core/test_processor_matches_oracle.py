@@ -73,7 +73,7 @@ class ProcessorOptions(TypedDict):
 
     tokenizer: PeriodSplitter | None
     buffer_trimming: tuple[str, float]
-    max_window_sec: float
+    max_window_sec: float | None
     agreement_n: int
 
 
@@ -84,7 +84,7 @@ class StreamConfig:
     sep: str
     trimming: tuple[str, float]
     with_tokenizer: bool
-    max_window_sec: float
+    max_window_sec: float | None
     agreement_n: int
 
     def processor_options(self) -> ProcessorOptions:
@@ -104,7 +104,7 @@ def stream_configs(mode: str, *, with_tokenizer: bool = False) -> st.SearchStrat
             st.just(mode), st.sampled_from([1.0, 2.0, 4.0, 15.0]) | st.floats(0.1, 10.0)
         ),
         with_tokenizer=st.just(with_tokenizer),
-        max_window_sec=st.sampled_from([1.5, 3.0, 6.0, 30.0]) | st.floats(0.2, 10.0),
+        max_window_sec=st.none() | st.sampled_from([1.5, 3.0, 6.0, 30.0]) | st.floats(0.2, 10.0),
         agreement_n=st.sampled_from([2, 3]),
     )
 
@@ -128,9 +128,10 @@ EDIT_LISTS = st.lists(
 SHIFTS = st.floats(-0.08, 0.08)
 
 
-def chunk_samples(max_window_sec: float) -> st.SearchStrategy[int]:
-    """Chunk lengths from one sample to more than the cap, mostly a fraction of a second."""
-    cap = int(max_window_sec * SAMPLE_RATE)
+def chunk_samples(max_window_sec: float | None) -> st.SearchStrategy[int]:
+    """Chunk lengths from one sample to more than the cap (30 s without one), mostly a
+    fraction of a second."""
+    cap = int((30.0 if max_window_sec is None else max_window_sec) * SAMPLE_RATE)
     sizes = {
         "one sample": st.just(1),
         "tiny": st.integers(2, 800),

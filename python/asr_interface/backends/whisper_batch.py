@@ -222,5 +222,10 @@ class BoundDecoder:
         return self
 
     @property
+    def max_window_samples(self) -> int:
+        """The longest window one decoding hears."""
+        return MAX_WINDOW_SAMPLES
+
+    @property
     def parallel_calls(self) -> int:
         return self.decoder.parallel_calls

@@ -26,7 +26,7 @@ from asr_interface.backends.whisper_batch import (
     WhisperBatchDecoder,
     speech_words,
 )
-from asr_interface.core.config import ASRConfig
+from asr_interface.core.config import MAX_WINDOW_SECONDS, ASRConfig
 from asr_interface.core.decoding import WindowRequest
 from asr_interface.core.language import DetectedLanguage
 from asr_interface.core.processor import OnlineASRProcessor
@@ -243,7 +243,9 @@ class FasterWhisperASR(ASRBase):
 
 
 class FasterWhisperLoader:
-    """Builds one processor per stream over a shared faster-whisper model."""
+    """Builds one processor per stream over a shared faster-whisper model. Its processors
+    cap the window at 30 s, which the server counts on: a stream's memory and step cost
+    stay bounded however long nothing is trimmed (the drop-in has no cap unless asked)."""
 
     def load(
         self, config: ASRConfig
@@ -276,11 +278,15 @@ class FasterWhisperLoader:
                 config.min_chunk_size,
                 asr,
                 buffer_trimming=trimming,
+                max_window_sec=MAX_WINDOW_SECONDS,
                 detector=VoiceActivityDetector(),
             )
         else:
             processor = OnlineASRProcessor(
-                asr, buffer_trimming=trimming, min_chunk_sec=config.min_chunk_size
+                asr,
+                buffer_trimming=trimming,
+                min_chunk_sec=config.min_chunk_size,
+                max_window_sec=MAX_WINDOW_SECONDS,
             )
         return processor, {**asr.describe(), "backend": config.backend}
 

@@ -23,6 +23,7 @@ from asr_interface._core import SAMPLE_RATE, StreamingCore, join_words
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.decoding import (
     TimedWord,
+    TranscribeDecoder,
     WindowDecoder,
     WindowRequest,
     WindowResult,
@@ -85,7 +86,9 @@ class OnlineASRProcessor:
 
     `min_chunk_sec` is the step size the processor is meant for (`simulate` paces with it
     unless told otherwise); `logfile` is accepted for whisper_streaming's signature, this
-    package logs through `logging`.
+    package logs through `logging`. `max_window_sec` caps the window when given (the server
+    gives it); without it the window grows until trimming cuts it, as whisper_streaming's
+    does, and the commits are whisper_streaming's on the same ASR outputs.
     """
 
     SAMPLING_RATE = SAMPLE_RATE
@@ -99,7 +102,7 @@ class OnlineASRProcessor:
         min_chunk_sec: float = _DEFAULTS.min_chunk_size,
         logfile: TextIO = sys.stderr,
         *,
-        max_window_sec: float = 30.0,
+        max_window_sec: float | None = None,
         agreement_n: int = 2,
     ) -> None:
         self.asr = asr
@@ -199,10 +202,16 @@ class OnlineASRProcessor:
         return self.commit(result.words, result.segment_ends)
 
     def step(self, *, final: bool) -> StepOutput:
-        """One model step with this stream's decoder: window out, decode, commit."""
+        """One model step with this stream's decoder: window out, decode, commit. A window
+        longer than the decoder takes (`max_window_samples`, when it says; only without a
+        cap) goes to the ASR's `transcribe`, as whisper_streaming decodes every window."""
         request = self.window_request(final=final)
+        decoder = self.decoder
+        limit: int | None = getattr(decoder, "max_window_samples", None)
+        if limit is not None and len(request.audio) > limit:
+            decoder = TranscribeDecoder(self.asr)
         began = time.perf_counter()
-        (result,) = self.decoder.decode([request])
+        (result,) = decoder.decode([request])
         model_seconds = time.perf_counter() - began
         return StepOutput(self.take_result(result), model_seconds)
 

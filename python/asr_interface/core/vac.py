@@ -99,7 +99,7 @@ class VACOnlineASRProcessor:
         buffer_trimming: tuple[str, float] = DEFAULT_TRIMMING,
         logfile: TextIO = sys.stderr,
         *,
-        max_window_sec: float = 30.0,
+        max_window_sec: float | None = None,
         agreement_n: int = 2,
         detector: SpeechDetector,
     ) -> None:
