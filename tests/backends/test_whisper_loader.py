@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from asr_interface.backends import model_resolution
+from asr_interface.backends.loaded import load_model, served
 from asr_interface.backends.model_resolution import REQUIRED_FILES, resolve_model_path
-from asr_interface.backends.registry import get_loader
 from asr_interface.backends.whisper_loader import (
     FasterWhisperASR,
     OnlineASRProcessor,
@@ -75,15 +75,25 @@ def test_processor_follows_the_config() -> None:
 @pytest.mark.model
 @pytest.mark.parametrize("vac", [False, True])
 def test_served_processors_cap_the_window(vac: bool) -> None:
-    """The loader asks for the 30 s window cap the server counts on (the drop-in has none
-    unless asked): 40 s without a commit leave 30 s in the window."""
-    config = ASRConfig(vac=vac)
-    processor, _ = get_loader(config.backend).load(config)
-    online = processor.online if isinstance(processor, VACOnlineASRProcessor) else processor
-    assert isinstance(online, OnlineASRProcessor)
-    online.insert_audio_chunk(np.zeros(40 * CHUNK_SAMPLES, dtype=np.float32))
-    assert online.window_seconds == 30.0
+    """A loaded model's processors have the 30 s window cap the server counts on (the
+    drop-in has none unless asked, nor has a custom loader's): 40 s without a commit leave
+    30 s in the window, in the template and in every stream it opens."""
+    model = load_model(ASRConfig(vac=vac))
+    engine = model.open_stream()
+    for processor in (model.template, getattr(engine, "processor", None)):
+        online = processor.online if isinstance(processor, VACOnlineASRProcessor) else processor
+        assert isinstance(online, OnlineASRProcessor)
+        online.insert_audio_chunk(np.zeros(40 * CHUNK_SAMPLES, dtype=np.float32))
+        assert online.window_seconds == 30.0
     assert OnlineASRProcessor(online.asr).max_window_sec is None
+
+
+def test_a_custom_loaders_drop_in_is_capped_too() -> None:
+    """A loader that wraps a model in the drop-in itself, as the integration guide's does,
+    gets the cap from the server, and a lower cap of its own is kept."""
+    asr = load_model(ASRConfig()).template.asr
+    uncapped, lower = OnlineASRProcessor(asr), OnlineASRProcessor(asr, max_window_sec=20.0)
+    assert (served(uncapped).max_window_sec, served(lower).max_window_sec) == (30.0, 20.0)
 
 
 @pytest.mark.model

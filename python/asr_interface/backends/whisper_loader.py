@@ -26,7 +26,7 @@ from asr_interface.backends.whisper_batch import (
     WhisperBatchDecoder,
     speech_words,
 )
-from asr_interface.core.config import MAX_WINDOW_SECONDS, ASRConfig
+from asr_interface.core.config import ASRConfig
 from asr_interface.core.decoding import WindowRequest
 from asr_interface.core.language import DetectedLanguage
 from asr_interface.core.processor import OnlineASRProcessor
@@ -278,7 +278,6 @@ class FasterWhisperLoader:
                 config.min_chunk_size,
                 asr,
                 buffer_trimming=trimming,
-                max_window_sec=MAX_WINDOW_SECONDS,
                 detector=VoiceActivityDetector(),
             )
         else:
@@ -286,7 +285,6 @@ class FasterWhisperLoader:
                 asr,
                 buffer_trimming=trimming,
                 min_chunk_sec=config.min_chunk_size,
-                max_window_sec=MAX_WINDOW_SECONDS,
             )
         return processor, {**asr.describe(), "backend": config.backend}
 

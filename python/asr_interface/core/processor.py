@@ -129,6 +129,13 @@ class OnlineASRProcessor:
         self.language = StreamLanguage(self.asr)
         self._tail_waits = False
 
+    def cap_window(self, seconds: float) -> None:
+        """Caps the window at `seconds` (or keeps a lower cap) from the next stream on: the
+        bound a server puts on what one stream holds, which whisper_streaming does not."""
+        if self.max_window_sec is None or seconds < self.max_window_sec:
+            self.max_window_sec = seconds
+            self._new_stream_state()
+
     def fresh_copy(self) -> OnlineASRProcessor:
         """A processor with the same ASR object, decoder and settings and an empty stream, so
         many streams can share one loaded model."""

@@ -116,6 +116,10 @@ class VACOnlineASRProcessor:
         self.detector = detector
         self.init()
 
+    def cap_window(self, seconds: float) -> None:
+        """Caps the inner processor's window (`OnlineASRProcessor.cap_window`)."""
+        self.online.cap_window(seconds)
+
     def fresh_copy(self) -> VACOnlineASRProcessor:
         """A processor with the same ASR object and settings and an empty stream, so many
         streams can share one loaded model."""
