@@ -157,6 +157,16 @@ def test_version_is_the_cargo_workspace_version() -> None:
     assert re.search(rf"^asr-interface {re.escape(version)}$", succeed("info"), flags=re.M)
 
 
+def test_every_model_command_takes_plugins() -> None:
+    """`--plugin` registers a backend for `info`, `transcribe`, `simulate` and `evaluate` as
+    for `serve`: the integration guide's engine is listed once its module is imported."""
+    plugin = ["--plugin", "tests.examples.guide.my_engine"]
+    assert "my_engine" not in succeed("info")
+    assert re.search(r"^backends: .*\bmy_engine\b", succeed("info", *plugin), re.MULTILINE)
+    for command in ("transcribe", "simulate", "evaluate"):
+        assert "--plugin MODULE" in succeed(command, "--help")
+
+
 def text_file(tmp_path: Path) -> Path:
     """A file that is not audio."""
     path = tmp_path / "notes.wav"
@@ -187,6 +197,7 @@ JFK_PATH = speech_path(JFK)
         (["evaluate", JFK_PATH, "--reference-file", "{tmp}/none.txt"], "cannot read"),
         (["evaluate", "--manifest", "missing.tsv"], "cannot read manifest"),
         (["evaluate", "--manifest", "m.tsv", "--limit", "0"], "positive integer"),
+        (["simulate", JFK_PATH, "--plugin", "tests.server.failing_plugin"], "ZeroDivisionError"),
         (["simulate"], "required: FILE"),
         (["dance"], "invalid choice: 'dance'"),
         ([], "required: COMMAND"),

@@ -34,6 +34,13 @@ def import_plugins(modules: Iterable[str]) -> None:
             ) from error
 
 
+def load_backends(modules: Iterable[str]) -> list[str]:
+    """Imports `modules` (`--plugin`), then loads every entry point, and returns the entry
+    points' names: what each command naming a backend does before it reads its options."""
+    import_plugins(modules)
+    return load_entry_points()
+
+
 def load_entry_points() -> list[str]:
     """Loads every entry point of `ENTRY_POINT_GROUP` and returns their names: the module is
     imported and, when the entry point names a function, the function is called."""

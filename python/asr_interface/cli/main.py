@@ -17,8 +17,13 @@ import asr_interface
 from asr_interface.audio import audio_duration, load_audio
 from asr_interface.backends.loaded import LoadedModel, load_model
 from asr_interface.backends.model_resolution import BUNDLED_MODELS, cache_root
+from asr_interface.backends.plugins import load_backends
 from asr_interface.backends.registry import list_loaders
-from asr_interface.cli.options import add_config_arguments, config_from_arguments
+from asr_interface.cli.options import (
+    add_config_arguments,
+    add_plugin_argument,
+    config_from_arguments,
+)
 from asr_interface.cli.progress import ProgressBar
 from asr_interface.cli.serve import add_serve_arguments, run_serve, serving_config
 from asr_interface.cli.stream import add_stream_arguments, run_stream
@@ -272,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the streaming server")
     add_serve_arguments(serve)
     serve.set_defaults(run=run_serve)
+    add_plugin_argument(serve)
 
     stream = commands.add_parser("stream", help="stream a file to a running server")
     add_stream_arguments(stream)
@@ -280,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="versions, backends and local models")
     info.add_argument("--model-cache-dir", default=None, help="where assembled models are kept")
     info.set_defaults(run=_info)
+    for command in (transcribe, simulate_command, evaluate, info):
+        add_plugin_argument(command)
     return parser
 
 
@@ -287,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status (2 for bad input)."""
     arguments = build_parser().parse_args(argv)
     try:
+        arguments.entry_points = load_backends(getattr(arguments, "plugin", ()))
         status: int = arguments.run(arguments)
     except ASRInterfaceError as error:
         # Messages may span lines (model hints); the contract is one line.

@@ -37,6 +37,20 @@ def _choices(annotation: Any) -> tuple[Any, ...]:
     return get_args(annotation) if get_origin(annotation) is Literal else ()
 
 
+def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
+    """`--plugin`: modules to import before the command runs, for the backends they
+    register; `main` loads them (and installed entry points) for every command that has it."""
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import this module first, so that the backends it registers (register_loader) "
+        "can be named; repeatable. Installed packages' entry points of group "
+        "asr_interface.backends are loaded too",
+    )
+
+
 def add_config_arguments(
     parser: argparse.ArgumentParser, config_class: type[ASRConfig] = ASRConfig
 ) -> None:

@@ -27,15 +27,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     network.add_argument("--port", type=int, default=defaults.port, help="0 picks a free port")
     network.add_argument("--ssl-certfile", help="serve wss:// and https:// with this certificate")
     network.add_argument("--ssl-keyfile", help="private key of --ssl-certfile")
-    parser.add_argument(
-        "--plugin",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="import this module before serving, so that the backends it registers "
-        "(register_loader) can be selected; repeatable. Installed packages' entry points "
-        "of group asr_interface.backends are loaded too",
-    )
     access = parser.add_argument_group("access")
     access.add_argument(
         "--token",
@@ -201,19 +192,15 @@ def serving_config(arguments: argparse.Namespace) -> ASRConfig:
 
 def run_serve(arguments: argparse.Namespace) -> int:
     """Loads the default model, serves until SIGINT/SIGTERM, then finishes open streams."""
-    from asr_interface.backends.plugins import import_plugins, load_entry_points
     from asr_interface.server.app import ASRServer
     from asr_interface.server.settings import ServerSettings
 
     logging.basicConfig(
         level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # Before the default configuration is loaded: it may name a plugin's backend.
-    import_plugins(arguments.plugin)
-    entry_points = load_entry_points()
-    if entry_points:
+    if arguments.entry_points:  # loaded by `main`, before the default model names one
         logging.getLogger("asr_interface.server").info(
-            "loaded backend entry points: %s", ", ".join(entry_points)
+            "loaded backend entry points: %s", ", ".join(arguments.entry_points)
         )
     try:
         settings = ServerSettings(
