@@ -167,6 +167,16 @@ def test_every_model_command_takes_plugins() -> None:
         assert "--plugin MODULE" in succeed(command, "--help")
 
 
+@pytest.mark.model
+def test_simulate_streams_through_a_plugin_backend() -> None:
+    """The integration guide's path 1, named by `--plugin` and `--backend`, streams a file
+    offline as the server would stream it."""
+    guide = ["--plugin", "tests.examples.guide.my_backend", "--backend", "my_custom_backend"]
+    lines = succeed("simulate", JFK_PATH, *guide).splitlines()  # the guide's loader prints
+    commits = [match.group(4) for line in lines if (match := SIMULATE_LINE.match(line))]
+    assert heard(JFK_LINE, " ".join(commits))
+
+
 def text_file(tmp_path: Path) -> Path:
     """A file that is not audio."""
     path = tmp_path / "notes.wav"
