@@ -75,7 +75,11 @@ def test_timed_formats_parse_back_to_the_text(output_format: str) -> None:
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("mode", [[], ["--comp-unaware"]], ids=["compute-aware", "unaware"])
+@pytest.mark.parametrize(
+    "mode",
+    [[], ["--no-compute-aware"], ["--comp-unaware"]],
+    ids=["compute-aware", "unaware", "whisper_streaming-spelling"],
+)
 def test_simulate_prints_timed_commits_then_a_summary(mode: list[str]) -> None:
     """Each commit line is `emission_ms beg_ms end_ms text`, in time order within the audio,
     emitted after it was spoken; '#' lines summarise latency."""

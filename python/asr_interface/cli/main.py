@@ -128,7 +128,7 @@ def _simulate(arguments: argparse.Namespace) -> int:
     config = serving_config(arguments)
     audio = load_audio(arguments.file)
     model = load_model(config)
-    compute_aware = not arguments.comp_unaware
+    compute_aware = arguments.compute_aware
     result = _stream(model, audio, compute_aware=compute_aware, on_commit=_print_commit)
     mode = "compute-aware" if compute_aware else "compute-unaware"
     print(
@@ -223,6 +223,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_compute_aware(parser: argparse.ArgumentParser, *, default: bool) -> None:
+    """The one choice of how simulated time runs, spelled alike for `simulate` (aware by
+    default, as whisper_streaming's simulation) and `evaluate` (unaware: reproducible
+    scores); `--comp-unaware` is whisper_streaming's spelling of `--no-compute-aware`."""
+    parser.add_argument(
+        "--compute-aware",
+        action=argparse.BooleanOptionalAction,
+        default=default,
+        help="let processing time delay the stream; --no-compute-aware advances time by the "
+        "audio only (deterministic)",
+    )
+    parser.add_argument(
+        "--comp-unaware", dest="compute_aware", action="store_false", help=argparse.SUPPRESS
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full command line; `add_config_arguments` gives each model command its flags."""
     parser = _OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
@@ -243,11 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prints 'emission_ms beg_ms end_ms text' per commit, then '#' summary lines.",
     )
     simulate_command.add_argument("file", metavar="FILE", help="audio file")
-    simulate_command.add_argument(
-        "--comp-unaware",
-        action="store_true",
-        help="advance time by the audio only, ignoring processing time (deterministic)",
-    )
+    _add_compute_aware(simulate_command, default=True)
     add_config_arguments(simulate_command)
     simulate_command.set_defaults(run=_simulate)
 
@@ -268,9 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--limit", type=_positive_int, metavar="N", help="score only the first N manifest rows"
     )
-    evaluate.add_argument(
-        "--compute-aware", action="store_true", help="let processing time delay the stream"
-    )
+    _add_compute_aware(evaluate, default=False)
     add_config_arguments(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
