@@ -193,11 +193,10 @@ def serving_config(arguments: argparse.Namespace) -> ASRConfig:
 def run_serve(arguments: argparse.Namespace) -> int:
     """Loads the default model, serves until SIGINT/SIGTERM, then finishes open streams."""
     from asr_interface.server.app import ASRServer
+    from asr_interface.server.logs import configure_logging
     from asr_interface.server.settings import ServerSettings
 
-    logging.basicConfig(
-        level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(arguments.log_level)
     if arguments.entry_points:  # loaded by `main`, before the default model names one
         logging.getLogger("asr_interface.server").info(
             "loaded backend entry points: %s", ", ".join(arguments.entry_points)
