@@ -100,7 +100,10 @@ def test_config_flags_name_only_what_differs_from_the_defaults_and_the_policy() 
     ("flags", "message"),
     [
         (["--min-chunk-size", "abc"], r"invalid --min-chunk-size value: .*valid number"),
-        (["--min-chunk-size", "0"], r"invalid --min-chunk-size value: .*greater than 0"),
+        (
+            ["--min-chunk-size", "0"],
+            r"invalid --min-chunk-size value: .*greater than or equal to 0\.1",
+        ),
         (["--buffer-trimming-sec", "nan"], r"invalid --buffer-trimming-sec value"),
         (["--beam-size", "0"], r"invalid --beam-size value: .*greater than or equal to 1"),
         (["--lan", "xx"], r"invalid --lan value: lan must be 'auto' or a Whisper language code"),

@@ -83,12 +83,13 @@ INVALID = [
     ("lan", "EN", ["lan must be 'auto'"]),
     ("task", "summarise", ["'transcribe' or 'translate'"]),
     ("backend", "", ["at least 1 character"]),
-    ("min_chunk_size", 0, ["greater than 0"]),
-    ("min_chunk_size", -1.0, ["greater than 0"]),
+    ("min_chunk_size", 0, ["greater than or equal to 0.1"]),
+    ("min_chunk_size", 1e-9, ["greater than or equal to 0.1"]),
+    ("min_chunk_size", -1.0, ["greater than or equal to 0.1"]),
     ("min_chunk_size", float("nan"), ["finite number"]),
     ("buffer_trimming", "word", ["'segment' or 'sentence'"]),
     ("policy", "wait-k", ["'local-agreement' or 'align-att'"]),
-    ("buffer_trimming_sec", 0, ["greater than 0"]),
+    ("buffer_trimming_sec", 0.5, ["greater than or equal to 1"]),
     ("buffer_trimming_sec", float("inf"), ["finite number"]),
     ("model_dir", "", ["at least 1 character"]),
     ("model_cache_dir", "", ["at least 1 character"]),
@@ -171,7 +172,7 @@ def test_subclass_adds_fields() -> None:
     config = ExtendedASRConfig(custom_param="fast", model="base")
     assert (config.custom_param, config.model) == ("fast", "base")
     assert ExtendedASRConfig().custom_param == "default"
-    with pytest.raises(ValidationError, match="greater than 0"):
+    with pytest.raises(ValidationError, match=r"greater than or equal to 0\.1"):
         ExtendedASRConfig(min_chunk_size=0)
 
 

@@ -33,6 +33,11 @@ MAX_MODEL_WORKERS = 64
 """Most model calls one loaded model may run at once."""
 MAX_STEP_SECONDS = 10.0
 """Longest `min_chunk_size`: more would delay every first transcript past usefulness."""
+MIN_STEP_SECONDS = 0.1
+"""Shortest `min_chunk_size`: each step pays a whole model call, so a shorter one would let a
+stream ask for a model call per frame (1e-9 s was accepted)."""
+MIN_TRIMMING_SECONDS = 1.0
+"""Shortest `buffer_trimming_sec`: the window must hold a word before it is cut."""
 ENCODER_GRID_SECONDS = 0.02
 """The encoder halves its input of 10 ms frames, so its length moves in steps of 20 ms."""
 
@@ -108,7 +113,7 @@ class ASRConfig(BaseModel):
     )
     min_chunk_size: float = Field(
         default=1.0,
-        gt=0,
+        ge=MIN_STEP_SECONDS,
         le=MAX_STEP_SECONDS,
         allow_inf_nan=False,
         description="seconds of new audio per model call",
@@ -124,7 +129,7 @@ class ASRConfig(BaseModel):
     )
     buffer_trimming_sec: float = Field(
         default=15.0,
-        gt=0,
+        ge=MIN_TRIMMING_SECONDS,
         le=MAX_WINDOW_SECONDS,
         allow_inf_nan=False,
         description="window length in seconds that starts trimming",
