@@ -1,11 +1,18 @@
-"""Who may open a session: the token and the Origin checks, read from request headers."""
+"""Who may open a session: the token, Host and Origin checks, read from request headers."""
 
 from __future__ import annotations
 
 import pytest
 from websockets.datastructures import Headers
 
-from asr_interface.server.access import origin_allowed, token_matches
+from asr_interface.server.access import (
+    LOOPBACK_HOSTS,
+    host_allowed,
+    origin_allowed,
+    request_host,
+    token_matches,
+)
+from asr_interface.server.settings import ServerSettings
 
 TOKEN = "t0ken"
 BEARER = ("Authorization", f"Bearer {TOKEN}")
@@ -79,3 +86,45 @@ def test_a_star_allows_every_origin() -> None:
     """`*` in the allowed origins turns the check off for single Origin headers."""
     headers = Headers([HOST, ("Origin", "http://evil.example")])
     assert origin_allowed(headers, frozenset({"*"}))
+
+
+@pytest.mark.parametrize(
+    ("host", "name"),
+    [
+        ("127.0.0.1:43007", "127.0.0.1"),
+        ("LOCALHOST", "localhost"),
+        ("[::1]:43007", "::1"),
+        ("::1", "::1"),
+        ("asr.example:443", "asr.example"),
+    ],
+)
+def test_the_host_name_is_read_without_port_or_brackets(host: str, name: str) -> None:
+    assert request_host(host) == name
+
+
+@pytest.mark.parametrize(
+    ("hosts", "allowed"),
+    [
+        (["127.0.0.1:43007"], True),
+        (["localhost:43007"], True),
+        (["[::1]:43007"], True),
+        (["rebound.example:43007"], False),
+        ([], False),
+        (["localhost", "rebound.example"], False),
+    ],
+    ids=["loopback", "localhost", "ipv6", "rebound", "none", "twice"],
+)
+def test_host_must_be_a_known_name(hosts: list[str], allowed: bool) -> None:
+    """A request names one of the server's known hosts, once: a page whose name was
+    rebound to this machine still names its own host."""
+    headers = Headers([("Host", host) for host in hosts])
+    assert host_allowed(headers, ServerSettings().host_names()) is allowed
+
+
+def test_known_hosts_are_loopback_the_listening_address_and_the_allowed() -> None:
+    """A wildcard address names no host; a given one does; `--allowed-hosts` adds more."""
+    assert ServerSettings(host="0.0.0.0").host_names() == LOOPBACK_HOSTS
+    assert "192.0.2.7" in ServerSettings(host="192.0.2.7").host_names()
+    assert "asr.example" in ServerSettings(allowed_hosts=("ASR.example",)).host_names()
+    with pytest.raises(ValueError, match="an allowed host"):
+        ServerSettings(allowed_hosts=("asr.example/path",))

@@ -4,8 +4,10 @@ and the refusal of an upgrade without the token."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 from importlib import metadata
+from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,7 +17,7 @@ from websockets.exceptions import InvalidStatus
 from asr_interface.client import StreamingClient
 from asr_interface.protocol import Ready
 from tests.server.asr_calls import http_get, receive, stream_file
-from tests.server.conftest import TOKEN, ServerProcess
+from tests.server.conftest import TOKEN, ServerProcess, running_server
 from tests.speech import SHORT, speech_audio
 
 pytestmark = pytest.mark.model
@@ -81,3 +83,37 @@ async def test_token_in_header_or_query_is_accepted(guarded_server: ServerProces
     assert http_get(guarded_server, "/backends")[0] == 401
     assert http_get(guarded_server, "/backends", token=TOKEN)[0] == 200
     assert http_get(guarded_server, "/health")[0] == 200
+
+
+def status_for_host(server: ServerProcess, path: str, host: str) -> int:
+    """The status of a GET on `path` whose `Host` header names `host` (the server's port)."""
+    address = urlsplit(server.http_url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Host": f"{host}:{address.port}"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+async def test_without_a_token_only_known_host_names_are_answered(server: ServerProcess) -> None:
+    """A page whose name was rebound to this machine names its own host: without a token
+    the server refuses it the page, the sockets and the model routes (403), while the
+    loopback names and probes of `/health` under any name are answered."""
+    assert [status_for_host(server, "/", host) for host in ("127.0.0.1", "localhost")] == [200] * 2
+    for path in ("/", "/backends", "/static/main.js"):
+        assert status_for_host(server, path, "rebound.example") == 403, path
+    assert status_for_host(server, "/health", "rebound.example") == 200
+    rebound = {"Host": f"rebound.example:{urlsplit(server.url).port}"}
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(server.url, additional_headers=rebound):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+def test_allowed_hosts_and_a_token_open_other_names(guarded_server: ServerProcess) -> None:
+    """`--allowed-hosts` names more hosts; with a token the token guards, whatever the name."""
+    assert status_for_host(guarded_server, "/", "rebound.example") == 200
+    with running_server("--allowed-hosts", "asr.example") as named:
+        assert status_for_host(named, "/", "asr.example") == 200
+        assert status_for_host(named, "/", "rebound.example") == 403

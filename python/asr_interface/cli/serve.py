@@ -42,6 +42,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated origins (scheme://host[:port], or *) of web pages that may "
         "connect besides the server's own page; clients sending no Origin always may",
     )
+    access.add_argument(
+        "--allowed-hosts",
+        type=_comma_separated,
+        default=defaults.allowed_hosts,
+        help="comma-separated host names (or *) that requests may name when there is no "
+        "token, besides localhost, 127.0.0.1, ::1 and the --host address: a guard against "
+        "pages that rebind their name to this machine",
+    )
     limits = parser.add_argument_group("limits", "docs/protocol.md#limits lists every bound")
     limits.add_argument(
         "--max-sessions",
@@ -212,6 +220,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
             workers=arguments.workers,
             token=arguments.token,
             allowed_origins=arguments.allowed_origins,
+            allowed_hosts=arguments.allowed_hosts,
             max_sessions=arguments.max_sessions,
             max_frame_bytes=arguments.max_frame_bytes,
             max_frames_per_second=arguments.max_frames_per_second,

@@ -20,7 +20,12 @@ from asr_interface import __version__
 from asr_interface.backends.registry import list_loaders
 from asr_interface.protocol import Error, ErrorCode, ModelLoaded, ProtocolError, encode
 from asr_interface.realtime_protocol import REALTIME_PATH
-from asr_interface.server.access import normalized_origin, origin_allowed, token_matches
+from asr_interface.server.access import (
+    host_allowed,
+    normalized_origin,
+    origin_allowed,
+    token_matches,
+)
 from asr_interface.server.http_body import BodyConnection
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
@@ -30,6 +35,8 @@ from asr_interface.server.settings import ServerSettings
 
 ASR_PATH = "/asr"
 LOAD_MODEL_PATH = "/load_model"
+UNGUARDED_PATHS = ("/health", "/metrics")
+"""Read by probes and scrapers under any host name: they carry no transcript and load nothing."""
 
 Refusal = tuple[ErrorCode, str]
 """Why a new session would be turned away: the code its client gets, and the reason."""
@@ -57,11 +64,21 @@ class HttpRoutes:
         self._refusal = refusal
         self._sessions = sessions
         self._allowed_origins = frozenset(map(normalized_origin, settings.allowed_origins))
+        self._host_names = settings.host_names()
 
     def process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | Awaitable[Response] | None:
         path = urlsplit(request.path).path
+        if (
+            self.settings.token is None
+            and path not in UNGUARDED_PATHS
+            and not host_allowed(request.headers, self._host_names)
+        ):
+            return connection.respond(
+                http.HTTPStatus.FORBIDDEN,
+                "this server answers only for the host names it knows (see --allowed-hosts)\n",
+            )
         if path in (ASR_PATH, REALTIME_PATH):
             if not self._authorized(request):
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")

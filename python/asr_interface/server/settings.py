@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from asr_interface.core.config import SERVING_POLICY, ASRConfig
-from asr_interface.server.access import normalized_origin
+from asr_interface.server.access import LOOPBACK_HOSTS, normalized_origin, request_host
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +31,9 @@ class ServerSettings:
     # Access: the token, and the pages (origins) besides the server's own that may connect.
     token: str | None = None
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names requests may name when there is no token, besides loopback names on a
+    loopback server; `*` allows any (docs/protocol.md, "Who may connect")."""
     # Limits: docs/protocol.md#limits lists each with what a client sees when it is reached.
     max_sessions: int | None = 64
     max_frame_bytes: int = 1 << 20
@@ -49,6 +52,15 @@ class ServerSettings:
     latency_target: float | None = 3.0
     model_call_timeout: float | None = 60.0
     max_loaded_models: int = 4
+
+    def host_names(self) -> frozenset[str]:
+        """The host names requests may name without a token: the loopback names, the
+        address the server listens on (unless a wildcard) and those allowed."""
+        named = {request_host(host) for host in self.allowed_hosts}
+        listening = request_host(self.host)
+        if listening not in ("0.0.0.0", "::", ""):
+            named.add(listening)
+        return frozenset(named | LOOPBACK_HOSTS)
 
     def __post_init__(self) -> None:
         if self.token is not None and not self.token.strip():
@@ -83,6 +95,9 @@ class ServerSettings:
         for name, value in not_negative.items():
             if value is not None and not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be 0 or more, got {value}")
+        for host in self.allowed_hosts:
+            if not host or host != host.strip() or "/" in host or "," in host:
+                raise ValueError(f"an allowed host is a name or an address, got {host!r}")
         for origin in self.allowed_origins:
             parts = urlsplit(normalized_origin(origin))
             if origin != "*" and not (parts.scheme and parts.netloc and not parts.path):
