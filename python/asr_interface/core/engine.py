@@ -127,8 +127,9 @@ class _Resumable(Protocol):
 
 
 class ResumingEngine:
-    """Engines whose processor takes a resumed stream's context and a prompt: both prime
-    the model's prompt, and the context's words heard again are not committed twice."""
+    """Engines whose processor takes a resumed stream's context and a prompt: the prompt
+    primes the model, and the context's words heard again are not committed twice (whether
+    the context primes the model too is the processor's choice: AlignAtt's does not)."""
 
     processor: _Resumable
 
