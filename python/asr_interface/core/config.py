@@ -38,6 +38,11 @@ MIN_STEP_SECONDS = 0.1
 stream ask for a model call per frame (1e-9 s was accepted)."""
 MIN_TRIMMING_SECONDS = 1.0
 """Shortest `buffer_trimming_sec`: the window must hold a word before it is cut."""
+MAX_TRIMMING_SECONDS = MAX_WINDOW_SECONDS - MIN_STEP_SECONDS
+"""Longest `buffer_trimming_sec`: the window keeps room for the shortest step."""
+WHISPER_MAX_TOKENS = 448
+"""Whisper's whole output, the largest token budget per second of audio: no speech comes near
+it, and None lifts the budget altogether."""
 ENCODER_GRID_SECONDS = 0.02
 """The encoder halves its input of 10 ms frames, so its length moves in steps of 20 ms."""
 
@@ -56,12 +61,13 @@ BeamSize = Annotated[int, Field(ge=1, le=MAX_BEAM_SIZE, strict=False)]
 """Beam search width; 1 decodes greedily."""
 EncoderSeconds = Annotated[
     float | None,
-    Field(gt=0, le=MAX_WINDOW_SECONDS, allow_inf_nan=False),
+    Field(ge=ENCODER_GRID_SECONDS, le=MAX_WINDOW_SECONDS, allow_inf_nan=False),
     AfterValidator(_on_encoder_grid),
 ]
 """The encoder input is the window rounded up to a multiple of this; None keeps 30 s."""
-TokensPerSecond = Annotated[float | None, Field(gt=0, allow_inf_nan=False)]
-"""The token budget of an output per second of audio; None keeps Whisper's 448 tokens."""
+TokensPerSecond = Annotated[float | None, Field(ge=1, le=WHISPER_MAX_TOKENS, allow_inf_nan=False)]
+"""The token budget of an output per second of audio; None keeps Whisper's 448 tokens. At
+least 1: a smaller budget would cut the words of slow speech."""
 TailSeconds = Annotated[float, Field(ge=0, le=MAX_WINDOW_SECONDS, allow_inf_nan=False)]
 """Audio after a pass's last word shorter than this is left to the next step."""
 
@@ -130,7 +136,7 @@ class ASRConfig(BaseModel):
     buffer_trimming_sec: float = Field(
         default=15.0,
         ge=MIN_TRIMMING_SECONDS,
-        le=MAX_WINDOW_SECONDS,
+        le=MAX_TRIMMING_SECONDS,
         allow_inf_nan=False,
         description="window length in seconds that starts trimming",
     )
