@@ -15,6 +15,7 @@ import functools
 import io
 import json
 import math
+import re
 import types
 import typing
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from asr_interface import realtime_protocol
 from asr_interface.cli.main import build_parser
-from asr_interface.cli.options import config_from_arguments
+from asr_interface.cli.options import config_from_arguments, flag_name
 from asr_interface.cli.serve import server_settings
 from asr_interface.core.config import ASRConfig
 from asr_interface.errors import ConfigError
@@ -382,3 +383,24 @@ def test_each_bound_is_accepted_and_the_number_past_it_refused(row: Row, surface
         outside += [math.nan, math.inf, -math.inf]
     for value in outside:
         assert not accepted(row, surface, cast(value)), f"{row.option}={value} was accepted"
+
+
+@pytest.mark.parametrize(
+    "row", [pytest.param(row, id=row.option) for row in ROWS if "load_model" in row.surfaces]
+)
+def test_a_recognition_option_past_its_range_is_told_the_range(row: Row) -> None:
+    """The `invalid_config` reply and the command line's error name the whole range, so a
+    client told it crossed one bound does not cross the other next."""
+    assert row.low is not None and row.high is not None
+    stated = f"(range {row.low:g} to {row.high:g})"
+    kind = kind_of(row, "load_model")
+    past = kind(just_past(row.high, kind, 1.0))
+    text = json.dumps({"type": "load_model", **_config_values(row, past)})
+    message = parse_client_message(text, LIMITS)
+    assert isinstance(message, LoadModel)
+    with pytest.raises(ProtocolError, match=re.escape(stated)):
+        POOL.validate(message.config_fields())
+    given = ["speech.wav", f"--min-chunk-size={SHORTEST_STEP}", f"{flag_name(row.option)}={past}"]
+    arguments = command_parsers()["transcribe"].parse_args(given)
+    with pytest.raises(ConfigError, match=re.escape(stated)):
+        config_from_arguments(arguments)

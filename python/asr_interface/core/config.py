@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 ComputeType = Literal[
     "default",
@@ -53,6 +56,31 @@ def _on_encoder_grid(seconds: float | None) -> float | None:
         if abs(steps - round(steps)) > 1e-6:
             raise ValueError(f"must be a multiple of {ENCODER_GRID_SECONDS} s, got {seconds!r}")
     return seconds
+
+
+_RANGE_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "finite_number"})
+
+
+def field_range(model: type[BaseModel], name: str) -> tuple[float, float] | None:
+    """The inclusive range of a numeric field, from its `ge` and `le`; None without both."""
+    field = model.model_fields.get(name)
+    if field is None:
+        return None
+    low = next((m.ge for m in field.metadata if hasattr(m, "ge")), None)
+    high = next((m.le for m in field.metadata if hasattr(m, "le")), None)
+    return None if low is None or high is None else (low, high)
+
+
+def problem_message(model: type[BaseModel], problem: ErrorDetails) -> str:
+    """A validation problem's message, with the field's whole range when its value fell
+    outside it or was not finite: a client told only the bound it crossed might cross the
+    other next."""
+    message = problem["msg"].removeprefix("Value error, ")
+    location = problem["loc"]
+    bounds = field_range(model, str(location[0])) if location else None
+    if problem["type"] in _RANGE_ERRORS and bounds is not None:
+        message += f" (range {bounds[0]:g} to {bounds[1]:g})"
+    return message
 
 
 Task = Literal["transcribe", "translate"]
