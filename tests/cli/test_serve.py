@@ -59,6 +59,11 @@ def test_help_documents_the_batching_flags() -> None:
         ([], {"ASR_INTERFACE_TOKEN": ""}, "the token is empty"),
         (["--ssl-keyfile", "key.pem"], {}, "a key file needs its certificate"),
         (["--max-sessions", "-1"], {}, "invalid --max-sessions value: must be 1 to 10000, got -1"),
+        (
+            ["--max-backlog-seconds", "1e9"],
+            {},
+            "invalid --max-backlog-seconds value: must be 0.1 to 3600, got 1000000000.0",
+        ),
         (["--max-frame-bytes", "0"], {}, "invalid --max-frame-bytes value: must be 1 to 16777216"),
         (["--workers", "0"], {}, "invalid --workers value: must be 1 to 1024, got 0"),
         (
@@ -95,9 +100,10 @@ def test_help_documents_the_batching_flags() -> None:
 def test_nonsensical_limits_and_access_are_refused_at_start_up(
     flags: list[str], environment: dict[str, str], complaint: str
 ) -> None:
-    """An empty token (flag or environment), a key without its certificate and negative or
-    zero limits exit with status 2 and one line naming the problem, before any model
-    loads: none of them silently turns a protection off."""
+    """An empty token (flag or environment), a key without its certificate and limits outside
+    their range exit with status 2 and one line naming the problem, before any model
+    loads: none of them silently turns a protection off or lets clients ask for hours of
+    audio."""
     completed = subprocess.run(
         [sys.executable, "-m", "asr_interface", "--port", "0", *flags],
         capture_output=True,
