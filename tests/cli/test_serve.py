@@ -64,7 +64,11 @@ def test_help_documents_the_batching_flags() -> None:
             {},
             "invalid --max-backlog-seconds value: must be 0.1 to 3600, got 1000000000.0",
         ),
-        (["--max-frame-bytes", "0"], {}, "invalid --max-frame-bytes value: must be 1 to 16777216"),
+        (
+            ["--max-frame-bytes", "0"],
+            {},
+            "invalid --max-frame-bytes value: must be 1024 to 16777216",
+        ),
         (["--workers", "0"], {}, "invalid --workers value: must be 1 to 1024, got 0"),
         (
             ["--idle-timeout", "-5"],
@@ -82,11 +86,15 @@ def test_help_documents_the_batching_flags() -> None:
             {},
             "--max-frames-per-second value: must be 1 to 100000, got nan",
         ),
-        (["--max-reply-bytes", "-1"], {}, "invalid --max-reply-bytes value: must be 1 to 67108864"),
+        (
+            ["--max-reply-bytes", "-1"],
+            {},
+            "invalid --max-reply-bytes value: must be 16384 to 67108864",
+        ),
         (
             ["--max-request-bytes", "0"],
             {},
-            "invalid --max-request-bytes value: must be 1 to 16777216",
+            "invalid --max-request-bytes value: must be 1024 to 1048576",
         ),
         (["--port", "70000"], {}, "invalid --port value: must be 0 to 65535, got 70000"),
         (["--allowed-origins", "evil.example"], {}, "an allowed origin is scheme://host"),
