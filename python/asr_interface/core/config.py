@@ -61,6 +61,11 @@ def _on_encoder_grid(seconds: float | None) -> float | None:
 _RANGE_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "finite_number"})
 
 
+def format_bound(value: float) -> str:
+    """A bound as a person writes it: 16777216 rather than 1.67772e+07, 0.1 as 0.1."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def field_range(model: type[BaseModel], name: str) -> tuple[float, float] | None:
     """The inclusive range of a numeric field, from its `ge` and `le`; None without both."""
     field = model.model_fields.get(name)
@@ -79,7 +84,7 @@ def problem_message(model: type[BaseModel], problem: ErrorDetails) -> str:
     location = problem["loc"]
     bounds = field_range(model, str(location[0])) if location else None
     if problem["type"] in _RANGE_ERRORS and bounds is not None:
-        message += f" (range {bounds[0]:g} to {bounds[1]:g})"
+        message += f" (range {format_bound(bounds[0])} to {format_bound(bounds[1])})"
     return message
 
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from asr_interface.core.config import SERVING_POLICY, ASRConfig
+from asr_interface.core.config import SERVING_POLICY, ASRConfig, format_bound
 from asr_interface.server.access import LOOPBACK_HOSTS, normalized_origin, request_host
 
 SETTING_RANGES: dict[str, tuple[float, float]] = {
@@ -28,14 +28,9 @@ SETTING_RANGES: dict[str, tuple[float, float]] = {
     "model_call_timeout": (1, 3600),
     "max_loaded_models": (1, 64),
 }
-"""The inclusive range of every numeric setting (docs/protocol.md, "Ranges of numeric
-options", gives each its reason): below it a limit protects nothing or refuses all work; above
-it a mistyped value would let clients make the server hold hours of audio or gigabytes of
-frames."""
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+"""The inclusive range of every numeric setting (docs/protocol.md lists them under "Ranges of
+numeric options"): below it a limit protects nothing or refuses all work; above it a mistyped
+value would let clients make the server hold hours of audio or gigabytes of frames."""
 
 
 class SettingOutOfRange(ValueError):
@@ -43,7 +38,7 @@ class SettingOutOfRange(ValueError):
 
     def __init__(self, name: str, low: float, high: float, value: float) -> None:
         self.name = name
-        self.reason = f"must be {_number(low)} to {_number(high)}, got {value}"
+        self.reason = f"must be {format_bound(low)} to {format_bound(high)}, got {value}"
         super().__init__(f"{name} {self.reason}")
 
 
