@@ -108,7 +108,7 @@ INVALID = [
     ("buffer_trimming_sec", 31.0, ["less than or equal to 29.9"]),
     ("cpu_threads", 65, ["less than or equal to 64"]),
     ("force_committed", "sometimes", ["valid boolean"]),
-    ("max_tokens_per_second", 0.5, ["greater than or equal to 1"]),
+    ("max_tokens_per_second", 0.4, ["greater than or equal to 0.5"]),
     ("tail_seconds", -1, ["greater than or equal to 0"]),
     ("tail_seconds", 31, ["less than or equal to 30"]),
     ("cpu_threads", -1, ["greater than or equal to 0"]),

@@ -43,6 +43,9 @@ MIN_TRIMMING_SECONDS = 1.0
 """Shortest `buffer_trimming_sec`: the window must hold a word before it is cut."""
 MAX_TRIMMING_SECONDS = MAX_WINDOW_SECONDS - MIN_STEP_SECONDS
 """Longest `buffer_trimming_sec`: the window keeps room for the shortest step."""
+MIN_TOKENS_PER_SECOND = 0.5
+"""Smallest token budget per second of audio, already below what speech needs: a smaller
+number can only be a mistake."""
 WHISPER_MAX_TOKENS = 448
 """Whisper's whole output, the largest token budget per second of audio: no speech comes near
 it, and None lifts the budget altogether."""
@@ -98,9 +101,10 @@ EncoderSeconds = Annotated[
     AfterValidator(_on_encoder_grid),
 ]
 """The encoder input is the window rounded up to a multiple of this; None keeps 30 s."""
-TokensPerSecond = Annotated[float | None, Field(ge=1, le=WHISPER_MAX_TOKENS, allow_inf_nan=False)]
-"""The token budget of an output per second of audio; None keeps Whisper's 448 tokens. At
-least 1: a smaller budget would cut the words of slow speech."""
+TokensPerSecond = Annotated[
+    float | None, Field(ge=MIN_TOKENS_PER_SECOND, le=WHISPER_MAX_TOKENS, allow_inf_nan=False)
+]
+"""The token budget of an output per second of audio; None keeps Whisper's 448 tokens."""
 TailSeconds = Annotated[float, Field(ge=0, le=MAX_WINDOW_SECONDS, allow_inf_nan=False)]
 """Audio after a pass's last word shorter than this is left to the next step."""
 
