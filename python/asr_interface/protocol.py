@@ -26,6 +26,9 @@ from asr_interface.wire import ProtocolError as ProtocolError
 SUPPORTED_ENCODINGS = ("pcm_s16le", "pcm_f32le", "pcm_mulaw", "pcm_alaw", "auto")
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 48000
+MAX_STREAM_SECONDS = 365 * 24 * 3600.0
+"""Latest stream time a `start` may resume from: a year of a stream carried from session to
+session, its times still exact to the microsecond."""
 MAX_CONTEXT_CHARS = MAX_STRING_CHARS
 """Longest `start.context`: more than the model's prompt ever reads (200 characters)."""
 
@@ -56,9 +59,9 @@ class Start(_Message):
     type: Literal["start"] = "start"
     sample_rate: int = 16000
     encoding: str = "pcm_s16le"
-    resume_from: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    resume_from: float = Field(default=0.0, ge=0.0, le=MAX_STREAM_SECONDS, allow_inf_nan=False)
     """Stream time of the first sample that follows."""
-    settled: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    settled: float | None = Field(default=None, ge=0.0, le=MAX_STREAM_SECONDS, allow_inf_nan=False)
     """A resumed stream's `settled` (at or after `resume_from`; default `resume_from`):
     the audio from `resume_from` up to it only leads the model into what follows."""
     context: str = Field(default="", max_length=MAX_CONTEXT_CHARS)

@@ -210,7 +210,7 @@ JFK_PATH = speech_path(JFK)
         (["evaluate", JFK_PATH], "--reference"),
         (["evaluate", JFK_PATH, "--reference-file", "{tmp}/none.txt"], "cannot read"),
         (["evaluate", "--manifest", "missing.tsv"], "cannot read manifest"),
-        (["evaluate", "--manifest", "m.tsv", "--limit", "0"], "positive integer"),
+        (["evaluate", "--manifest", "m.tsv", "--limit", "0"], "--limit: must be 1 to 1000000"),
         (["simulate", JFK_PATH, "--plugin", "tests.server.failing_plugin"], "ZeroDivisionError"),
         (["simulate"], "required: FILE"),
         (["dance"], "invalid choice: 'dance'"),

@@ -104,7 +104,11 @@ def test_config_flags_name_only_what_differs_from_the_defaults_and_the_policy() 
             ["--min-chunk-size", "0"],
             r"invalid --min-chunk-size value: .*greater than or equal to 0\.1",
         ),
-        (["--buffer-trimming-sec", "nan"], r"invalid --buffer-trimming-sec value"),
+        (
+            ["--buffer-trimming-sec", "nan"],
+            r"invalid --buffer-trimming-sec value: .*finite number \(range 1 to 29\.9\)",
+        ),
+        (["--beam-size", "11"], r"invalid --beam-size value: .*equal to 10 \(range 1 to 10\)"),
         (["--beam-size", "0"], r"invalid --beam-size value: .*greater than or equal to 1"),
         (["--lan", "xx"], r"invalid --lan value: lan must be 'auto' or a Whisper language code"),
         (["--task", "sing"], r"invalid --task value: .*'transcribe' or 'translate'"),
@@ -115,7 +119,8 @@ def test_config_flags_name_only_what_differs_from_the_defaults_and_the_policy() 
     ],
 )
 def test_invalid_values_name_the_flag_in_one_line(flags: list[str], message: str) -> None:
-    """A refused value raises ConfigError naming the flag and the reason, on one line."""
+    """A refused value raises ConfigError naming the flag, the reason and a number's range,
+    on one line."""
     with pytest.raises(ConfigError, match=message) as raised:
         parse(*flags)
     assert "\n" not in str(raised.value)

@@ -12,12 +12,15 @@ import pytest
 @pytest.mark.parametrize(
     ("flags", "complaint"),
     [
-        (["--max-batch", "0"], "max_batch must be positive, got 0"),
+        (["--max-batch", "0"], "invalid --max-batch value: must be 1 to 64, got 0"),
         (["--max-batch", "two"], "--max-batch: invalid"),
         (["--batch-window-ms", "soon"], "--batch-window-ms: invalid float value"),
-        (["--batch-window-ms", "-5"], "batch_window_ms must be 0 or more, got -5.0"),
+        (
+            ["--batch-window-ms", "-5"],
+            "invalid --batch-window-ms value: must be 0 to 1000, got -5.0",
+        ),
         (["--latency-target", "fast"], "--latency-target: invalid float value"),
-        (["--latency-target", "nan"], "latency_target must be 0 or more, got nan"),
+        (["--latency-target", "nan"], "invalid --latency-target value: must be 0 to 60, got nan"),
     ],
 )
 def test_bad_batching_flags_are_refused_in_one_line(flags: list[str], complaint: str) -> None:
@@ -55,26 +58,60 @@ def test_help_documents_the_batching_flags() -> None:
         (["--token", ""], {}, "the token is empty"),
         ([], {"ASR_INTERFACE_TOKEN": ""}, "the token is empty"),
         (["--ssl-keyfile", "key.pem"], {}, "a key file needs its certificate"),
-        (["--max-sessions", "-1"], {}, "max_sessions must be positive, got -1"),
-        (["--max-frame-bytes", "0"], {}, "max_frame_bytes must be positive, got 0"),
-        (["--workers", "0"], {}, "workers must be positive, got 0"),
-        (["--idle-timeout", "-5"], {}, "idle_timeout must be positive, got -5.0"),
-        (["--idle-timeout", "0"], {}, "idle_timeout must be positive, got 0.0"),
-        (["--max-session-seconds", "inf"], {}, "max_session_seconds must be positive, got inf"),
-        (["--max-frames-per-second", "nan"], {}, "max_frames_per_second must be positive, got nan"),
-        (["--max-reply-bytes", "-1"], {}, "max_reply_bytes must be positive, got -1"),
-        (["--max-request-bytes", "0"], {}, "max_request_bytes must be positive, got 0"),
-        (["--port", "70000"], {}, "port must be 0 to 65535, got 70000"),
+        (["--max-sessions", "-1"], {}, "invalid --max-sessions value: must be 1 to 10000, got -1"),
+        (
+            ["--max-backlog-seconds", "1e9"],
+            {},
+            "invalid --max-backlog-seconds value: must be 0.1 to 3600, got 1000000000.0",
+        ),
+        (
+            ["--max-frame-bytes", "0"],
+            {},
+            "invalid --max-frame-bytes value: must be 1024 to 16777216",
+        ),
+        (["--workers", "0"], {}, "invalid --workers value: must be 1 to 1024, got 0"),
+        (
+            ["--idle-timeout", "-5"],
+            {},
+            "invalid --idle-timeout value: must be 1 to 86400, got -5.0",
+        ),
+        (["--idle-timeout", "0"], {}, "invalid --idle-timeout value: must be 1 to 86400, got 0.0"),
+        (
+            ["--max-session-seconds", "inf"],
+            {},
+            "--max-session-seconds value: must be 1 to 604800, got inf",
+        ),
+        (
+            ["--max-frames-per-second", "nan"],
+            {},
+            "--max-frames-per-second value: must be 1 to 100000, got nan",
+        ),
+        (
+            ["--max-reply-bytes", "-1"],
+            {},
+            "invalid --max-reply-bytes value: must be 16384 to 67108864",
+        ),
+        (
+            ["--max-request-bytes", "0"],
+            {},
+            "invalid --max-request-bytes value: must be 1024 to 1048576",
+        ),
+        (["--port", "70000"], {}, "invalid --port value: must be 0 to 65535, got 70000"),
         (["--allowed-origins", "evil.example"], {}, "an allowed origin is scheme://host"),
-        (["--drain-seconds", "-1"], {}, "drain_seconds must be 0 or more, got -1.0"),
+        (
+            ["--drain-seconds", "-1"],
+            {},
+            "invalid --drain-seconds value: must be 0 to 3600, got -1.0",
+        ),
     ],
 )
 def test_nonsensical_limits_and_access_are_refused_at_start_up(
     flags: list[str], environment: dict[str, str], complaint: str
 ) -> None:
-    """An empty token (flag or environment), a key without its certificate and negative or
-    zero limits exit with status 2 and one line naming the problem, before any model
-    loads: none of them silently turns a protection off."""
+    """An empty token (flag or environment), a key without its certificate and limits outside
+    their range exit with status 2 and one line naming the problem, before any model
+    loads: none of them silently turns a protection off or lets clients ask for hours of
+    audio."""
     completed = subprocess.run(
         [sys.executable, "-m", "asr_interface", "--port", "0", *flags],
         capture_output=True,

@@ -23,9 +23,9 @@ def test_defaults_run_the_serving_policy() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"max_backlog_seconds": math.inf}, "max_backlog_seconds must be positive"),
-        ({"workers": 0}, "workers must be positive"),
-        ({"shutdown_grace": -1.0}, "shutdown_grace must be 0 or more"),
+        ({"max_backlog_seconds": math.inf}, "max_backlog_seconds must be 0.1 to 3600, got inf"),
+        ({"workers": 0}, "workers must be 1 to 1024, got 0"),
+        ({"shutdown_grace": -1.0}, "shutdown_grace must be 0 to 3600, got -1.0"),
         ({"port": 70000}, "port must be 0 to 65535"),
         ({"ssl_keyfile": "server.key"}, "needs its certificate"),
         ({"allowed_origins": ("https://a.example/page",)}, "scheme://host"),

@@ -44,6 +44,8 @@ PROG = "asr-interface"
 EXIT_BAD_INPUT = 2
 LONG_RUN_SECONDS = 60.0
 """Audio longer than this gets a progress bar even when stderr is not a terminal."""
+MAX_MANIFEST_ROWS = 1_000_000
+"""Most rows `evaluate --limit` names: more than any speech set holds."""
 
 _VERSIONED_PACKAGES = ("faster-whisper", "ctranslate2", "numpy")
 
@@ -213,13 +215,14 @@ def _info(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
+def _row_count(text: str) -> int:
+    """`--limit`: 1 to `MAX_MANIFEST_ROWS` rows."""
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not 1 <= value <= MAX_MANIFEST_ROWS:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_MANIFEST_ROWS}, got {text!r}")
     return value
 
 
@@ -278,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--manifest", type=Path, metavar="TSV", help="TSV with columns file and transcript"
     )
     evaluate.add_argument(
-        "--limit", type=_positive_int, metavar="N", help="score only the first N manifest rows"
+        "--limit", type=_row_count, metavar="N", help="score only the first N manifest rows"
     )
     _add_compute_aware(evaluate, default=False)
     add_config_arguments(evaluate)

@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import ValidationError
 
-from asr_interface.core.config import ASRConfig
+from asr_interface.core.config import ASRConfig, problem_message
 from asr_interface.errors import ConfigError
 
 _ALIASES = {
@@ -80,7 +80,7 @@ def config_from_arguments(
     try:
         return config_class(**values)
     except ValidationError as error:
-        raise ConfigError(describe_validation_error(error)) from None
+        raise ConfigError(describe_validation_error(error, config_class)) from None
 
 
 def config_flags(config: ASRConfig) -> list[str]:
@@ -107,11 +107,11 @@ def _value(given: Any, annotation: Any) -> Any:
     return given
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line naming each offending flag and why its value was refused."""
+def describe_validation_error(error: ValidationError, config_class: type[ASRConfig]) -> str:
+    """One line naming each offending flag, why its value was refused and its range."""
     problems = []
     for detail in error.errors():
-        reason = detail["msg"].removeprefix("Value error, ")
+        reason = problem_message(config_class, detail)
         location = detail["loc"]
         if location:
             problems.append(f"invalid {flag_name(str(location[0]))} value: {reason}")

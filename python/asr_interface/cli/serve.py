@@ -8,12 +8,13 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
-from asr_interface.cli.options import add_config_arguments, config_from_arguments
+from asr_interface.cli.options import add_config_arguments, config_from_arguments, flag_name
 from asr_interface.core.config import SERVING_POLICY
 from asr_interface.errors import ConfigError
 
 if TYPE_CHECKING:
     from asr_interface.core.config import ASRConfig
+    from asr_interface.server.settings import ServerSettings
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -198,17 +199,11 @@ def serving_config(arguments: argparse.Namespace) -> ASRConfig:
     return config.for_policy(config.model_dump(exclude_unset=True), SERVING_POLICY)
 
 
-def run_serve(arguments: argparse.Namespace) -> int:
-    """Loads the default model, serves until SIGINT/SIGTERM, then finishes open streams."""
-    from asr_interface.server.app import ASRServer
-    from asr_interface.server.logs import configure_logging
-    from asr_interface.server.settings import ServerSettings
+def server_settings(arguments: argparse.Namespace) -> ServerSettings:
+    """The settings the flags give, checked before anything loads: `ConfigError` names the
+    flag at fault and its range. 0 turns `--model-call-timeout` and `--latency-target` off."""
+    from asr_interface.server.settings import ServerSettings, SettingOutOfRange
 
-    configure_logging(arguments.log_level)
-    if arguments.entry_points:  # loaded by `main`, before the default model names one
-        logging.getLogger("asr_interface.server").info(
-            "loaded backend entry points: %s", ", ".join(arguments.entry_points)
-        )
     try:
         settings = ServerSettings(
             host=arguments.host,
@@ -237,8 +232,24 @@ def run_serve(arguments: argparse.Namespace) -> int:
             batch_window_ms=arguments.batch_window_ms,
             latency_target=arguments.latency_target or None,
         )
+    except SettingOutOfRange as error:
+        raise ConfigError(f"invalid {flag_name(error.name)} value: {error.reason}") from None
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    return settings
+
+
+def run_serve(arguments: argparse.Namespace) -> int:
+    """Loads the default model, serves until SIGINT/SIGTERM, then finishes open streams."""
+    from asr_interface.server.app import ASRServer
+    from asr_interface.server.logs import configure_logging
+
+    configure_logging(arguments.log_level)
+    if arguments.entry_points:  # loaded by `main`, before the default model names one
+        logging.getLogger("asr_interface.server").info(
+            "loaded backend entry points: %s", ", ".join(arguments.entry_points)
+        )
+    settings = server_settings(arguments)
     server = ASRServer(settings)
     asyncio.run(server.serve_forever())
     if server.scheduler.in_flight:

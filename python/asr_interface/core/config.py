@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 ComputeType = Literal[
     "default",
@@ -38,6 +41,14 @@ MIN_STEP_SECONDS = 0.1
 stream ask for a model call per frame (1e-9 s was accepted)."""
 MIN_TRIMMING_SECONDS = 1.0
 """Shortest `buffer_trimming_sec`: the window must hold a word before it is cut."""
+MAX_TRIMMING_SECONDS = MAX_WINDOW_SECONDS - MIN_STEP_SECONDS
+"""Longest `buffer_trimming_sec`: the window keeps room for the shortest step."""
+MIN_TOKENS_PER_SECOND = 0.5
+"""Smallest token budget per second of audio, already below what speech needs: a smaller
+number can only be a mistake."""
+WHISPER_MAX_TOKENS = 448
+"""Whisper's whole output, the largest token budget per second of audio: no speech comes near
+it, and None lifts the budget altogether."""
 ENCODER_GRID_SECONDS = 0.02
 """The encoder halves its input of 10 ms frames, so its length moves in steps of 20 ms."""
 
@@ -50,17 +61,49 @@ def _on_encoder_grid(seconds: float | None) -> float | None:
     return seconds
 
 
+_RANGE_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "finite_number"})
+
+
+def format_bound(value: float) -> str:
+    """A bound as a person writes it: 16777216 rather than 1.67772e+07, 0.1 as 0.1."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def field_range(model: type[BaseModel], name: str) -> tuple[float, float] | None:
+    """The inclusive range of a numeric field, from its `ge` and `le`; None without both."""
+    field = model.model_fields.get(name)
+    if field is None:
+        return None
+    low = next((m.ge for m in field.metadata if hasattr(m, "ge")), None)
+    high = next((m.le for m in field.metadata if hasattr(m, "le")), None)
+    return None if low is None or high is None else (low, high)
+
+
+def problem_message(model: type[BaseModel], problem: ErrorDetails) -> str:
+    """A validation problem's message, with the field's whole range when its value fell
+    outside it or was not finite: a client told only the bound it crossed might cross the
+    other next."""
+    message = problem["msg"].removeprefix("Value error, ")
+    location = problem["loc"]
+    bounds = field_range(model, str(location[0])) if location else None
+    if problem["type"] in _RANGE_ERRORS and bounds is not None:
+        message += f" (range {format_bound(bounds[0])} to {format_bound(bounds[1])})"
+    return message
+
+
 Task = Literal["transcribe", "translate"]
 """'translate' turns speech in any language into English text."""
 BeamSize = Annotated[int, Field(ge=1, le=MAX_BEAM_SIZE, strict=False)]
 """Beam search width; 1 decodes greedily."""
 EncoderSeconds = Annotated[
     float | None,
-    Field(gt=0, le=MAX_WINDOW_SECONDS, allow_inf_nan=False),
+    Field(ge=ENCODER_GRID_SECONDS, le=MAX_WINDOW_SECONDS, allow_inf_nan=False),
     AfterValidator(_on_encoder_grid),
 ]
 """The encoder input is the window rounded up to a multiple of this; None keeps 30 s."""
-TokensPerSecond = Annotated[float | None, Field(gt=0, allow_inf_nan=False)]
+TokensPerSecond = Annotated[
+    float | None, Field(ge=MIN_TOKENS_PER_SECOND, le=WHISPER_MAX_TOKENS, allow_inf_nan=False)
+]
 """The token budget of an output per second of audio; None keeps Whisper's 448 tokens."""
 TailSeconds = Annotated[float, Field(ge=0, le=MAX_WINDOW_SECONDS, allow_inf_nan=False)]
 """Audio after a pass's last word shorter than this is left to the next step."""
@@ -130,7 +173,7 @@ class ASRConfig(BaseModel):
     buffer_trimming_sec: float = Field(
         default=15.0,
         ge=MIN_TRIMMING_SECONDS,
-        le=MAX_WINDOW_SECONDS,
+        le=MAX_TRIMMING_SECONDS,
         allow_inf_nan=False,
         description="window length in seconds that starts trimming",
     )

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from asr_interface.backends import registry
 from asr_interface.backends.loaded import LoadedModel, load_model
 from asr_interface.backends.model_resolution import redact_paths
-from asr_interface.core.config import ASRConfig
+from asr_interface.core.config import ASRConfig, problem_message
 from asr_interface.core.engine import StreamEngine
 from asr_interface.errors import UnknownBackendError
 from asr_interface.protocol import ErrorCode, ProtocolError
@@ -103,7 +103,8 @@ class ModelPool:
             return config_class.for_policy(values, self.default.policy)
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in error.errors()
+                f"{'.'.join(map(str, e['loc'])) or 'config'}: {problem_message(config_class, e)}"
+                for e in error.errors()
             )
             raise ProtocolError(ErrorCode.INVALID_CONFIG, problems) from None
 

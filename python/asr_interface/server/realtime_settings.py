@@ -139,7 +139,9 @@ def _unsupported(what: str) -> ProtocolError:
 def _format(name: str, rate: int | None) -> InputFormat:
     audio_format = FORMATS[name]
     if rate is not None and rate != audio_format.sample_rate:
-        raise _unsupported(f"{name} at {rate} Hz: it is taken at {audio_format.sample_rate} Hz")
+        raise _unsupported(
+            f"audio.input.format.rate {rate}: {name} is taken at {audio_format.sample_rate} Hz"
+        )
     return audio_format
 
 

@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from asr_interface.core.config import SERVING_POLICY, ASRConfig
+from asr_interface.core.config import SERVING_POLICY, ASRConfig, format_bound
 from asr_interface.server.access import LOOPBACK_HOSTS, normalized_origin, request_host
+
+SETTING_RANGES: dict[str, tuple[float, float]] = {
+    "port": (0, 65535),
+    "workers": (1, 1024),
+    "max_batch": (1, 64),
+    "batch_window_ms": (0, 1000),
+    "max_sessions": (1, 10_000),
+    "max_frame_bytes": (1 << 10, 16 << 20),
+    "max_backlog_seconds": (0.1, 3600),
+    "max_frames_per_second": (1, 100_000),
+    "max_reply_bytes": (16 << 10, 64 << 20),
+    "max_request_bytes": (1 << 10, 1 << 20),
+    "idle_timeout": (1, 24 * 3600),
+    "max_session_seconds": (1, 7 * 24 * 3600),
+    "drain_seconds": (0, 3600),
+    "shutdown_grace": (0, 3600),
+    "latency_target": (0, 60),
+    "model_call_timeout": (1, 3600),
+    "max_loaded_models": (1, 64),
+}
+"""The inclusive range of every numeric setting (docs/protocol.md lists them under "Ranges of
+numeric options"): below it a limit protects nothing or refuses all work; above it a mistyped
+value would let clients make the server hold hours of audio or gigabytes of frames."""
+
+
+class SettingOutOfRange(ValueError):
+    """A numeric setting outside `SETTING_RANGES`; `name` says which, `reason` how."""
+
+    def __init__(self, name: str, low: float, high: float, value: float) -> None:
+        self.name = name
+        self.reason = f"must be {format_bound(low)} to {format_bound(high)}, got {value}"
+        super().__init__(f"{name} {self.reason}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ServerSettings:
-    """Everything `serve` can be told; `None` turns a limit off. Nonsense (a negative
-    limit, an empty token, a key without its certificate) raises `ValueError`."""
+    """Everything `serve` can be told; `None` turns a limit off. Nonsense (a number outside
+    `SETTING_RANGES`, an empty token, a key without its certificate) raises `ValueError`."""
 
     # Where to listen.
     host: str = "127.0.0.1"
@@ -67,34 +98,10 @@ class ServerSettings:
             raise ValueError("the token is empty: give a real one, or none to allow everyone")
         if self.ssl_keyfile and not self.ssl_certfile:
             raise ValueError("a key file needs its certificate (ssl_certfile)")
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be 0 to 65535, got {self.port}")
-        positive = {
-            "workers": self.workers,
-            "max_batch": self.max_batch,
-            "max_sessions": self.max_sessions,
-            "max_frame_bytes": self.max_frame_bytes,
-            "max_backlog_seconds": self.max_backlog_seconds,
-            "max_loaded_models": self.max_loaded_models,
-            "model_call_timeout": self.model_call_timeout,
-            "max_frames_per_second": self.max_frames_per_second,
-            "max_reply_bytes": self.max_reply_bytes,
-            "max_request_bytes": self.max_request_bytes,
-            "idle_timeout": self.idle_timeout,
-            "max_session_seconds": self.max_session_seconds,
-        }
-        not_negative = {
-            "batch_window_ms": self.batch_window_ms,
-            "drain_seconds": self.drain_seconds,
-            "shutdown_grace": self.shutdown_grace,
-            "latency_target": self.latency_target,
-        }
-        for name, value in positive.items():
-            if value is not None and not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"{name} must be positive, got {value}")
-        for name, value in not_negative.items():
-            if value is not None and not (value >= 0 and math.isfinite(value)):
-                raise ValueError(f"{name} must be 0 or more, got {value}")
+        for name, (low, high) in SETTING_RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:  # NaN fails too
+                raise SettingOutOfRange(name, low, high, value)
         for host in self.allowed_hosts:
             if not host or host != host.strip() or "/" in host or "," in host:
                 raise ValueError(f"an allowed host is a name or an address, got {host!r}")
