@@ -17,7 +17,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +25,13 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 START_TIMEOUT = 30.0
 
 
-def haproxy_available() -> bool:
-    return shutil.which("haproxy") is not None
+PROXIES = ("haproxy", "nginx")
+"""The proxies deploy/ configures, by the names of their programs (and Debian packages)."""
 
 
-def nginx_available() -> bool:
-    return shutil.which("nginx") is not None
+def installed(program: str) -> bool:
+    """Whether `program` (`haproxy`, `nginx`) is on the PATH."""
+    return shutil.which(program) is not None
 
 
 def with_servers(
@@ -218,3 +219,22 @@ def listening(port: int) -> bool:
     """Whether something accepts connections on loopback `port`."""
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def running_proxy(name: str, servers: Sequence[str]) -> AbstractContextManager[Proxy]:
+    """The proxy `name` (one of `PROXIES`) with its deploy/ configuration in front of
+    `servers` ("host:port")."""
+    return running_haproxy(servers) if name == "haproxy" else running_nginx(servers)
+
+
+def wait_for_log(
+    proxy: Proxy, logged: Callable[[str], bool], timeout: float = START_TIMEOUT
+) -> str:
+    """The proxy's log once `logged` says it holds what a test is waiting for: a proxy
+    writes a WebSocket's line when its connection closes, after the client saw the close."""
+    deadline = time.monotonic() + timeout
+    while not logged(text := proxy.logged()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not logged within {timeout} s:\n{text}")
+        time.sleep(0.1)
+    return text
