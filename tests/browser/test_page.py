@@ -225,6 +225,33 @@ def test_reconnects_after_a_restart_with_the_token(browser: Browser, artefacts: 
     tab.context.close()
 
 
+@pytest.mark.parametrize(
+    ("address", "socket", "protocols"),
+    [
+        ("/#token=abc", "/asr", ["openai-insecure-api-key.abc"]),
+        ("/?token=abc", "/asr", ["openai-insecure-api-key.abc"]),
+        ("/#token=a%2Fb%3D", "/asr?token=a%2Fb%3D", []),
+        ("/", "/asr", []),
+    ],
+    ids=["fragment", "query", "no-subprotocol-can-hold-it", "none"],
+)
+def test_socket_offers_the_token_as_a_subprotocol(
+    page: Page, address: str, socket: str, protocols: list[str]
+) -> None:
+    """The page's socket offers the token of the page's address (#token= or ?token=) as a
+    subprotocol; only a token no subprotocol can hold goes into the socket's address."""
+    opened = page.evaluate(
+        """async address => {
+            history.replaceState(null, "", address);
+            // A fresh copy of the module (its own URL) reads the address anew.
+            const fresh = `/static/connection-state.js?${encodeURIComponent(address)}`;
+            return (await import(fresh)).socketAddress();
+        }""",
+        address,
+    )
+    assert opened == {"url": f"ws://{urlsplit(page.url).netloc}{socket}", "protocols": protocols}
+
+
 PAGE_TOKEN = "page-s3cret"
 
 
