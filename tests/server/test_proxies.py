@@ -70,7 +70,7 @@ async def test_page_origin_passes_and_no_token_is_logged(
     assert http_status(f"{proxy.http_url}/backends", bearer) == 200
 
     logged = wait_for_log(
-        proxy, lambda text: text.count("GET /asr ") == 3 and text.count("GET /backends ") == 2
+        proxy, lambda text: text.count("GET /asr") == 3 and text.count("GET /backends") == 2
     )
     assert TOKEN not in logged
     assert WRONG not in logged
