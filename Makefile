@@ -31,10 +31,10 @@ USE_MKL ?= $(if $(shell grep -qm1 GenuineIntel /proc/cpuinfo && echo intel),1,0)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: test-deps
-test-deps: ## Install the Debian packages that the browser, failover and German/Spanish tests need
+test-deps: ## Install the Debian packages that the browser, proxy, failover and German/Spanish tests need
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-		chromium espeak-ng haproxy
+		chromium espeak-ng haproxy nginx
 
 .PHONY: test-isa
 test-isa: install ## Run the model tests under each instruction set of this CPU

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.balancer import PROXIES, installed, running_proxy, wait_for_log
 from tests.browser.conftest import CONNECT_TIMEOUT_MS, open_page, serving
 from tests.server.conftest import ServerProcess
 from tests.speech import speech_path
@@ -222,6 +223,63 @@ def test_reconnects_after_a_restart_with_the_token(browser: Browser, artefacts: 
         assert tab.evaluate("window.loadedOnce") is True
         assert "Connected" in tab.inner_text("#connection")
     tab.context.close()
+
+
+@pytest.mark.parametrize(
+    ("address", "socket", "protocols"),
+    [
+        ("/#token=abc", "/asr", ["openai-insecure-api-key.abc"]),
+        ("/?token=abc", "/asr", ["openai-insecure-api-key.abc"]),
+        ("/#token=a%2Fb%3D", "/asr?token=a%2Fb%3D", []),
+        ("/", "/asr", []),
+    ],
+    ids=["fragment", "query", "no-subprotocol-can-hold-it", "none"],
+)
+def test_socket_offers_the_token_as_a_subprotocol(
+    page: Page, address: str, socket: str, protocols: list[str]
+) -> None:
+    """The page's socket offers the token of the page's address (#token= or ?token=) as a
+    subprotocol; only a token no subprotocol can hold goes into the socket's address."""
+    opened = page.evaluate(
+        """async address => {
+            history.replaceState(null, "", address);
+            // A fresh copy of the module (its own URL) reads the address anew.
+            const fresh = `/static/connection-state.js?${encodeURIComponent(address)}`;
+            return (await import(fresh)).socketAddress();
+        }""",
+        address,
+    )
+    assert opened == {"url": f"ws://{urlsplit(page.url).netloc}{socket}", "protocols": protocols}
+
+
+PAGE_TOKEN = "page-s3cret"
+
+
+@pytest.mark.parametrize("name", PROXIES)
+def test_page_streams_through_the_deployed_proxies(
+    browser: Browser, artefacts: Path, name: str
+) -> None:
+    """Through HAProxy and nginx with the deploy/ configurations, the page of a server that
+    wants a token loads from an address whose #token= never leaves the browser, opens its
+    socket with the token as a subprotocol (the proxy keeping the port in the Host, with
+    which the server compares the page's Origin) and streams a file to its words; the
+    proxy logged the page and its socket, never the token."""
+    if not installed(name):
+        pytest.skip(f"needs {name} (apt-get install {name})")
+    with (
+        serving("--token", PAGE_TOKEN) as guarded,
+        running_proxy(name, [guarded.http_url.removeprefix("http://")]) as proxy,
+    ):
+        tab = open_page(browser, f"{proxy.http_url}/#token={PAGE_TOKEN}")
+        choose_file(tab, speech_path("ljspeech/LJ001-0002.wav"))
+        wait_for_words(tab, "comparatively modern")
+        wait_until_idle(tab)
+        tab.screenshot(path=artefacts / f"through-{name}.png")
+        assert "comparatively modern" in words(committed_text(tab))
+        tab.context.close()
+        logged = wait_for_log(proxy, lambda text: "GET /asr " in text)
+    assert "GET / " in logged
+    assert PAGE_TOKEN not in logged
 
 
 def test_idle_close_reconnects_quietly(browser: Browser) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import urllib.error
 import urllib.request
 from typing import Any
@@ -88,3 +89,13 @@ def http_post(
 def pcm16(audio: npt.NDArray[np.float32]) -> bytes:
     """Samples as the s16le PCM frames `/asr` takes by default."""
     return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+async def sessions_closed(server: ServerProcess) -> None:
+    """Waits until the server has let go of every session (a closed connection's session
+    ends just after the client sees the close)."""
+    for _ in range(100):
+        if json.loads(http_get(server, "/health")[1])["sessions"] == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("sessions still open")

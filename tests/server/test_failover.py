@@ -21,7 +21,7 @@ from asr_interface.client import ServerError, StreamingClient
 from asr_interface.evaluation import normalize, word_error_rate
 from asr_interface.protocol import Commit, Done, ServerMessage
 from asr_interface.resume import Reconnect
-from tests.balancer import haproxy_available, running_haproxy
+from tests.balancer import installed, running_haproxy
 from tests.server.conftest import ServerProcess, running_server
 from tests.speech import JFK, speech_path, transcript
 
@@ -76,7 +76,7 @@ def two_servers() -> Iterator[list[ServerProcess]]:
         yield [stack.enter_context(running_server("--drain-seconds", "30")) for _ in range(2)]
 
 
-@pytest.mark.skipif(not haproxy_available(), reason="needs haproxy (apt-get install haproxy)")
+@pytest.mark.skipif(not installed("haproxy"), reason="needs haproxy (apt-get install haproxy)")
 async def test_balancer_takes_a_draining_server_out_of_rotation(
     two_servers: list[ServerProcess],
 ) -> None:
@@ -97,7 +97,7 @@ async def test_balancer_takes_a_draining_server_out_of_rotation(
         assert draining.process.wait(30) == 0
 
 
-@pytest.mark.skipif(not haproxy_available(), reason="needs haproxy (apt-get install haproxy)")
+@pytest.mark.skipif(not installed("haproxy"), reason="needs haproxy (apt-get install haproxy)")
 async def test_client_carries_its_stream_to_another_server_when_its_own_is_killed(
     two_servers: list[ServerProcess],
 ) -> None:
@@ -147,7 +147,7 @@ async def test_refused_client_retries_until_a_session_frees() -> None:
         await client.__aexit__()
 
 
-@pytest.mark.skipif(not haproxy_available(), reason="needs haproxy (apt-get install haproxy)")
+@pytest.mark.skipif(not installed("haproxy"), reason="needs haproxy (apt-get install haproxy)")
 async def test_client_goes_on_elsewhere_when_its_server_stops() -> None:
     """A server stopping without a drain finishes the live stream (`done` before the client
     said `end`); the client resumes it on the other server through the balancer, and the
@@ -173,7 +173,7 @@ async def test_client_goes_on_elsewhere_when_its_server_stops() -> None:
     assert word_error_rate(normalize(transcript(JFK)), normalize(text)) < 0.1
 
 
-@pytest.mark.skipif(not haproxy_available(), reason="needs haproxy (apt-get install haproxy)")
+@pytest.mark.skipif(not installed("haproxy"), reason="needs haproxy (apt-get install haproxy)")
 def test_stream_command_reconnects_when_its_server_is_killed(
     two_servers: list[ServerProcess],
 ) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +25,7 @@ from asr_interface.protocol import Commit, Done, parse_server_message
 from asr_interface.server.app import ASRServer
 from asr_interface.server.settings import ServerSettings
 from tests.encoded_audio import encode_g711
+from tests.server.asr_calls import sessions_closed
 from tests.server.conftest import ServerProcess, running_server
 from tests.server.test_app import FaultyLoader
 from tests.speech import JFK, speech_audio, transcript
@@ -76,17 +76,6 @@ async def receive_until(connection: ClientConnection, kind: str) -> list[dict[st
     while events[-1]["type"] != kind:
         events.append(await receive(connection))
     return events
-
-
-async def sessions_closed(server: ServerProcess) -> None:
-    """Waits until the server has let go of every session (a closed connection's session
-    ends just after the client sees the close)."""
-    for _ in range(100):
-        with urllib.request.urlopen(server.http_url + "/health") as response:
-            if json.load(response)["sessions"] == 0:
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError("sessions still open")
 
 
 async def asr_transcript(server: ServerProcess, pcm: bytes) -> str:

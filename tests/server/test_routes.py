@@ -13,10 +13,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.http11 import Response
+from websockets.typing import Subprotocol
 
 from asr_interface.client import StreamingClient
 from asr_interface.protocol import Ready
-from tests.server.asr_calls import http_get, receive, stream_file
+from tests.server.asr_calls import http_get, receive, sessions_closed, stream_file
 from tests.server.conftest import TOKEN, ServerProcess, running_server
 from tests.speech import SHORT, speech_audio
 
@@ -67,11 +69,52 @@ def test_health_backends_and_metrics_answer(server: ServerProcess) -> None:
 async def test_missing_or_wrong_token_is_refused_before_upgrade(
     guarded_server: ServerProcess, headers: dict[str, str], query: str
 ) -> None:
-    """Without the right token the upgrade is answered with HTTP 401."""
+    """Without the right token the upgrade is answered with HTTP 401 and the protocol's
+    `unauthorized` error, naming the Bearer scheme."""
     with pytest.raises(InvalidStatus) as refused:
         async with connect(guarded_server.url + query, additional_headers=headers):
             pass
-    assert refused.value.response.status_code == 401
+    assert_unauthorized(refused.value.response)
+
+
+def assert_unauthorized(response: Response) -> None:
+    """`response` is the one answer to a missing or wrong token."""
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+    error = json.loads(response.body)
+    assert (error["type"], error["code"]) == ("error", "unauthorized")
+
+
+BROWSER_OFFER = ["realtime", f"openai-insecure-api-key.{TOKEN}", "openai-beta.realtime-v1"]
+"""What OpenAI's browser clients offer, which cannot set an `Authorization` header."""
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "first"),
+    [
+        ("/v1/realtime", "realtime", "session.created"),
+        ("/asr", f"openai-insecure-api-key.{TOKEN}", "ready"),
+    ],
+)
+async def test_token_as_subprotocol_is_accepted_and_answered(
+    guarded_server: ServerProcess, path: str, answer: str, first: str
+) -> None:
+    """A client offering the token as `openai-insecure-api-key.<token>` beside `realtime`
+    gets a session, and the handshake answers with an offered subprotocol (`realtime` on
+    the Realtime path, the key on `/asr`), without which a browser drops the connection;
+    the same offer with a wrong key is refused."""
+    url = guarded_server.url.removesuffix("/asr") + path
+    await sessions_closed(guarded_server)  # it holds one session at a time
+    async with connect(url, subprotocols=[Subprotocol(s) for s in BROWSER_OFFER]) as accepted:
+        assert accepted.subprotocol == answer
+        assert accepted.response is not None
+        assert accepted.response.headers["Sec-WebSocket-Protocol"] == answer
+        assert json.loads(await asyncio.wait_for(accepted.recv(), 60))["type"] == first
+    wrong = ["realtime", "openai-insecure-api-key.wrong"]
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url, subprotocols=[Subprotocol(s) for s in wrong]):
+            pass
+    assert_unauthorized(refused.value.response)
 
 
 async def test_token_in_header_or_query_is_accepted(guarded_server: ServerProcess) -> None:
@@ -80,7 +123,8 @@ async def test_token_in_header_or_query_is_accepted(guarded_server: ServerProces
         assert isinstance(await receive(connection), Ready)
     async with StreamingClient(guarded_server.url, token=TOKEN) as client:
         assert client.ready is not None
-    assert http_get(guarded_server, "/backends")[0] == 401
+    status, body = http_get(guarded_server, "/backends")
+    assert (status, json.loads(body)["code"]) == (401, "unauthorized")
     assert http_get(guarded_server, "/backends", token=TOKEN)[0] == 200
     assert http_get(guarded_server, "/health")[0] == 200
 

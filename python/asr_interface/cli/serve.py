@@ -32,8 +32,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     access.add_argument(
         "--token",
         default=os.environ.get("ASR_INTERFACE_TOKEN"),
-        help="require this bearer token (or ?token=) on /asr, /backends and /load_model; an "
-        "empty one is "
+        help="require this token on /asr, /v1/realtime, /backends and /load_model, as a Bearer "
+        "header, the openai-insecure-api-key.<token> subprotocol or ?token=; an empty one is "
         "refused (default: $ASR_INTERFACE_TOKEN)",
     )
     access.add_argument(

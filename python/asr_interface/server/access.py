@@ -1,5 +1,10 @@
-"""Who may open a session: the bearer token, the Host a request names and the Origin of the
+"""Who may open a session: the token, the Host a request names and the Origin of the
 WebSocket upgrade.
+
+Each kind of client carries the token where it can: programs in `Authorization: Bearer`,
+browser pages in the `openai-insecure-api-key.<token>` subprotocol (the upgrade answers
+with a subprotocol the page offered, or the browser drops the connection), and `?token=`
+only for a client that can do neither, since addresses end up in logs.
 
 Browsers let any page open a WebSocket to any address, the user's own machine included;
 only the `Origin` header tells the server which page asks. A page the server serves
@@ -16,9 +21,15 @@ those of `--allowed-hosts`.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.datastructures import Headers
+from websockets.exceptions import InvalidHeader
+from websockets.headers import parse_subprotocol
+from websockets.typing import Subprotocol
+
+from asr_interface.realtime_protocol import REALTIME_PATH
 
 
 def normalized_origin(origin: str) -> str:
@@ -26,24 +37,74 @@ def normalized_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
-def token_matches(headers: Headers, path: str, token: str | None) -> bool:
-    """Whether the request carries `token` as `Authorization: Bearer` or `?token=`.
+TOKEN_SUBPROTOCOL = "openai-insecure-api-key."
+"""The prefix of the WebSocket subprotocol that carries the token, as OpenAI's Realtime API
+names it: the one credential a browser page can put on a WebSocket upgrade (it cannot set
+headers) without writing it into the address, which proxies and servers log."""
 
-    More than one `Authorization` header is refused rather than guessed between.
-    """
+REALTIME_SUBPROTOCOL = "realtime"
+"""The subprotocol OpenAI's Realtime clients offer beside their key, and the one its API
+answers with; only the Realtime path speaks it."""
+
+
+def offered_subprotocols(headers: Headers) -> list[Subprotocol] | None:
+    """The subprotocols a WebSocket upgrade offers, in order; `None` for a malformed header."""
+    try:
+        return [
+            subprotocol
+            for value in headers.get_all("Sec-WebSocket-Protocol")
+            for subprotocol in parse_subprotocol(value)
+        ]
+    except InvalidHeader:
+        return None
+
+
+def offered_tokens(headers: Headers, path: str) -> list[str] | None:
+    """Every token a request carries: `Authorization: Bearer`, the token subprotocol and
+    `?token=`, at most one from each place; `None` when one place holds more than one (or a
+    malformed subprotocol header), which is refused rather than guessed between."""
+    authorizations = headers.get_all("Authorization")
+    subprotocols = offered_subprotocols(headers)
+    queried = parse_qs(urlsplit(path).query).get("token", [])
+    if subprotocols is None:
+        return None
+    keys = [s.removeprefix(TOKEN_SUBPROTOCOL) for s in subprotocols if _carries_token(s)]
+    bearers = [a.removeprefix("Bearer ").strip() for a in authorizations if a.startswith("Bearer ")]
+    if len(authorizations) > 1 or len(keys) > 1 or len(queried) > 1:
+        return None
+    return bearers + keys + queried
+
+
+def token_matches(headers: Headers, path: str, token: str | None) -> bool:
+    """Whether the request carries `token`: as `Authorization: Bearer`, as the
+    `openai-insecure-api-key.<token>` subprotocol, or as `?token=` (for a client that can do
+    neither), each compared in constant time. A request giving it in several places must
+    give the same token in each."""
     if token is None:
         return True
-    values = headers.get_all("Authorization")
-    if len(values) > 1:
-        return False
-    header = values[0] if values else ""
-    offered = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    offered = offered_tokens(headers, path)
     if not offered:
-        tokens = parse_qs(urlsplit(path).query).get("token", [])
-        if len(tokens) > 1:
-            return False
-        offered = tokens[0] if tokens else ""
-    return hmac.compare_digest(offered.encode(), token.encode())
+        return False
+    matches = [hmac.compare_digest(each.encode(), token.encode()) for each in offered]
+    return all(matches)
+
+
+def answered_subprotocol(path: str, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    """The subprotocol the server answers an upgrade on `path` with, among those `offered`.
+
+    A browser fails a connection whose answer names none of the subprotocols it offered,
+    so an offer is answered whenever the server accepts one of its parts: `realtime` on the
+    Realtime path (what OpenAI's API answers), else the token subprotocol the client sent.
+    Others (`openai-beta.realtime-v1`, names of other servers' protocols) are never
+    answered; an offer of only those gets no subprotocol, and a browser gives up.
+    """
+    if path == REALTIME_PATH and REALTIME_SUBPROTOCOL in offered:
+        return Subprotocol(REALTIME_SUBPROTOCOL)
+    return next((each for each in offered if _carries_token(each)), None)
+
+
+def _carries_token(subprotocol: str) -> bool:
+    return subprotocol.startswith(TOKEN_SUBPROTOCOL) and len(subprotocol) > len(TOKEN_SUBPROTOCOL)
 
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})

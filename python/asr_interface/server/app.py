@@ -94,6 +94,7 @@ class ASRServer:
             self.settings.host,
             self.settings.port,
             process_request=self.routes.process_request,
+            select_subprotocol=self.routes.select_subprotocol,
             create_connection=BodyConnection.with_body_limit(self.settings.max_request_bytes),
             ssl=self._ssl_context(),
             max_size=self.limits.wire.max_text_chars,

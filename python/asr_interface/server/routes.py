@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import http
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,12 +15,14 @@ from pydantic import BaseModel
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from asr_interface import __version__
 from asr_interface.backends.registry import list_loaders
 from asr_interface.protocol import Error, ErrorCode, ModelLoaded, ProtocolError, encode
 from asr_interface.realtime_protocol import REALTIME_PATH
 from asr_interface.server.access import (
+    answered_subprotocol,
     host_allowed,
     normalized_origin,
     origin_allowed,
@@ -81,7 +83,7 @@ class HttpRoutes:
             )
         if path in (ASR_PATH, REALTIME_PATH):
             if not self._authorized(request):
-                return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+                return _unauthorized()
             if not origin_allowed(request.headers, self._allowed_origins):
                 return connection.respond(
                     http.HTTPStatus.FORBIDDEN,
@@ -104,7 +106,7 @@ class HttpRoutes:
         if route is None:
             return connection.respond(http.HTTPStatus.NOT_FOUND, f"no route {path}\n")
         if path == "/backends" and not self._authorized(request):
-            return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+            return _unauthorized()
         return route()
 
     def _post_load_model(
@@ -121,9 +123,7 @@ class HttpRoutes:
             response.headers["Allow"] = "POST"
             return response
         if not self._authorized(request):
-            return _error_response(
-                ErrorCode.UNAUTHORIZED, "missing or wrong token", http.HTTPStatus.UNAUTHORIZED
-            )
+            return _unauthorized()
         body = connection.body if isinstance(connection, BodyConnection) else None
         if body is not None and body.refusal is not None:
             code = (
@@ -155,6 +155,14 @@ class HttpRoutes:
 
     def _authorized(self, request: Request) -> bool:
         return token_matches(request.headers, request.path, self.settings.token)
+
+    def select_subprotocol(
+        self, connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        """The subprotocol an admitted upgrade answers with (`access.answered_subprotocol`);
+        runs after `process_request` has let the upgrade through."""
+        assert connection.request is not None
+        return answered_subprotocol(urlsplit(connection.request.path).path, offered)
 
     def _health(self) -> Response:
         """`ok` (200) while a new session would be accepted and the model answers;
@@ -206,6 +214,15 @@ _ERROR_STATUS = {
     ErrorCode.MODEL_LOAD_FAILED: http.HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 """The HTTP status of each error `ModelPool.load_default` raises."""
+
+
+def _unauthorized() -> Response:
+    """The one answer to a missing or wrong token, on every guarded route and upgrade."""
+    response = _error_response(
+        ErrorCode.UNAUTHORIZED, "missing or wrong token", http.HTTPStatus.UNAUTHORIZED
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="asr-interface"'
+    return response
 
 
 def _error_response(code: ErrorCode, message: str, status: http.HTTPStatus) -> Response:

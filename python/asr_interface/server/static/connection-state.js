@@ -7,17 +7,29 @@ import { holdStream, isHeld, resumeStream } from "./held-stream.js";
 import { requestChosenModel } from "./model-choice.js";
 import { $, interruptStream, modelPanel, page, setActivity } from "./page.js";
 
-// The page needs no token itself; a server that wants one gets the page's own ?token=.
-const token = new URLSearchParams(location.search).get("token");
+// The page needs no token itself; a server that wants one gets the page's own: from
+// #token=… at the end of its address (a fragment never leaves the browser, so no server or
+// proxy logs it), or from ?token=….
+const token = new URLSearchParams(location.hash.slice(1)).get("token")
+  ?? new URLSearchParams(location.search).get("token");
+
+// A page cannot set headers on a WebSocket: it offers the token as a subprotocol, which
+// the server answers with. A token a subprotocol cannot carry (only letters, digits and
+// !#$%&'*+-.^_`|~ can) goes in the address, the one place left.
+const TOKEN_SUBPROTOCOL = "openai-insecure-api-key.";
+const SUBPROTOCOL = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 let countdown = null;
 
-/** The address of the page's server's /asr, with the page's token. */
-export function socketUrl() {
+/** Where the page's session opens: the page's server's /asr, and the subprotocols that
+ * carry the page's token. */
+export function socketAddress() {
   const url = new URL("/asr", location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  if (token) url.searchParams.set("token", token);
-  return url.href;
+  if (!token) return { url: url.href, protocols: [] };
+  if (SUBPROTOCOL.test(token)) return { url: url.href, protocols: [TOKEN_SUBPROTOCOL + token] };
+  url.searchParams.set("token", token);
+  return { url: url.href, protocols: [] };
 }
 
 function authorized() {
@@ -79,7 +91,7 @@ async function diagnose(delay) {
     if (answer.status === 401) {
       why = token
         ? "The server refused the access token in this page's address."
-        : "The server needs an access token: open this page with ?token=… at the end of its address.";
+        : "The server needs an access token: open this page with #token=… at the end of its address.";
     } else {
       why = "The server is up but refused the connection.";
     }

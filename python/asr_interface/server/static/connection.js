@@ -6,14 +6,15 @@ const MAX_DELAY_MS = 15000;
 
 export class Connection {
   /**
-   * @param {string} url the ws:// or wss:// address of /asr, with ?token= if needed
+   * @param {{url: string, protocols: string[]}} address the ws:// or wss:// address of /asr
+   *   and the subprotocols to offer (the one carrying the token, if needed)
    * @param {{onMessage: (message: object) => void, onState: (state: object) => void}} handlers
    *   onState gets {name: "connecting" | "ready" | "closed", ...}; "closed" carries the close
    *   code and reason, whether the socket had opened, the last error message and the delay
    *   until the next attempt.
    */
-  constructor(url, { onMessage, onState }) {
-    this.url = url;
+  constructor(address, { onMessage, onState }) {
+    this.address = address;
     this.onMessage = onMessage;
     this.onState = onState;
     this.attempt = 0;
@@ -26,7 +27,7 @@ export class Connection {
   open() {
     clearTimeout(this.timer);
     this.timer = null;
-    const socket = new WebSocket(this.url);
+    const socket = new WebSocket(this.address.url, this.address.protocols);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     this.ready = false;

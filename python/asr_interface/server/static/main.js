@@ -9,7 +9,7 @@
 //   downloads.js          the transcript as a file
 
 import { Connection } from "./connection.js";
-import { handleState, socketUrl } from "./connection-state.js";
+import { handleState, socketAddress } from "./connection-state.js";
 import { download } from "./downloads.js";
 import { cancelFile, transcribeFile } from "./file-transcription.js";
 import { startLive, stopLive } from "./live-recording.js";
@@ -18,7 +18,7 @@ import { requestModel } from "./model-choice.js";
 import { $, clearProblem, modelPanel, page, setActivity } from "./page.js";
 import { handleMessage } from "./server-messages.js";
 
-const connection = new Connection(socketUrl(), { onMessage: handleMessage, onState: handleState });
+const connection = new Connection(socketAddress(), { onMessage: handleMessage, onState: handleState });
 page.connection = connection;
 
 $("live-start").addEventListener("click", startLive);
