@@ -33,8 +33,14 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 .PHONY: test-deps
 test-deps: ## Install the Debian packages that the browser, proxy, failover and German/Spanish tests need
 	$(SUDO) apt-get update -qq
+	@# The tests run their own haproxy and nginx on free ports: a policy-rc.d (unless the
+	@# machine has one) keeps the packages from starting, or failing to start, a service.
+	@made=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	  printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null; \
+	  $(SUDO) chmod +x /usr/sbin/policy-rc.d; made=1; fi; \
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-		chromium espeak-ng haproxy nginx
+		chromium espeak-ng haproxy nginx; status=$$?; \
+	test -z "$$made" || $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$status
 
 .PHONY: test-isa
 test-isa: install ## Run the model tests under each instruction set of this CPU
