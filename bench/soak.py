@@ -160,7 +160,8 @@ class Misbehaviour:
                 "mismatches": dict(self.mismatches),
             },
             "non_readers": {
-                name: non_readers(seconds) for name, seconds in self.closed_after.items()
+                path(endpoint): non_readers(seconds)
+                for endpoint, seconds in self.closed_after.items()
             },
             "floods": dict(self.floods),
             "refusals": dict(self.refusals),
@@ -225,8 +226,8 @@ async def churn_client(
         try:
             await vanish(url, audio, generator.uniform(2.0, 8.0), live=True)
             tally.vanished += 1
-        except (ConnectionClosed, OSError):
-            pass
+        except Exception as error:  # counted: one surprise does not end the soak
+            tally.failures[f"churn: {type(error).__name__}"] += 1
         await asyncio.sleep(1.0)
 
 
@@ -245,6 +246,16 @@ async def realtime_reply(connection: ClientConnection) -> str:
 Reply = Callable[[ClientConnection], Awaitable[str]]
 
 
+def ending(closed: ConnectionClosed) -> str:
+    """How a connection ended: the server's close code, the client's own (its keepalive
+    ping unanswered: 1011), or 1006 when the TCP connection dropped without a close."""
+    if closed.rcvd is not None and (closed.sent is None or closed.rcvd_then_sent):
+        return f"close {closed.rcvd.code}"
+    if closed.sent is not None:
+        return f"client close {closed.sent.code}"
+    return "close 1006"
+
+
 def on_socket(frame: str | bytes, code: str) -> str:
     """What a live server answers a case with: its code, unless the frame is over the
     limit the WebSocket layer enforces before any parser sees it."""
@@ -255,6 +266,10 @@ def on_socket(frame: str | bytes, code: str) -> str:
 def address(url: str, endpoint: str) -> str:
     """`endpoint` on the server of `url`, an `/asr` URL."""
     return url.removesuffix(ASR) + endpoint
+
+
+def path(endpoint: str) -> str:
+    return endpoint.split("?")[0]
 
 
 def replies(endpoint: str) -> Reply:
@@ -269,7 +284,7 @@ async def exchange(
         await connection.send(frame)
         return await reply(connection) if expected else ""
     except ConnectionClosed as closed:
-        return f"close {closed.rcvd.code if closed.rcvd else 1006}"
+        return ending(closed)
     except TimeoutError:
         return "timeout"
 
@@ -315,14 +330,15 @@ async def play_table(
                 got = await exchange(connection, replies(table.endpoint), frame, expected)
                 tally.cases += 1
                 if got != expected:
-                    endpoint = table.endpoint.split("?")[0]
-                    key = f"{table.name} {endpoint} [{position}]: expected {expected}, got {got}"
-                    tally.mismatches[key] += 1
+                    case = f"{table.name} {path(table.endpoint)} [{position}]"
+                    tally.mismatches[f"{case}: expected {expected}, got {got}"] += 1
                 position += 1
                 if got.startswith("close") or got == "timeout":
                     break
+            else:
+                await connection.close()
         finally:
-            connection.transport.abort()
+            connection.transport.abort()  # at once, unless closed above
     tally.tables += 1
 
 
@@ -366,8 +382,10 @@ async def non_reader(url: str, until: float, tally: Misbehaviour) -> None:
                 if time.monotonic() - began > NON_READER_SECONDS:
                     break
                 await asyncio.wait_for(connection.send(frame), NON_READER_SECONDS)
-        except (ConnectionClosed, TimeoutError):
+        except ConnectionClosed:
             closed = time.monotonic() - began
+        except TimeoutError:  # the server read nothing for that long: still open
+            pass
         finally:
             connection.transport.abort()
         tally.closed_after[endpoint].append(closed)
@@ -399,7 +417,7 @@ async def flooder(url: str, until: float, tally: Misbehaviour) -> None:
                     if isinstance(message, Error):
                         errors[message.code] += 1
         except ConnectionClosed as closed:
-            outcome = f"close {closed.rcvd.code if closed.rcvd else 1006}"
+            outcome = ending(closed)
         except TimeoutError:
             outcome = "timeout"
         finally:
