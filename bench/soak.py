@@ -36,8 +36,8 @@ figures, or with `--compare` both runs (`alone`, `soak`) and their figures `side
   `failures` of sessions that ended without `done`, by code (`overloaded`: refused);
 - `misbehaving`: what each kind did; `hostile.mismatches` counts each
   "TABLE endpoint [case]: expected X, got Y" (none when every reply is the typed one);
-- `orphan_probe`: model calls in the 2 s and in the 8 s after those since the probe
-  vanished (`calls_after_2s`: 0 when a disconnect cancels its work);
+- `orphan_probe`: model calls in the first 2 s after the probe vanished and in the 8 s
+  after those (`calls_after_2s`: 0 when a disconnect cancels its work);
 - `server_errors`: every error the server counted in /metrics, by code; `load_average`.
 
     python bench/soak.py --compare              # 30 minutes alone, then 30 minutes soaked
