@@ -42,6 +42,7 @@ figures, or with `--compare` both runs (`alone`, `soak`) and their figures `side
 
     python bench/soak.py --compare              # 30 minutes alone, then 30 minutes soaked
     python bench/soak.py --compare --minutes 2  # a quick look
+    python bench/soak.py --compare --server-arg=--latency-target=0  # no stream refused
     python bench/soak.py --hostile 0 --non-readers 0 --floods 0 --minutes 60 --warmup-minutes 10
 """
 
@@ -204,11 +205,11 @@ async def clean_client(
             await asyncio.sleep(1.0)
 
 
-async def vanish(url: str, audio: npt.NDArray[np.float32], seconds: float, live: bool) -> None:
-    """Connects, streams `seconds` of `audio` (live, or all at once), then drops the TCP
-    connection without a close, as a client losing its network would."""
-    connection = await connect(url, compression=None)
-    await connection.recv()  # ready
+async def vanish(
+    connection: ClientConnection, audio: npt.NDArray[np.float32], seconds: float, live: bool
+) -> None:
+    """Streams `seconds` of `audio` (live, or all at once) on a session past its greeting,
+    then drops the TCP connection without a close, as a client losing its network would."""
     await connection.send(json.dumps({"type": "start"}))
     if live:
         await send_live(connection, audio, seconds)
@@ -224,8 +225,9 @@ async def churn_client(
     generator = random.Random(seed)
     while time.monotonic() < until:
         try:
-            await vanish(url, audio, generator.uniform(2.0, 8.0), live=True)
-            tally.vanished += 1
+            if connection := await greeted(url, ASR, tally):
+                await vanish(connection, audio, generator.uniform(2.0, 8.0), live=True)
+                tally.vanished += 1
         except Exception as error:  # counted: one surprise does not end the soak
             tally.failures[f"churn: {type(error).__name__}"] += 1
         await asyncio.sleep(1.0)
@@ -488,7 +490,9 @@ async def sample(
 async def orphan_probe(url: str, audio: npt.NDArray[np.float32]) -> dict[str, float]:
     """Model calls after a client that sent a minute at once vanished, all else quiet."""
     long_audio = np.tile(audio, int(np.ceil(PROBE_SECONDS * SAMPLING_RATE / len(audio))))
-    await vanish(url, long_audio, PROBE_SECONDS, live=False)
+    connection = await connect(url, compression=None)
+    await connection.recv()  # ready: every other client is gone
+    await vanish(connection, long_audio, PROBE_SECONDS, live=False)
     before = scrape(url)["asr_model_call_seconds_count"]
     await asyncio.sleep(2.0)
     at_2s = scrape(url)["asr_model_call_seconds_count"]
