@@ -51,7 +51,7 @@ from speech_sets import LONG, REPO, SPEECH, Recording, long_stretch
 from websockets.exceptions import ConnectionClosed
 
 from asr_interface.audio import SAMPLING_RATE, load_audio
-from asr_interface.client import StreamingClient
+from asr_interface.client import ServerError, StreamingClient
 from asr_interface.errors import ASRInterfaceError
 from asr_interface.evaluation import ErrorCount, read_manifest, word_errors
 from asr_interface.protocol import Commit, Done, Error, Partial
@@ -70,9 +70,10 @@ class StreamRecord:
     chunk_sent: list[float] = field(default_factory=list)  # send time of each step's last frame
     commits: list[tuple[float, Commit]] = field(default_factory=list)
     message_delays: list[float] = field(default_factory=list)
-    errors: int = 0
+    errors: list[str] = field(default_factory=list)  # the code of each `error` received
     done: Done | None = None
     failure: str | None = None  # why the stream ended without `done`
+    failure_code: str | None = None  # the error code that ended it, if the server's
 
     def text(self) -> str:
         return "".join(commit.text for _, commit in self.commits)
@@ -126,11 +127,13 @@ async def run_stream(
                 if isinstance(message, Commit):
                     record.commits.append((received, message))
                 elif isinstance(message, Error):
-                    record.errors += 1
+                    record.errors.append(message.code)
                 elif isinstance(message, Done):
                     record.done = message
     except (ASRInterfaceError, ConnectionClosed) as error:
         record.failure = f"{type(error).__name__}: {error}"
+        if isinstance(error, ServerError):  # refused (`overloaded`), or the stream failed
+            record.failure_code = error.code
     return record
 
 
@@ -263,7 +266,7 @@ def summary(
         **percentiles(latencies, "commit_latency"),
         **percentiles(delays, "message_delay"),
         "wer": wer,
-        "errors": sum(r.errors for r in records),
+        "errors": sum(len(r.errors) for r in records),
     }
 
 

@@ -29,38 +29,17 @@ from asr_interface.realtime_protocol import (
 from asr_interface.server.models import ModelPool
 from asr_interface.server.realtime import RealtimeSession
 from asr_interface.server.session import Session
-from asr_interface.server.session_types import Action, LoadConfig, RunStep, Send, SessionLimits
+from asr_interface.server.session_types import Action, LoadConfig, RunStep, Send
 from asr_interface.wire import (
     MAX_ERROR_CHARS,
     MAX_JSON_DEPTH,
-    MAX_NUMBER_CHARS,
     MAX_STRING_CHARS,
     ErrorCode,
     ProtocolError,
 )
+from tests.bad_inputs import LIMITS, SHARED_REFUSALS, nested
 
-LIMITS = SessionLimits().wire
 ASR_TYPES = ["load_model", "start", "end", "reset"]
-
-
-def nested(depth: int) -> str:
-    """A `start` message whose `context` nests `depth` levels of arrays below the top."""
-    return '{"type": "start", "context": ' + "[" * depth + "]" * depth + "}"
-
-
-# One table for both parsers: the same frame, the same refusal.
-SHARED_REFUSALS = [
-    ("x" * (LIMITS.max_text_chars + 1), ErrorCode.FRAME_TOO_LARGE),
-    ("{", ErrorCode.INVALID_JSON),
-    ("[" * 100_000, ErrorCode.INVALID_JSON),
-    (nested(MAX_JSON_DEPTH), ErrorCode.INVALID_JSON),
-    ('{"type": "start", "sample_rate": ' + "9" * 5000 + "}", ErrorCode.INVALID_JSON),
-    ('{"type": "end", "x": 1.' + "5" * MAX_NUMBER_CHARS + "}", ErrorCode.INVALID_JSON),
-    ("[1]", ErrorCode.INVALID_MESSAGE),
-    (json.dumps({"type": "t" * 100_000}), ErrorCode.INVALID_MESSAGE),
-    (json.dumps({"type": "end", "k" * (MAX_STRING_CHARS + 1): 1}), ErrorCode.INVALID_MESSAGE),
-    (json.dumps({"type": "end", "x": [{"y": "z" * 1_500_000}]}), ErrorCode.INVALID_MESSAGE),
-]
 
 
 @pytest.mark.parametrize(("frame", "code"), SHARED_REFUSALS)

@@ -19,6 +19,7 @@ from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.realtime import RealtimeSession
 from asr_interface.server.session import Session
+from tests.bad_inputs import SERVER_FLAGS
 from tests.server import asr_session, realtime_events
 
 LISTENING = re.compile(r"asr-interface listening on (wss?)://([^\s/]+)/asr")
@@ -98,7 +99,7 @@ def running_server(*flags: str, serve: Sequence[str] = SERVE) -> Iterator[Server
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
     """One server with the default model (tiny.en) shared by a test module."""
-    with running_server("--allowed-models", "tiny.en,no-such-model") as started:
+    with running_server(*SERVER_FLAGS) as started:
         yield started
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +32,7 @@ from asr_interface.protocol import (
 )
 from asr_interface.server.app import ASRServer
 from asr_interface.server.settings import ServerSettings
+from tests.bad_inputs import BAD_INPUTS
 from tests.server.asr_calls import REPLY_TIMEOUT, collect, joined, pcm16, receive, stream_file
 from tests.server.conftest import TOKEN, ServerProcess, running_server
 from tests.speech import JFK, SHORT, speech_audio, speech_path, transcript
@@ -88,28 +88,6 @@ async def test_concurrent_sessions_get_their_own_transcripts(server: ServerProce
     results = await asyncio.gather(*(stream_file(server.url, name) for name in CLIPS))
     for name, (commits, _) in zip(CLIPS, results, strict=True):
         assert word_error_rate(transcript(name), joined(commits)) <= 0.2, name
-
-
-BAD_INPUTS: list[tuple[str | bytes, str]] = [
-    ("{", "invalid_json"),
-    (json.dumps({"type": "pause"}), "unknown_type"),
-    (json.dumps({"type": "start", "sample_rate": "fast"}), "invalid_message"),
-    (json.dumps({"type": "start", "encoding": 16}), "invalid_message"),
-    (json.dumps({"type": "load_model", "beam_size": "wide"}), "invalid_config"),
-    (json.dumps({"type": "load_model", "backend": "no-such-backend"}), "unknown_backend"),
-    (json.dumps({"type": "load_model", "model": "base.en"}), "model_not_allowed"),
-    (json.dumps({"type": "load_model", "model_dir": "/"}), "model_not_allowed"),
-    (json.dumps({"type": "load_model", "model": "no-such-model"}), "model_load_failed"),
-    (json.dumps({"type": "start", "encoding": "mp3"}), "unsupported_encoding"),
-    (json.dumps({"type": "start", "sample_rate": 96000}), "unsupported_sample_rate"),
-    (json.dumps({"type": "start", "encoding": "pcm_f32le"}), ""),
-    (bytes((1 << 20) + 4), "frame_too_large"),
-    (np.array([0.0, math.nan, 0.0], dtype="<f4").tobytes(), "invalid_audio"),
-    (np.zeros(1600, dtype="<f4").tobytes(), ""),
-    (json.dumps({"type": "start"}), "stream_in_progress"),
-    (json.dumps({"type": "end"}), "done"),
-    (np.zeros(1600, dtype="<i2").tobytes(), "audio_after_end"),
-]
 
 
 async def test_bad_input_gets_typed_errors_and_harms_no_one(server: ServerProcess) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 
 from asr_interface.server.session_types import SessionLimits
 from asr_interface.wire import MAX_ERROR_CHARS, MAX_STRING_CHARS
+from tests.bad_inputs import HOSTILE_FRAMES, update_event
 from tests.server.conftest import ServerProcess
 from tests.server.test_realtime_server import (
     LONG,
@@ -27,24 +27,6 @@ from tests.speech import speech_audio
 pytestmark = pytest.mark.model
 
 COMPLETED = "conversation.item.input_audio_transcription.completed"
-
-
-def update_event(transcription: dict[str, Any], event_id: str | None = None) -> str:
-    session = {"type": "transcription", "audio": {"input": {"transcription": transcription}}}
-    event: dict[str, Any] = {"type": "session.update", "session": session}
-    if event_id is not None:
-        event["event_id"] = event_id
-    return json.dumps(event)
-
-
-LONG_ID = "e" * 1_500_000
-HOSTILE_FRAMES = [
-    ("[" * 100_000, "invalid_json"),
-    ('{"type": "session.update", "session": ' + "9" * 5000 + "}", "invalid_json"),
-    (json.dumps({"type": "t" * 100_000}), "invalid_message"),
-    (json.dumps({"type": "input_audio_buffer.clear", "event_id": LONG_ID}), "invalid_message"),
-    (update_event({"prompt": "p" * 1_500_000}), "invalid_message"),
-]
 
 
 @pytest.mark.parametrize(("frame", "code"), HOSTILE_FRAMES)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 import numpy as np
@@ -31,6 +30,7 @@ from asr_interface.server.session_types import (
     Send,
     SessionLimits,
 )
+from tests.bad_inputs import BAD_MESSAGES
 from tests.encoded_audio import encode_speech
 from tests.server.asr_session import (
     MAX_FRAME_BYTES,
@@ -53,42 +53,6 @@ def test_connected_announces_the_session_and_its_config(session: Session) -> Non
     assert isinstance(ready, Ready)
     assert ready.session == "s1"
     assert ready.config == ASRConfig(min_chunk_size=1.0).model_dump()
-
-
-BAD_MESSAGES = [
-    ("{", "invalid_json"),
-    ("start", "invalid_json"),
-    ("[1, 2]", "invalid_message"),
-    ('"start"', "invalid_message"),
-    (text("stop"), "unknown_type"),
-    (json.dumps({"sample_rate": 16000}), "unknown_type"),
-    (json.dumps({"type": ["start"]}), "unknown_type"),
-    (text("start", sample_rate="fast"), "invalid_message"),
-    (text("start", sample_rate="16000"), "invalid_message"),
-    (text("start", sample_rate=True), "invalid_message"),
-    (text("start", sample_rate=16000.5), "invalid_message"),
-    (text("start", sample_rate=None), "invalid_message"),
-    (text("start", encoding=5), "invalid_message"),
-    (text("start", channels=2), "invalid_message"),
-    (text("end", now=True), "invalid_message"),
-    (text("reset", hard=1), "invalid_message"),
-    (text("start", encoding="opus"), "unsupported_encoding"),
-    (text("start", encoding="PCM_S16LE"), "unsupported_encoding"),
-    (text("start", sample_rate=7999), "unsupported_sample_rate"),
-    (text("start", sample_rate=48001), "unsupported_sample_rate"),
-    (text("start", sample_rate=0), "unsupported_sample_rate"),
-    (text("load_model", beam_size=0), "invalid_config"),
-    (text("load_model", beam_size="wide"), "invalid_config"),
-    (text("load_model", encoder_seconds=0), "invalid_config"),
-    (text("load_model", encoder_seconds=45), "invalid_config"),
-    (text("load_model", force_committed="maybe"), "invalid_config"),
-    (text("load_model", lan="xx"), "invalid_config"),
-    (text("load_model", temperature=0.5), "invalid_config"),
-    (text("load_model", backend="no-such-backend"), "unknown_backend"),
-    (text("load_model", model="large-v3"), "model_not_allowed"),
-    (text("load_model", model_dir="/etc"), "model_not_allowed"),
-    (text("load_model", model_cache_dir="/tmp"), "model_not_allowed"),
-]
 
 
 @pytest.mark.parametrize(("message", "code"), BAD_MESSAGES)
