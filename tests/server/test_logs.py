@@ -57,7 +57,22 @@ def test_a_record_is_one_line_and_a_traceback_keeps_its_lines() -> None:
         failed = a_record("a\nb", level=logging.ERROR, exc_info=sys.exc_info())
     lines = formatter.format(failed).splitlines()
     assert lines[0].endswith("asr: a\\nb")
-    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[1] == "    Traceback (most recent call last):"
+    assert lines[-1] == "    ValueError: broken"
+
+
+def test_an_exception_quoting_a_client_cannot_forge_a_text_line() -> None:
+    """An exception whose message holds line breaks of any kind and a terminal escape
+    leaves every line after the record's first indented, its characters escaped."""
+    try:
+        raise ValueError(f"model x\n{FORGED}\r{FORGED}\u2028{FORGED}\x1b[2K")
+    except ValueError:
+        failed = a_record("the backend failed", level=logging.ERROR, exc_info=sys.exc_info())
+    failed.stack_info = f"Stack (most recent call last):\n{FORGED}"
+    lines = EscapingFormatter(LOG_FORMAT).format(failed).splitlines()
+    assert lines[0].endswith("asr: the backend failed")
+    assert all(line.startswith("    ") and line.isprintable() for line in lines[1:])
+    assert f"    {FORGED}\\x1b[2K" in lines
 
 
 def test_the_text_format_writes_a_records_fields_escaped_after_its_message() -> None:

@@ -4,7 +4,8 @@ Log records carry client-supplied text (a requested model name, a backend's erro
 A newline or another control character in it would let a client write a line that reads as
 the server's own, so the text format writes every unprintable character of a message as its
 escape (`\\n`, `\\x1b`); the JSON format writes one object per line, where `json.dumps`
-escapes them. A traceback appended to a text record keeps its lines: it is the server's.
+escapes them. A traceback keeps its lines in the text format, each indented and escaped, and
+is one field in the JSON format.
 
 What identifies a record (the session, the error code, the client's address) travels as
 fields (`extra=`), not inside the message, so the JSON format gives each its own key.
@@ -83,7 +84,7 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
             continue
         if name == "websocket":  # the connection `websockets` puts on its records
             try:
-                address = remote_address(value.remote_address)
+                address = remote_address(getattr(value, "remote_address", None))
             except ReferenceError:  # the connection is gone
                 continue
             if address is not None:
@@ -94,7 +95,14 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 _PLAIN = logging.Formatter()
-"""Formats a traceback before the record's own format sees it, to redact it once."""
+
+
+def traceback_text(record: logging.LogRecord) -> str | None:
+    """The record's formatted traceback, if it has one; formatted once and kept on the
+    record, where the filter redacts it before any format writes it."""
+    if record.exc_info and not record.exc_text:
+        record.exc_text = _PLAIN.formatException(record.exc_info)
+    return record.exc_text or None
 
 
 class RedactingFilter(logging.Filter):
@@ -110,10 +118,9 @@ class RedactingFilter(logging.Filter):
         for name, value in list(vars(record).items()):
             if name not in _RECORD_ATTRIBUTES and isinstance(value, str):
                 setattr(record, name, redacted(value))
-        if record.exc_info and not record.exc_text:
-            record.exc_text = _PLAIN.formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redacted(record.exc_text)
+        exception = traceback_text(record)
+        if exception:
+            record.exc_text = redacted(exception)
         if record.stack_info:
             record.stack_info = redacted(record.stack_info)
         return True
@@ -121,7 +128,18 @@ class RedactingFilter(logging.Filter):
 
 class EscapingFormatter(logging.Formatter):
     """The text format: the message and its fields (`key=value`) on one line of printable
-    text, then a traceback if there is one."""
+    text, then the traceback or stack if there is one, each of its lines indented and
+    escaped: an exception's message may quote a client, and no line it writes may start
+    at the margin, where records do."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        lines = [self.formatMessage(record)]
+        for appended in (traceback_text(record), record.stack_info):
+            lines.extend(f"    {escaped(line)}" for line in (appended or "").splitlines())
+        return "\n".join(lines)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         fields = " ".join(f"{name}={value}" for name, value in record_fields(record).items())
@@ -143,12 +161,11 @@ class JsonFormatter(logging.Formatter):
         }
         for name, value in record_fields(record).items():
             entry.setdefault(name, value)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            entry["exception"] = record.exc_text
+        exception = traceback_text(record)
+        if exception:
+            entry["exception"] = exception
         if record.stack_info:
-            entry["stack"] = self.formatStack(record.stack_info)
+            entry["stack"] = record.stack_info
         return json.dumps(entry, ensure_ascii=True, default=str)
 
 
