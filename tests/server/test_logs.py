@@ -145,7 +145,11 @@ def test_a_websockets_records_connection_becomes_its_remote_address() -> None:
             f"< Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.{SECRET}",
             "< Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.[redacted]",
         ),
+        (f"< GET /asr?token={SECRET}'\",x HTTP/1.1", "< GET /asr?token=[redacted] HTTP/1.1"),
+        (f"< Authorization: Bearer {SECRET}'\",x y", "< Authorization: [redacted]"),
+        (f"[('Authorization', \"{SECRET}'x\")]", "[('Authorization', \"[redacted]\")]"),
         ("the bearer token was refused", "the bearer token was refused"),
+        ("no authorization, so refused", "no authorization, so refused"),
         ("loaded a model", "loaded a model"),
     ],
 )

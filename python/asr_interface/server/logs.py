@@ -33,15 +33,15 @@ REDACTED = "[redacted]"
 
 _SECRETS = (
     # A query parameter `token=` (`/asr?token=T`), up to the next parameter or the end.
-    re.compile(r"(?i)(token=)[^&#\s'\"]+"),
-    # An `Authorization` header's value: in a header line, a dict or a list of pairs, or an
-    # exception's message, with or without its scheme.
+    re.compile(r"(?i)(?P<keep>token=)[^&#\s]+"),
+    # An `Authorization` header's value: to the end of its line in a header line or an
+    # exception's message, to its closing quote in a dict or a list of pairs.
     re.compile(
-        r"(?i)(authorization(?:\s+header)?['\"]?\s*[:=,]\s*['\"]?)"
-        r"(?:(?:bearer|basic)\s+)?[^\s'\",]+"
+        r"""(?i)(?P<keep>authorization(?:\s+header)?(?:['"]?\s*[:=]|['"]\s*,)\s*(?P<q>['"])?)"""
+        r"(?(q)(?:(?!(?P=q))[^\r\n])*|[^\r\n]*)"
     ),
     # The key a browser offers as a WebSocket subprotocol for an OpenAI-style endpoint.
-    re.compile(r"(?i)(openai-insecure-api-key\.)[^\s'\",]+"),
+    re.compile(r"(?i)(?P<keep>openai-insecure-api-key\.)[^\s'\",]+"),
 )
 
 
@@ -49,7 +49,7 @@ def redacted(text: str) -> str:
     """`text` with every credential (a `token=` query value, an `Authorization` header's
     value, an `openai-insecure-api-key.` subprotocol's key) replaced by `[redacted]`."""
     for secret in _SECRETS:
-        text = secret.sub(rf"\1{REDACTED}", text)
+        text = secret.sub(rf"\g<keep>{REDACTED}", text)
     return text
 
 
