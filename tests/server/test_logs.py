@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -103,6 +105,19 @@ def test_a_json_record_is_one_line_that_reads_back_as_it_was_given() -> None:
         "code": "model_not_allowed",
         "count": 3,
     }
+
+
+@given(message=st.text(), value=st.text())
+def test_any_text_stays_on_its_records_one_line_in_either_format(message: str, value: str) -> None:
+    """Whatever a message and a field hold, a record is one line: of printable text in the
+    text format, of JSON that reads back to the same strings in the other."""
+    record = a_record("%s", message)
+    record.model = value
+    assert len(EscapingFormatter(LOG_FORMAT).format(record).splitlines()) == 1
+    line = JsonFormatter().format(record)
+    assert len(line.splitlines()) == 1
+    entry = json.loads(line)
+    assert (entry["message"], entry["model"]) == (message, value)
 
 
 def test_a_json_record_carries_its_traceback_as_a_field() -> None:
