@@ -146,3 +146,19 @@ def test_the_server_streams_with_align_att_unless_the_options_need_local_agreeme
 
     arguments = build_parser().parse_args(["serve", *flags])
     assert serving_config(arguments).policy == policy
+
+
+def test_the_log_format_is_text_json_or_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--log-format` is text unless json is asked for; any other value exits with status 2
+    naming the choices, before anything is logged."""
+    from asr_interface.cli.main import build_parser
+
+    assert build_parser().parse_args(["serve"]).log_format == "text"
+    assert build_parser().parse_args(["serve", "--log-format", "json"]).log_format == "json"
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(["serve", "--log-format", "yaml"])
+    assert refused.value.code == 2
+    assert (
+        "--log-format: invalid choice: 'yaml' (choose from 'text', 'json')"
+        in capsys.readouterr().err
+    )

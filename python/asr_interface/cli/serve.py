@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """The server's own flags, then one flag per `ASRConfig` field for the default model."""
     # Imported here: the server's dependencies would slow every other command's start.
+    from asr_interface.server.logs import LOG_FORMATS
     from asr_interface.server.settings import ServerSettings
 
     defaults = ServerSettings()
@@ -182,6 +183,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="logging threshold",
     )
+    parser.add_argument(
+        "--log-format",
+        default=next(iter(LOG_FORMATS)),
+        choices=list(LOG_FORMATS),
+        help="log lines as escaped text, or as one JSON object each (time, level, logger, "
+        "message, and fields such as session, code and remote); credentials are redacted "
+        "either way (default: %(default)s)",
+    )
     add_config_arguments(parser)
     parser.description = (
         f"Without --policy the server streams with policy {SERVING_POLICY!r}, or with "
@@ -244,7 +253,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
     from asr_interface.server.app import ASRServer
     from asr_interface.server.logs import configure_logging
 
-    configure_logging(arguments.log_level)
+    configure_logging(arguments.log_level, arguments.log_format)
     if arguments.entry_points:  # loaded by `main`, before the default model names one
         logging.getLogger("asr_interface.server").info(
             "loaded backend entry points: %s", ", ".join(arguments.entry_points)

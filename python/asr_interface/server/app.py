@@ -24,6 +24,7 @@ from asr_interface.protocol import Error, ErrorCode, encode
 from asr_interface.realtime_protocol import REALTIME_PATH, error_event
 from asr_interface.server.admission import LoadMonitor
 from asr_interface.server.http_body import BodyConnection
+from asr_interface.server.logs import remote_address
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.realtime import RealtimeSession
@@ -162,6 +163,10 @@ class ASRServer:
         refusal = self._refusal()
         if refusal is not None:
             code, reason = refusal
+            remote = remote_address(connection.remote_address)
+            logger.info(
+                "refused a session: %s", reason, extra={"code": code.value, "remote": remote}
+            )
             self.metrics.error(code.value)
             error = (
                 error_event("event_refused", code.value, reason)
@@ -198,6 +203,7 @@ class ASRServer:
             models=self.models,
         )
         self._runners.add(runner)
+        logger.info("session opened on %s", target.path, extra=runner.log_fields())
         self.metrics.session_opened()
         try:
             await runner.run()

@@ -114,7 +114,7 @@ class ModelPool:
         config = self.validate(fields)
         model = await self.load(config)
         self.default = config
-        logger.info("default model is now %s (backend %s)", config.model, config.backend)
+        logger.info("new sessions start with this model", extra=_model_fields(config))
         return model
 
     def model_allowed(self, model: str) -> bool:
@@ -145,7 +145,7 @@ class ModelPool:
                 model = await pending
             finally:
                 del self._loading[config]
-            logger.info("loaded model %s (backend %s)", config.model, config.backend)
+            logger.info("loaded a model", extra=_model_fields(config))
             self._keep(config, model)
             return model
         return await asyncio.shield(pending)
@@ -156,7 +156,7 @@ class ModelPool:
         evictable = [key for key in self._loaded if key != self.default]
         for key in evictable[: max(0, len(evictable) - self._max_loaded)]:
             del self._loaded[key]
-            logger.info("unloaded model %s (least recently used)", key.model)
+            logger.info("unloaded the least recently used model", extra=_model_fields(key))
 
     async def _off_loop(self, load: Callable[[], T], config: ASRConfig) -> T:
         """Runs `load` on the load workers; its failure becomes `model_load_failed`."""
@@ -164,7 +164,8 @@ class ModelPool:
         try:
             return await loop.run_in_executor(self._executor, load)
         except Exception as error:
-            logger.warning("loading %s failed: %s", config.model, error)
+            fields = _model_fields(config) | {"code": ErrorCode.MODEL_LOAD_FAILED.value}
+            logger.warning("loading a model failed: %s", error, extra=fields)
             raise ProtocolError(
                 ErrorCode.MODEL_LOAD_FAILED,
                 f"model {config.model!r} failed to load: {redact_paths(str(error))}",
@@ -176,3 +177,9 @@ class ModelPool:
             {"config": config.model_dump(), "metadata": model.metadata}
             for config, model in self._loaded.items()
         ]
+
+
+def _model_fields(config: ASRConfig) -> dict[str, Any]:
+    """What identifies a configuration in a log record (`extra=`); the model name may be a
+    client's."""
+    return {"model": config.model, "backend": config.backend}

@@ -24,6 +24,7 @@ from asr_interface.core.engine import StreamEngine
 from asr_interface.protocol import ErrorCode, ProtocolError, encode
 from asr_interface.server.compressed import STALL_SECONDS
 from asr_interface.server.frame_rate import FrameRateLimit
+from asr_interface.server.logs import remote_address
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.realtime import RealtimeSession
@@ -111,6 +112,15 @@ class SessionRunner:
             writer.cancel()
             decoded.cancel()
 
+    def log_fields(self, code: ErrorCode | None = None) -> dict[str, Any]:
+        """What identifies this connection's log records (`extra=`): its session, its
+        client's address and, for a failure, the error code its client is sent."""
+        fields = {
+            "session": self.session.session_id,
+            "remote": remote_address(self.connection.remote_address),
+        }
+        return fields if code is None else fields | {"code": code.value}
+
     def shutdown(self) -> None:
         self.apply(self.session.shutdown(time.monotonic()))
 
@@ -189,9 +199,9 @@ class SessionRunner:
         if self._outbox_bytes + len(reply) > limit:
             self._slow_reader = True
             logger.warning(
-                "session %s: more than %d bytes of replies unread; closing",
-                self.session.session_id,
+                "more than %d bytes of replies unread; closing",
                 limit,
+                extra=self.log_fields(ErrorCode.SLOW_READER),
             )
             self.metrics.error(ErrorCode.SLOW_READER.value)
             # The writer is stuck behind the replies the client does not read: the close
@@ -235,7 +245,7 @@ class SessionRunner:
                 self.engine, action.audio, final=action.final, lag=action.lag
             )
         except Exception as error:
-            logger.exception("session %s: the backend failed", self.session.session_id)
+            logger.exception("the backend failed", extra=self.log_fields(ErrorCode.BACKEND_ERROR))
             reason = f"{type(error).__name__}: {error}"
             self.apply(self.session.step_failed(reason, time.monotonic()))
         else:
