@@ -241,6 +241,10 @@ class _Lane:
     def joinable(self) -> int:
         return len(self.members - {ticket.item.engine for ticket in self.waiting})
 
+    def prune(self) -> None:
+        """Drops the waiting steps whose session no longer awaits them."""
+        self.waiting = [ticket for ticket in self.waiting if not ticket.future.done()]
+
 
 class BatchScheduler:
     """Runs every session's steps: batchable ones in per-model batches, others alone.
@@ -296,10 +300,13 @@ class BatchScheduler:
 
     def forget(self, engine: StreamEngine) -> None:
         """The engine's session closed or changed model: batches no longer wait for it,
-        and its steps no longer count for admission."""
+        its steps no longer count for admission, and the queues let go at once of the
+        steps it gave up (a closed session's cancelled steps, which would otherwise hold
+        its engine and audio until its model's queue next woke)."""
         self.load.forget(engine)
         for lane in self._lanes.values():
             lane.members.discard(engine)
+            lane.prune()
 
     async def close(self) -> None:
         """Stops the model queues; their waiting steps fail."""
@@ -325,9 +332,14 @@ class BatchScheduler:
         """Runs `work` on a worker thread within `call_timeout`. A call past it is abandoned
         (its thread finishes on its own; nothing waits for it) and raises
         `ModelCallTimeout`."""
-        future = asyncio.get_running_loop().run_in_executor(self.executor, self._counted, work)
+        loop = asyncio.get_running_loop()
         try:
-            result = await asyncio.wait_for(future, self.call_timeout)
+            # The future is awaited where it is made, never kept in a local (nor run by
+            # `asyncio.wait_for`, which on Python 3.11 keeps it in one): the error it
+            # raises would hold it, through the traceback, in a cycle with the frames of
+            # the session awaiting it, which only the garbage collector frees.
+            async with asyncio.timeout(self.call_timeout):
+                result = await loop.run_in_executor(self.executor, self._counted, work)
         except TimeoutError:
             self.stalled = True
             logger.error("a model call ran past %s s; its step fails", self.call_timeout)
@@ -354,7 +366,7 @@ class BatchScheduler:
         runs."""
         try:
             while True:
-                lane.waiting = [ticket for ticket in lane.waiting if not ticket.future.done()]
+                lane.prune()
                 if not lane.waiting and not lane.running:
                     return
                 now = time.monotonic()
