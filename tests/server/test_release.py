@@ -12,21 +12,27 @@ import time
 import urllib.error
 import urllib.request
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from asr_interface.core.decoding import WindowRequest, WindowResult
+from asr_interface.core.engine import BatchKey, StepResult
+from asr_interface.server.admission import LoadMonitor
 from asr_interface.server.app import ASRServer
+from asr_interface.server.metrics import ServerMetrics
+from asr_interface.server.scheduler import BatchPolicy, BatchScheduler
 from tests.encoded_audio import encode_speech
 from tests.server.asr_calls import pcm16
 from tests.server.conftest import in_process_server
 from tests.server.test_realtime_server import append_event, pcm_24k
 from tests.speech import JFK, speech_audio
-
-pytestmark = pytest.mark.model
 
 CLIENTS = 30
 KINDS = ("pcm", "wav", "ogg_opus", "realtime")
@@ -170,6 +176,7 @@ async def warm(server: ASRServer) -> Footprint:
     return await footprint(server)
 
 
+@pytest.mark.model
 async def test_dropped_clients_release_everything_at_once() -> None:
     """30 clients (/asr PCM, WAV and Ogg Opus, /v1/realtime) dropped mid-stream without a
     close handshake: within a second the server is back at its thread count, has no open
@@ -195,6 +202,7 @@ async def test_dropped_clients_release_everything_at_once() -> None:
         assert not alive(engines)
 
 
+@pytest.mark.model
 async def test_a_clean_close_mid_step_leaves_nothing_behind() -> None:
     """A client closing with a handshake while its step runs on a worker thread: within a
     second no session is open, its runner and session are freed and the thread count is
@@ -217,3 +225,89 @@ async def test_a_clean_close_mid_step_leaves_nothing_behind() -> None:
         assert not alive(sessions)
         await calls_returned(server)
         assert not alive(engines)
+
+
+class BrokenDecoder:
+    """A model that fails on every window (after `hang` is set, when given)."""
+
+    batch_key = "broken"
+    parallel_calls = 1
+
+    def __init__(self, hang: threading.Event | None) -> None:
+        self.hang = hang
+
+    def decode(self, requests: Sequence[WindowRequest]) -> list[WindowResult]:
+        if self.hang is not None:
+            self.hang.wait(10)
+        raise RuntimeError("the model failed")
+
+
+class BrokenEngine:
+    """A session's engine whose steps fail: alone in `step`, batched in the model's
+    `decode` (after `hang` is set, when given)."""
+
+    sep = " "
+
+    def __init__(self, batched: bool, hang: threading.Event | None) -> None:
+        self.batched = batched
+        self.hang = hang
+
+    def batch_key(self) -> BatchKey | None:
+        return BatchKey(BrokenDecoder(self.hang), None) if self.batched else None
+
+    def begin(self, audio: npt.NDArray[np.float32], *, final: bool) -> WindowRequest:
+        return WindowRequest(audio)
+
+    def complete(
+        self, result: WindowResult | None, model_seconds: float, *, final: bool
+    ) -> StepResult:
+        raise AssertionError("the model failed before")
+
+    def step(self, audio: npt.NDArray[np.float32], *, final: bool) -> StepResult:
+        raise RuntimeError("the backend failed")
+
+    def reset(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("batched", "streams", "timeout"),
+    [(False, 1, False), (True, 1, False), (True, 3, False), (True, 2, True)],
+    ids=["alone", "batch of one", "batch decoded again one by one", "past the call timeout"],
+)
+async def test_a_failed_step_leaves_no_cycle_holding_its_engine(
+    batched: bool, streams: int, timeout: bool
+) -> None:
+    """A step failing in the backend, in a batched model call (then in each window alone)
+    or in a batch past `call_timeout`: once each session has its error and has closed, its
+    engine, with the audio it was given, is freed without the garbage collector."""
+    hang = threading.Event() if timeout else None
+    engines = [BrokenEngine(batched, hang) for _ in range(streams)]
+    refs: list[weakref.ref[object]] = [weakref.ref(engine) for engine in engines]
+    with ThreadPoolExecutor(2) as executor:
+        scheduler = BatchScheduler(
+            executor,
+            BatchPolicy(max_batch=streams, window=0.0),
+            observer=ServerMetrics(),
+            load=LoadMonitor(None),
+            call_timeout=0.2 if timeout else None,
+        )
+
+        async def failed(engine: BrokenEngine) -> str:
+            audio = np.zeros(1600, dtype=np.float32)
+            try:
+                await scheduler.step(engine, audio, final=False, lag=0.0)
+            except Exception as error:
+                return type(error).__name__
+            finally:
+                scheduler.forget(engine)
+            return "no error"
+
+        errors = await asyncio.gather(*(failed(engine) for engine in engines))
+        if hang is not None:
+            hang.set()
+        await scheduler.close()
+    await asyncio.sleep(0)  # the loop hears of the calls that returned
+    del engines
+    assert errors == ["ModelCallTimeout" if timeout else "RuntimeError"] * streams
+    assert not alive(refs)

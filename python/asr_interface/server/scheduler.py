@@ -141,6 +141,32 @@ def contained(call: Callable[[], T]) -> T:
         raise BackendCrash(f"{type(error).__name__}: {error}") from error
 
 
+def _outcome(call: Callable[[], T]) -> T | Exception:
+    """What `call` returned, or the `Exception` it raised (after `contained`), `_detached`."""
+    try:
+        return contained(call)
+    except Exception as error:
+        return _detached(error)
+
+
+def _detached(error: Exception) -> Exception:
+    """`error` without the tracebacks of it and of the errors it chains. Kept among a
+    batch's outcomes, an error would otherwise hold, through a traceback's frames and
+    their callers, the very frame that keeps it, and with it the batch's engines and
+    audio: a cycle that only the garbage collector frees. What failed is in the errors'
+    types and messages."""
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        chained = pending.pop()
+        if chained is None or id(chained) in seen:
+            continue
+        seen.add(id(chained))
+        chained.__traceback__ = None
+        pending += [chained.__cause__, chained.__context__]
+    return error
+
+
 def run_batch(key: BatchKey, items: Sequence[BatchItem]) -> list[Outcome]:
     """Runs the steps of one batch with one model call; call it on a worker thread.
 
@@ -152,25 +178,18 @@ def run_batch(key: BatchKey, items: Sequence[BatchItem]) -> list[Outcome]:
     outcomes: dict[int, Outcome] = {}
     requests: dict[int, WindowRequest] = {}
     for index, item in enumerate(items):
-        try:
-            request = contained(partial(item.engine.begin, item.audio, final=item.final))
-        except Exception as error:
-            outcomes[index] = error
-        else:
-            if request is not None:
-                requests[index] = request
+        request = _outcome(partial(item.engine.begin, item.audio, final=item.final))
+        if isinstance(request, Exception):
+            outcomes[index] = request
+        elif request is not None:
+            requests[index] = request
     decoded, failed = _decode(key, requests)
     outcomes.update(failed)
     for index, item in enumerate(items):
         if index in outcomes:
             continue
         result, seconds = decoded.get(index, (None, 0.0))
-        try:
-            outcomes[index] = contained(
-                partial(item.engine.complete, result, seconds, final=item.final)
-            )
-        except Exception as error:
-            outcomes[index] = error
+        outcomes[index] = _outcome(partial(item.engine.complete, result, seconds, final=item.final))
     return [outcomes[index] for index in range(len(items))]
 
 
@@ -182,19 +201,20 @@ def _decode(
     one, so that only those the model really fails on fail."""
     if not requests:
         return {}, {}
-    try:
-        return _timed_decode(key, requests), {}
-    except Exception as error:
-        if len(requests) == 1:
-            return {}, {index: error for index in requests}
-        logger.warning("a batch of %d windows failed; decoding them one by one", len(requests))
+    together = _outcome(partial(_timed_decode, key, requests))
+    if not isinstance(together, Exception):
+        return together, {}
+    if len(requests) == 1:
+        return {}, {index: together for index in requests}
+    logger.warning("a batch of %d windows failed; decoding them one by one", len(requests))
     decoded: dict[int, tuple[WindowResult, float]] = {}
     failed: dict[int, Exception] = {}
     for index, request in requests.items():
-        try:
-            decoded |= _timed_decode(key, {index: request})
-        except Exception as error:
-            failed[index] = error
+        outcome = _outcome(partial(_timed_decode, key, {index: request}))
+        if isinstance(outcome, Exception):
+            failed[index] = outcome
+        else:
+            decoded |= outcome
     return decoded, failed
 
 
@@ -350,6 +370,11 @@ class BatchScheduler:
         return result
 
     async def _batched(self, item: BatchItem, key: BatchKey, since: float) -> StepResult:
+        # Awaited where it is made, as in `_call`.
+        return await self._queue(item, key, since)
+
+    def _queue(self, item: BatchItem, key: BatchKey, since: float) -> asyncio.Future[StepResult]:
+        """Puts a step in its model's queue; the future of its outcome."""
         lane = self._lanes.get(key.lane)
         if lane is None:
             lane = self._lanes[key.lane] = _Lane(max(1, key.parallel_calls))
@@ -359,7 +384,7 @@ class BatchScheduler:
         lane.wake.set()
         if lane.task is None:
             lane.task = asyncio.create_task(self._drain(lane))
-        return await future
+        return future
 
     async def _drain(self, lane: _Lane) -> None:
         """Starts the lane's batches, up to `parallel_calls` at once, until nothing waits or
@@ -393,9 +418,7 @@ class BatchScheduler:
     async def _run_batch(self, lane: _Lane, batch: list[_Ticket]) -> None:
         """Runs one batch on a worker thread and hands each step its outcome."""
         try:
-            outcomes = await self._call(partial(self._run, batch))
-        except Exception as error:  # a timeout, or the executor refused (stopping)
-            outcomes = [error] * len(batch)
+            outcomes = await self._outcomes(batch)
         finally:
             lane.free_since = time.monotonic()
             lane.running.discard(asyncio.current_task())
@@ -407,6 +430,14 @@ class BatchScheduler:
                 ticket.future.set_exception(outcome)
             else:
                 ticket.future.set_result(outcome)
+
+    async def _outcomes(self, batch: list[_Ticket]) -> list[Outcome]:
+        """Each step's outcome; a failure of the call itself (a timeout, or the executor
+        refused: stopping) is every step's, `_detached`."""
+        try:
+            return await self._call(partial(self._run, batch))
+        except Exception as error:
+            return [_detached(error)] * len(batch)
 
     def _run(self, batch: list[_Ticket]) -> list[Outcome]:
         started = time.monotonic()
