@@ -165,14 +165,33 @@ async def calls_returned(server: ASRServer) -> None:
     raise AssertionError("a model call never returned")
 
 
-async def warm(server: ASRServer) -> Footprint:
-    """The footprint after a first round of every kind of client, dropped mid-stream: it
-    makes what the server keeps once made (model workers, allocator arenas, the thread
-    asking /health)."""
-    for connection in await asyncio.gather(*(streaming(server, kind) for kind in KINDS)):
+async def dropped(
+    server: ASRServer, clients: int
+) -> tuple[list[weakref.ref[object]], list[weakref.ref[object]]]:
+    """Opens `clients` clients of every kind in turn, streams on each, then drops them all
+    without a close handshake; weak references to what their sessions held (`held`)."""
+    kinds = [KINDS[i % len(KINDS)] for i in range(clients)]
+    connections = await asyncio.gather(*(streaming(server, kind) for kind in kinds))
+    assert (await footprint(server)).sessions == clients
+    refs = held(server)
+    for connection in connections:
         connection.transport.abort()
+    return refs
+
+
+async def warm(server: ASRServer, clients: int) -> Footprint:
+    """The footprint after a first round of `clients` dropped clients: it makes what the
+    server keeps once made (every model worker, allocator arenas, the thread asking
+    /health) before the baseline is taken."""
+    loop = asyncio.get_running_loop()
+    workers = server.settings.workers
+    await asyncio.gather(
+        *(loop.run_in_executor(server.model_workers, time.sleep, 0.1) for _ in range(workers))
+    )
+    before = await footprint(server)
+    sessions, _ = await dropped(server, clients)
     await calls_returned(server)
-    await settled(server, await footprint(server), [])
+    await settled(server, before, sessions)
     return await footprint(server)
 
 
@@ -184,14 +203,8 @@ async def test_dropped_clients_release_everything_at_once() -> None:
     `RSS_TOLERANCE` of where it was (TODO measured); the engines go once the model calls
     running at the drop return."""
     async with in_process_server() as server:
-        baseline = await warm(server)
-        kinds = [KINDS[i % len(KINDS)] for i in range(CLIENTS)]
-        connections = await asyncio.gather(*(streaming(server, kind) for kind in kinds))
-        assert (await footprint(server)).sessions == CLIENTS
-        sessions, engines = held(server)
-        for connection in connections:
-            connection.transport.abort()
-        del connections
+        baseline = await warm(server, CLIENTS)
+        sessions, engines = await dropped(server, CLIENTS)
         after = await settled(server, baseline, sessions)
         print(f"baseline {baseline}, after {after}, rss +{(after.rss - baseline.rss) >> 10} KiB")
         assert after.sessions == 0
@@ -208,7 +221,7 @@ async def test_a_clean_close_mid_step_leaves_nothing_behind() -> None:
     second no session is open, its runner and session are freed and the thread count is
     back; its engine goes when that step returns."""
     async with in_process_server() as server:
-        baseline = await warm(server)
+        baseline = await warm(server, len(KINDS))
         connection = await connect(server.url)
         await connection.recv()
         sessions, engines = held(server)
