@@ -115,11 +115,11 @@ class SessionRunner:
         self.apply(self.session.shutdown(time.monotonic()))
 
     async def _release(self, loops: list[asyncio.Task[None]]) -> None:
-        """The connection is gone: it starts no more work, its queued steps and loads are
-        cancelled (a step already on a worker thread finishes, and its result is dropped)
-        and every task of its own has ended when this returns, and the session lets go of
-        its stream (a compressed stream's decoding thread ends). So all it held is freed
-        as its last reference goes, never left for the garbage collector."""
+        """The connection is gone: the runner starts no more work, cancels its queued
+        steps and loads (a step already on a worker thread finishes, its result dropped)
+        and awaits every task of its own; then the session lets go of its stream
+        (`Session.close`). All the connection held is freed with its last reference, never
+        left for the garbage collector."""
         self._abandoned = True
         tasks = [*loops, *self._tasks]
         for task in tasks:
