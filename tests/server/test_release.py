@@ -41,7 +41,11 @@ STREAM_SECONDS = 3.0
 FRAMES = 12  # a quarter second of speech each, sent at twice real time
 SETTLE_SECONDS = 1.0
 RSS_TOLERANCE = 20 << 20
-"""What resident memory may stay above its baseline once the clients are gone (TODO)."""
+"""What resident memory may stay above its baseline once the clients are gone. Measured: 4
+to 9 MiB after the second round of 30 clients, what the allocators keep of the round's
+buffers (the decoding threads' malloc arenas, Python's object pools), not anything a
+session holds. It catches a session keeping a model-sized object; the weak references
+catch the smaller leaks (30 sessions' three seconds of audio are under 6 MiB)."""
 
 
 @pytest.fixture(autouse=True)
@@ -200,13 +204,12 @@ async def test_dropped_clients_release_everything_at_once() -> None:
     """30 clients (/asr PCM, WAV and Ogg Opus, /v1/realtime) dropped mid-stream without a
     close handshake: within a second the server is back at its thread count, has no open
     session, every runner and session is freed, and resident memory is within
-    `RSS_TOLERANCE` of where it was (TODO measured); the engines go once the model calls
-    running at the drop return."""
+    `RSS_TOLERANCE` of where it was; the engines go once the model calls running at the
+    drop return."""
     async with in_process_server() as server:
         baseline = await warm(server, CLIENTS)
         sessions, engines = await dropped(server, CLIENTS)
         after = await settled(server, baseline, sessions)
-        print(f"baseline {baseline}, after {after}, rss +{(after.rss - baseline.rss) >> 10} KiB")
         assert after.sessions == 0
         assert after.threads <= baseline.threads, [t.name for t in threading.enumerate()]
         assert not alive(sessions)
