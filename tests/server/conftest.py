@@ -1,4 +1,5 @@
-"""Real servers for the tests: `python -m asr_interface` subprocesses on loopback ports."""
+"""Real servers for the tests: `python -m asr_interface` subprocesses on loopback ports, or
+one in the test's own event loop."""
 
 from __future__ import annotations
 
@@ -7,18 +8,21 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from asr_interface.core.config import ASRConfig
+from asr_interface.server.app import ASRServer
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
 from asr_interface.server.realtime import RealtimeSession
 from asr_interface.server.session import Session
+from asr_interface.server.settings import ServerSettings
 from tests.bad_inputs import SERVER_FLAGS
 from tests.server import asr_session, realtime_events
 
@@ -94,6 +98,18 @@ def running_server(*flags: str, serve: Sequence[str] = SERVE) -> Iterator[Server
         reader.join(STOP_TIMEOUT)
         if process.stderr is not None:
             process.stderr.close()
+
+
+@asynccontextmanager
+async def in_process_server(**settings: Any) -> AsyncIterator[ASRServer]:
+    """A server in the test's own event loop, where a test can register a faulty backend
+    or look at the server's objects; `settings` override `ServerSettings` (two workers)."""
+    server = ASRServer(ServerSettings(**{"port": 0, "workers": 2, **settings}))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from itertools import pairwise
 from typing import Any
 
@@ -30,11 +28,9 @@ from asr_interface.protocol import (
     Ready,
     ServerMessage,
 )
-from asr_interface.server.app import ASRServer
-from asr_interface.server.settings import ServerSettings
 from tests.bad_inputs import BAD_INPUTS
 from tests.server.asr_calls import REPLY_TIMEOUT, collect, joined, pcm16, receive, stream_file
-from tests.server.conftest import TOKEN, ServerProcess, running_server
+from tests.server.conftest import TOKEN, ServerProcess, in_process_server, running_server
 from tests.speech import JFK, SHORT, speech_audio, speech_path, transcript
 
 pytestmark = pytest.mark.model
@@ -202,17 +198,6 @@ class FaultyLoader:
         processor, metadata = get_loader(real.backend).load(real)
         assert isinstance(processor, OnlineASRProcessor)
         return OnlineASRProcessor(FaultyASR(processor.asr)), metadata
-
-
-@asynccontextmanager
-async def in_process_server(shutdown_grace: float = 60.0) -> AsyncIterator[ASRServer]:
-    """A server in the test's own event loop, where a test can register a faulty backend."""
-    server = ASRServer(ServerSettings(port=0, workers=2, shutdown_grace=shutdown_grace))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.shutdown()
 
 
 async def test_failing_backend_fails_only_its_own_session(

@@ -536,3 +536,19 @@ def test_a_compressed_stream_found_broken_at_its_end_still_gets_done() -> None:
     (done,) = sent(session.step_finished(result(), 0.3))
     assert isinstance(done, Done)
     assert done.audio_seconds == 0.0
+
+
+def test_closing_mid_stream_ends_the_decoding_thread_at_once() -> None:
+    """A session closed (its connection gone) in the middle of a compressed stream ends its
+    decoding thread at once, with the bytes still waiting for it, though the session
+    object itself lives on."""
+    session = Session("s", ASRConfig(), sep=" ", validate_config=ASRConfig.model_validate)
+    session.receive_text(text("start", encoding="auto"), 0.0)
+    data = encode_speech(speech_audio(JFK), "ogg_opus")
+    before = set(threading.enumerate())
+    session.receive_bytes(data[: len(data) // 2], 0.0)
+    (thread,) = set(threading.enumerate()) - before
+    session.close()
+    thread.join(1.0)
+    assert not thread.is_alive()
+    assert not session.has_pending_work

@@ -94,7 +94,7 @@ class AudioInbox:
             self.started_at = now
 
     def clear(self) -> None:
-        """Drops the waiting audio (a failed stream)."""
+        """Drops the waiting audio (a failed stream, a closed connection)."""
         self.chunks.clear()
         self.waiting_samples = 0
 

@@ -208,7 +208,6 @@ class ASRServer:
         try:
             await runner.run()
         finally:
-            runner.abandon()
             self._runners.discard(runner)
             self.scheduler.forget(runner.engine)
             self.metrics.session_closed()

@@ -33,7 +33,7 @@ class AudioSink:
     `push` a frame as it arrives, with the seconds already waiting for the model; its
     samples come back at once (PCM) or later through `take` (compressed: `wake` is called,
     from the decoding thread, when there are some to take). `close` at the end of the
-    stream; once `done`, no sample will come any more.
+    stream; once `done`, no sample will come any more. `stop` a stream nobody will finish.
     """
 
     def __init__(
@@ -120,6 +120,12 @@ class AudioSink:
         if self._unsettled_since is None:
             self._unsettled_since = now
         return np.zeros(0, dtype=np.float32)
+
+    def stop(self) -> None:
+        """Abandons the stream (its connection is gone): a compressed stream's decoding
+        thread ends now, with the bytes and samples it held."""
+        if self._compressed is not None:
+            self._compressed.stop()
 
     def _room(self, waiting: float) -> float:
         """Samples that may still be decoded ahead of the model."""

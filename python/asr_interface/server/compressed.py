@@ -108,6 +108,18 @@ class _Pipeline:
             self.closed = True
             self.condition.notify_all()
 
+    def stop(self) -> None:
+        """Nobody will take what is decoded: the bytes waiting and the samples decoded are
+        dropped, and the thread ends at its next read or decoded frame."""
+        with self.condition:
+            self.closed = True
+            self.pending.clear()
+            self.decoded.clear()
+            self.held = 0
+            if self.error is None:
+                self.error = (ErrorCode.INVALID_AUDIO, "the stream was abandoned")
+            self.condition.notify_all()
+
     def run(self) -> None:
         resampler = Resampler()
         try:
@@ -136,6 +148,8 @@ class _Pipeline:
     def _admit(self, samples: float) -> None:
         """Refuses a decoded frame, before it is resampled, that would pass a bound."""
         with self.condition:
+            if self.error is not None:  # given up on (a stall, or stopped): decode no more
+                raise _Refused(*self.error)
             allowed = (FREE_SECONDS + self.bytes_in * SECONDS_PER_BYTE) * SAMPLING_RATE
             if self.samples_out + samples > allowed:
                 raise _Refused(
@@ -150,7 +164,7 @@ class _Pipeline:
 
     def _put(self, samples: npt.NDArray[np.float32]) -> None:
         with self.condition:
-            if self.error is not None:  # given up on (a stall): nobody takes these
+            if self.error is not None:  # given up on: nobody takes these
                 return
             self.samples_out += samples.size
             self.held += samples.size
@@ -174,9 +188,9 @@ class CompressedDecoder:
         self._pipeline = _Pipeline(on_settled or _nothing, room)
         self._thread: threading.Thread | None = None
         self._reported = False
-        # A stream dropped without its end (reset, a closed connection) still ends its
-        # thread: the thread holds the pipeline, never this object.
-        weakref.finalize(self, self._pipeline.close)
+        # A stream dropped without its end or `stop` (a reset, a new stream) still ends
+        # its thread: the thread holds the pipeline, never this object.
+        weakref.finalize(self, self._pipeline.stop)
 
     @property
     def pending_bytes(self) -> int:
@@ -218,6 +232,11 @@ class CompressedDecoder:
     def close(self) -> None:
         """No more bytes come: the thread decodes what it has, then ends."""
         self._pipeline.close()
+
+    def stop(self) -> None:
+        """Abandons the stream (its connection is gone): nothing more is decoded or taken,
+        and the thread ends at once rather than decoding the bytes still waiting."""
+        self._pipeline.stop()
 
     def allow(self, room: float) -> None:
         """From now on the thread may hold `room` samples untaken."""

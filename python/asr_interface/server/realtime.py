@@ -171,6 +171,11 @@ class RealtimeSession:
     def expired(self, now: float) -> list[Action]:
         return self._translate(self._session.expired(now), now)
 
+    def close(self) -> None:
+        """The connection is gone (see `Session.close`); the events held here go too."""
+        self._held.clear()
+        self._session.close()
+
     @property
     def has_pending_work(self) -> bool:
         """Whether the server still owes this client results (a turn being finished counts)."""

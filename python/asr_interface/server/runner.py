@@ -102,15 +102,15 @@ class SessionRunner:
         )
 
     async def run(self) -> None:
-        writer = asyncio.create_task(self._write())
-        decoded = asyncio.create_task(self._take_decoded())
+        """Serves the connection until it is closed, then releases what it held (`_release`)
+        before returning."""
+        loops = [asyncio.create_task(self._write()), asyncio.create_task(self._take_decoded())]
         self.apply(self.session.connected())
         try:
             await self._read()
         finally:
+            await self._release(loops)
             self.finished.set()
-            writer.cancel()
-            decoded.cancel()
 
     def log_fields(self, code: ErrorCode | None = None) -> dict[str, Any]:
         """What identifies this connection's log records (`extra=`): its session, its
@@ -124,13 +124,18 @@ class SessionRunner:
     def shutdown(self) -> None:
         self.apply(self.session.shutdown(time.monotonic()))
 
-    def abandon(self) -> None:
-        """The connection is gone: its queued steps and loads are cancelled at once (a
-        step already on a worker thread finishes, and its result is dropped), and it starts
-        no more work."""
+    async def _release(self, loops: list[asyncio.Task[None]]) -> None:
+        """The connection is gone: the runner starts no more work, cancels its queued
+        steps and loads (a step already on a worker thread finishes, its result dropped)
+        and awaits every task of its own; then the session lets go of its stream
+        (`Session.close`). All the connection held is freed with its last reference, never
+        left for the garbage collector."""
         self._abandoned = True
-        for task in list(self._tasks):
+        tasks = [*loops, *self._tasks]
+        for task in tasks:
             task.cancel()
+        await asyncio.wait(tasks)
+        self.session.close()
 
     async def _read(self) -> None:
         idle_timeout = self.settings.idle_timeout or math.inf
@@ -145,9 +150,11 @@ class SessionRunner:
                 idle_since = now
             timeout = min(idle_since + idle_timeout, self._expires_at) - now
             try:
-                frame = await asyncio.wait_for(
-                    self.connection.recv(), None if math.isinf(timeout) else max(0.0, timeout)
-                )
+                # Not `asyncio.wait_for`: on Python 3.11 it runs `recv` as a task of its
+                # own, and the `ConnectionClosed` that task keeps holds, through its
+                # traceback, the task and this frame: a cycle only the collector frees.
+                async with asyncio.timeout(None if math.isinf(timeout) else max(0.0, timeout)):
+                    frame = await self.connection.recv()
             except TimeoutError:
                 now = time.monotonic()
                 if now < idle_since + idle_timeout or self.session.has_pending_work:
@@ -175,7 +182,8 @@ class SessionRunner:
         event = self._decoded.event
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), STALL_SECONDS)
+                async with asyncio.timeout(STALL_SECONDS):
+                    await event.wait()
             event.clear()
             self.apply(self.session.audio_ready(time.monotonic()))
 

@@ -141,6 +141,32 @@ def contained(call: Callable[[], T]) -> T:
         raise BackendCrash(f"{type(error).__name__}: {error}") from error
 
 
+def _outcome(call: Callable[[], T]) -> T | Exception:
+    """What `call` returned, or the `Exception` it raised (after `contained`), `_detached`."""
+    try:
+        return contained(call)
+    except Exception as error:
+        return _detached(error)
+
+
+def _detached(error: Exception) -> Exception:
+    """`error` without the tracebacks of it and of the errors it chains. Kept among a
+    batch's outcomes, an error would otherwise hold, through a traceback's frames and
+    their callers, the very frame that keeps it, and with it the batch's engines and
+    audio: a cycle that only the garbage collector frees. What failed is in the errors'
+    types and messages."""
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        chained = pending.pop()
+        if chained is None or id(chained) in seen:
+            continue
+        seen.add(id(chained))
+        chained.__traceback__ = None
+        pending += [chained.__cause__, chained.__context__]
+    return error
+
+
 def run_batch(key: BatchKey, items: Sequence[BatchItem]) -> list[Outcome]:
     """Runs the steps of one batch with one model call; call it on a worker thread.
 
@@ -152,25 +178,18 @@ def run_batch(key: BatchKey, items: Sequence[BatchItem]) -> list[Outcome]:
     outcomes: dict[int, Outcome] = {}
     requests: dict[int, WindowRequest] = {}
     for index, item in enumerate(items):
-        try:
-            request = contained(partial(item.engine.begin, item.audio, final=item.final))
-        except Exception as error:
-            outcomes[index] = error
-        else:
-            if request is not None:
-                requests[index] = request
+        request = _outcome(partial(item.engine.begin, item.audio, final=item.final))
+        if isinstance(request, Exception):
+            outcomes[index] = request
+        elif request is not None:
+            requests[index] = request
     decoded, failed = _decode(key, requests)
     outcomes.update(failed)
     for index, item in enumerate(items):
         if index in outcomes:
             continue
         result, seconds = decoded.get(index, (None, 0.0))
-        try:
-            outcomes[index] = contained(
-                partial(item.engine.complete, result, seconds, final=item.final)
-            )
-        except Exception as error:
-            outcomes[index] = error
+        outcomes[index] = _outcome(partial(item.engine.complete, result, seconds, final=item.final))
     return [outcomes[index] for index in range(len(items))]
 
 
@@ -182,19 +201,20 @@ def _decode(
     one, so that only those the model really fails on fail."""
     if not requests:
         return {}, {}
-    try:
-        return _timed_decode(key, requests), {}
-    except Exception as error:
-        if len(requests) == 1:
-            return {}, {index: error for index in requests}
-        logger.warning("a batch of %d windows failed; decoding them one by one", len(requests))
+    together = _outcome(partial(_timed_decode, key, requests))
+    if not isinstance(together, Exception):
+        return together, {}
+    if len(requests) == 1:
+        return {}, {index: together for index in requests}
+    logger.warning("a batch of %d windows failed; decoding them one by one", len(requests))
     decoded: dict[int, tuple[WindowResult, float]] = {}
     failed: dict[int, Exception] = {}
     for index, request in requests.items():
-        try:
-            decoded |= _timed_decode(key, {index: request})
-        except Exception as error:
-            failed[index] = error
+        outcome = _outcome(partial(_timed_decode, key, {index: request}))
+        if isinstance(outcome, Exception):
+            failed[index] = outcome
+        else:
+            decoded |= outcome
     return decoded, failed
 
 
@@ -240,6 +260,10 @@ class _Lane:
 
     def joinable(self) -> int:
         return len(self.members - {ticket.item.engine for ticket in self.waiting})
+
+    def prune(self) -> None:
+        """Drops the waiting steps whose session no longer awaits them."""
+        self.waiting = [ticket for ticket in self.waiting if not ticket.future.done()]
 
 
 class BatchScheduler:
@@ -296,10 +320,13 @@ class BatchScheduler:
 
     def forget(self, engine: StreamEngine) -> None:
         """The engine's session closed or changed model: batches no longer wait for it,
-        and its steps no longer count for admission."""
+        its steps no longer count for admission, and the queues let go at once of the
+        steps it gave up (a closed session's cancelled steps, which would otherwise hold
+        its engine and audio until its model's queue next woke)."""
         self.load.forget(engine)
         for lane in self._lanes.values():
             lane.members.discard(engine)
+            lane.prune()
 
     async def close(self) -> None:
         """Stops the model queues; their waiting steps fail."""
@@ -325,9 +352,14 @@ class BatchScheduler:
         """Runs `work` on a worker thread within `call_timeout`. A call past it is abandoned
         (its thread finishes on its own; nothing waits for it) and raises
         `ModelCallTimeout`."""
-        future = asyncio.get_running_loop().run_in_executor(self.executor, self._counted, work)
+        loop = asyncio.get_running_loop()
         try:
-            result = await asyncio.wait_for(future, self.call_timeout)
+            # The future is awaited where it is made, never kept in a local (nor run by
+            # `asyncio.wait_for`, which on Python 3.11 keeps it in one): the error it
+            # raises would hold it, through the traceback, in a cycle with the frames of
+            # the session awaiting it, which only the garbage collector frees.
+            async with asyncio.timeout(self.call_timeout):
+                result = await loop.run_in_executor(self.executor, self._counted, work)
         except TimeoutError:
             self.stalled = True
             logger.error("a model call ran past %s s; its step fails", self.call_timeout)
@@ -338,6 +370,11 @@ class BatchScheduler:
         return result
 
     async def _batched(self, item: BatchItem, key: BatchKey, since: float) -> StepResult:
+        # Awaited where it is made, as in `_call`.
+        return await self._queue(item, key, since)
+
+    def _queue(self, item: BatchItem, key: BatchKey, since: float) -> asyncio.Future[StepResult]:
+        """Puts a step in its model's queue; the future of its outcome."""
         lane = self._lanes.get(key.lane)
         if lane is None:
             lane = self._lanes[key.lane] = _Lane(max(1, key.parallel_calls))
@@ -347,14 +384,14 @@ class BatchScheduler:
         lane.wake.set()
         if lane.task is None:
             lane.task = asyncio.create_task(self._drain(lane))
-        return await future
+        return future
 
     async def _drain(self, lane: _Lane) -> None:
         """Starts the lane's batches, up to `parallel_calls` at once, until nothing waits or
         runs."""
         try:
             while True:
-                lane.waiting = [ticket for ticket in lane.waiting if not ticket.future.done()]
+                lane.prune()
                 if not lane.waiting and not lane.running:
                     return
                 now = time.monotonic()
@@ -381,9 +418,7 @@ class BatchScheduler:
     async def _run_batch(self, lane: _Lane, batch: list[_Ticket]) -> None:
         """Runs one batch on a worker thread and hands each step its outcome."""
         try:
-            outcomes = await self._call(partial(self._run, batch))
-        except Exception as error:  # a timeout, or the executor refused (stopping)
-            outcomes = [error] * len(batch)
+            outcomes = await self._outcomes(batch)
         finally:
             lane.free_since = time.monotonic()
             lane.running.discard(asyncio.current_task())
@@ -395,6 +430,14 @@ class BatchScheduler:
                 ticket.future.set_exception(outcome)
             else:
                 ticket.future.set_result(outcome)
+
+    async def _outcomes(self, batch: list[_Ticket]) -> list[Outcome]:
+        """Each step's outcome; a failure of the call itself (a timeout, or the executor
+        refused: stopping) is every step's, `_detached`."""
+        try:
+            return await self._call(partial(self._run, batch))
+        except Exception as error:
+            return [_detached(error)] * len(batch)
 
     def _run(self, batch: list[_Ticket]) -> list[Outcome]:
         started = time.monotonic()

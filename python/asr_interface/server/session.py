@@ -216,6 +216,14 @@ class Session:
         self.phase = self._phase_before_load
         return [self._error(code, reason), *self._serve_held()]
 
+    def close(self) -> None:
+        """The connection is gone: the stream lets go of what it holds at once (its audio
+        waiting for the model, its decoding thread), as do the messages held while a
+        model loads. Nothing is fed after."""
+        self._stream.audio.stop()
+        self._stream.inbox.clear()
+        self._held.clear()
+
     @property
     def has_pending_work(self) -> bool:
         """Whether the server still owes this client results: a step runs, audio waits for
