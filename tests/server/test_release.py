@@ -296,7 +296,8 @@ async def test_a_failed_step_leaves_no_cycle_holding_its_engine(
 ) -> None:
     """A step failing in the backend, in a batched model call (then in each window alone)
     or in a batch past `call_timeout`: once each session has its error and has closed, its
-    engine, with the audio it was given, is freed without the garbage collector."""
+    engine, with the audio it was given, is freed without the garbage collector. A batch's
+    error still says where on the worker thread it was raised, as text."""
     hang = threading.Event() if timeout else None
     engines = [BrokenEngine(batched, hang) for _ in range(streams)]
     refs: list[weakref.ref[object]] = [weakref.ref(engine) for engine in engines]
@@ -309,15 +310,15 @@ async def test_a_failed_step_leaves_no_cycle_holding_its_engine(
             call_timeout=0.2 if timeout else None,
         )
 
-        async def failed(engine: BrokenEngine) -> str:
+        async def failed(engine: BrokenEngine) -> tuple[str, str]:
             audio = np.zeros(1600, dtype=np.float32)
             try:
                 await scheduler.step(engine, audio, final=False, lag=0.0)
             except Exception as error:
-                return type(error).__name__
+                return type(error).__name__, "".join(getattr(error, "__notes__", []))
             finally:
                 scheduler.forget(engine)
-            return "no error"
+            return "no error", ""
 
         errors = await asyncio.gather(*(failed(engine) for engine in engines))
         if hang is not None:
@@ -325,5 +326,9 @@ async def test_a_failed_step_leaves_no_cycle_holding_its_engine(
         await scheduler.close()
     await asyncio.sleep(0)  # the loop hears of the calls that returned
     del engines
-    assert errors == ["ModelCallTimeout" if timeout else "RuntimeError"] * streams
+    assert [name for name, _ in errors] == [
+        "ModelCallTimeout" if timeout else "RuntimeError"
+    ] * streams
+    if batched and not timeout:
+        assert all("in decode" in notes for _, notes in errors), errors
     assert not alive(refs)

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -153,8 +154,8 @@ def _detached(error: Exception) -> Exception:
     """`error` without the tracebacks of it and of the errors it chains. Kept among a
     batch's outcomes, an error would otherwise hold, through a traceback's frames and
     their callers, the very frame that keeps it, and with it the batch's engines and
-    audio: a cycle that only the garbage collector frees. What failed is in the errors'
-    types and messages."""
+    audio: a cycle that only the garbage collector frees. Where it failed stays readable:
+    each traceback is kept as text, a note the log prints with the error."""
     pending: list[BaseException | None] = [error]
     seen: set[int] = set()
     while pending:
@@ -162,6 +163,9 @@ def _detached(error: Exception) -> Exception:
         if chained is None or id(chained) in seen:
             continue
         seen.add(id(chained))
+        if chained.__traceback__ is not None:
+            where = "".join(traceback.format_tb(chained.__traceback__)).rstrip()
+            chained.add_note(f"on the model's worker thread:\n{where}")
         chained.__traceback__ = None
         pending += [chained.__cause__, chained.__context__]
     return error
