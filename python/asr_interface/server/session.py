@@ -97,12 +97,13 @@ class Session:
         self._final_step_running = False
         self._resets_waiting = 0  # resets that arrived while a step ran, to answer after it
         self._close_after_done: Close | None = None  # the close a finishing stream awaits
-        # Messages that arrived while a model loaded, served in order once it is loaded.
+        # Messages that arrived while a model loaded, and those after them until all are
+        # served, with their arrival times: each is served once the one before is answered.
         self._held: HeldEvents[tuple[ClientMessage | bytes, float]] = HeldEvents(
             self._limits.max_held_bytes,
             self._limits.max_held_events,
             ErrorCode.BACKLOG_FULL,
-            "while the model loads",
+            "while a model loads and the messages before them are answered",
         )
 
     @property
@@ -125,29 +126,14 @@ class Session:
     def receive(self, message: ClientMessage, now: float, *, size: int) -> list[Action]:
         """A typed client message, from whichever protocol; `size` is what it took on the
         wire, which holding it while a model loads costs."""
-        if self.phase is Phase.LOADING:
+        if self._holding:
             return self._hold(message, size, now)
-        try:
-            if isinstance(message, LoadModel):
-                return self._load_model(message)
-            if isinstance(message, Start):
-                return self._start(message)
-            if isinstance(message, End):
-                return self._end(now)
-            assert isinstance(message, Reset)
-            return self._reset()
-        except ProtocolError as error:
-            return [self._error(error.code, error.message)]
+        return self._serve(message, now)
 
     def receive_bytes(self, frame: bytes, now: float) -> list[Action]:
-        if self.phase is Phase.LOADING:
+        if self._holding:
             return self._hold(frame, len(frame), now)
-        try:
-            return self._audio(frame, now)
-        except UndecodableStream as error:
-            return self._cut_off(error, now)
-        except ProtocolError as error:
-            return [self._error(error.code, error.message)]
+        return self._serve(frame, now)
 
     def audio_ready(self, now: float) -> list[Action]:
         """Audio decoded off the caller's thread may be ready (after `wake`, or every few
@@ -165,43 +151,15 @@ class Session:
         return self._next_step(now)
 
     def step_finished(self, result: StepResult, now: float) -> list[Action]:
-        self._step_running = False
-        if self._resets_waiting:
-            return self._finish_reset(now)
-        for _ in range(result.model_calls):
-            self._observer.model_call(result.model_seconds / result.model_calls)
-        stream = self._stream
-        stream.model_seconds += result.model_seconds
-        actions: list[Action] = [*announcements(result)]
-        final = self._final_step_running
-        if result.committed:
-            # After the final step all the audio received is committed.
-            settled = stream.end_time if final else result.committed[-1][1]
-            actions.append(Send(self._commit_message(result.committed, settled, now)))
-        partial = [] if final else result.unconfirmed
-        if stream.partial_text(partial, self.sep) != stream.partial:
-            actions.append(Send(stream.partial_message(partial, self.sep)))
-        if final:
-            return actions + self._stream_done()
-        return actions + self._next_step(now)
+        """The running step returned `result`; held messages go on once what it finishes
+        (a `done`, a `reset_done`) is sent."""
+        return self._step_returned(result, now) + self._serve_held()
 
     def step_failed(self, reason: str, now: float) -> list[Action]:
-        self._step_running = False
-        if self._resets_waiting:
-            return self._finish_reset(now)
-        self.phase = Phase.FAILED
-        self._stream.inbox.clear()
-        actions: list[Action] = [
-            self._error(
-                ErrorCode.BACKEND_ERROR,
-                f"the model failed on this stream ({reason}); send reset to start again",
-            )
-        ]
-        if self._close_after_done:
-            actions.append(self._close_after_done)
-        return actions
+        return self._step_went_wrong(reason, now) + self._serve_held()
 
     def model_loaded(self, config: ASRConfig, metadata: dict[str, Any], sep: str) -> list[Action]:
+        """The model asked for is loaded: `model_loaded`, then the messages held meanwhile."""
         self.config = config
         self.pacing = Pacing.from_config(config)
         self.sep = sep
@@ -211,6 +169,8 @@ class Session:
         return [loaded, *self._serve_held()]
 
     def model_failed(self, code: ErrorCode, reason: str) -> list[Action]:
+        """The load failed: its error, then the messages held meanwhile, served under the
+        old model as if the client had sent them after that error."""
         # Back to where the load was asked: an ended stream still needs its engine reset
         # before the next, a failed one still needs `reset`.
         self.phase = self._phase_before_load
@@ -219,10 +179,11 @@ class Session:
     @property
     def has_pending_work(self) -> bool:
         """Whether the server still owes this client results: a step runs, audio waits for
-        the model or its decoder, an ended stream waits for its `done`, or a model loads
-        for it."""
+        the model or its decoder, an ended stream waits for its `done`, a model loads for
+        it, or messages are held."""
         return (
-            self._step_running
+            bool(self._held)
+            or self._step_running
             or self._stream.inbox.waiting_samples > 0
             or self._stream.audio.decoding
             or self.phase in (Phase.ENDING, Phase.LOADING)
@@ -264,8 +225,21 @@ class Session:
 
     # Message handlers.
 
+    @property
+    def _holding(self) -> bool:
+        """Whether a message arriving now waits: a model loads, or messages held before it
+        are not all served yet (it must not be answered before them)."""
+        return self.phase is Phase.LOADING or bool(self._held)
+
+    @property
+    def _answer_owed(self) -> bool:
+        """Whether the last message served still awaits its answer: `model_loaded` (or the
+        load's error), the `done` of an `end`, or the `reset_done` of a reset waiting for
+        the running step."""
+        return self.phase in (Phase.LOADING, Phase.ENDING) or self._resets_waiting > 0
+
     def _hold(self, message: ClientMessage | bytes, size: int, now: float) -> list[Action]:
-        """Keeps a message that arrived while the model loads, to serve it after."""
+        """Keeps a message that must wait, to serve it in its turn."""
         try:
             self._held.hold((message, now), size)
         except ProtocolError as error:
@@ -273,15 +247,32 @@ class Session:
         return []
 
     def _serve_held(self) -> list[Action]:
-        """The messages held during a load, in order, until one starts another load."""
+        """Serves held messages in the order they came, each once the one before it is
+        answered, so that a held burst gets the answers a client waiting for each would;
+        nothing is served once the connection is to close."""
         actions: list[Action] = []
-        while self._held and self.phase is not Phase.LOADING:
+        while self._held and not self._answer_owed and self._close_after_done is None:
             message, now = self._held.pop()
-            if isinstance(message, bytes):
-                actions += self.receive_bytes(message, now)
-            else:
-                actions += self.receive(message, now, size=0)
+            actions += self._serve(message, now)
         return actions
+
+    def _serve(self, message: ClientMessage | bytes, now: float) -> list[Action]:
+        """Handles a message (a text message or an audio frame) in its turn."""
+        try:
+            if isinstance(message, bytes):
+                return self._audio(message, now)
+            if isinstance(message, LoadModel):
+                return self._load_model(message)
+            if isinstance(message, Start):
+                return self._start(message)
+            if isinstance(message, End):
+                return self._end(now)
+            assert isinstance(message, Reset)
+            return self._reset()
+        except UndecodableStream as error:
+            return self._cut_off(error, now)
+        except ProtocolError as error:
+            return [self._error(error.code, error.message)]
 
     def _load_model(self, message: LoadModel) -> list[Action]:
         self._require_not_busy()
@@ -335,6 +326,43 @@ class Session:
             self._resets_waiting += 1
             return []
         return [ResetStream(), Send(ResetDone())]
+
+    def _step_returned(self, result: StepResult, now: float) -> list[Action]:
+        self._step_running = False
+        if self._resets_waiting:
+            return self._finish_reset(now)
+        for _ in range(result.model_calls):
+            self._observer.model_call(result.model_seconds / result.model_calls)
+        stream = self._stream
+        stream.model_seconds += result.model_seconds
+        actions: list[Action] = [*announcements(result)]
+        final = self._final_step_running
+        if result.committed:
+            # After the final step all the audio received is committed.
+            settled = stream.end_time if final else result.committed[-1][1]
+            actions.append(Send(self._commit_message(result.committed, settled, now)))
+        partial = [] if final else result.unconfirmed
+        if stream.partial_text(partial, self.sep) != stream.partial:
+            actions.append(Send(stream.partial_message(partial, self.sep)))
+        if final:
+            return actions + self._stream_done()
+        return actions + self._next_step(now)
+
+    def _step_went_wrong(self, reason: str, now: float) -> list[Action]:
+        self._step_running = False
+        if self._resets_waiting:
+            return self._finish_reset(now)
+        self.phase = Phase.FAILED
+        self._stream.inbox.clear()
+        actions: list[Action] = [
+            self._error(
+                ErrorCode.BACKEND_ERROR,
+                f"the model failed on this stream ({reason}); send reset to start again",
+            )
+        ]
+        if self._close_after_done:
+            actions.append(self._close_after_done)
+        return actions
 
     def _finish_reset(self, now: float) -> list[Action]:
         """The step that ran during a reset returned: reset the engine, then go on with
