@@ -56,6 +56,9 @@ from asr_interface.server.session_types import (
 from asr_interface.server.stream import Stream, announcements
 from asr_interface.wire import bounded_message
 
+Incoming = ClientMessage | bytes | ProtocolError
+"""What a client sent: a text message, an audio frame, or a text frame refused as it came."""
+
 
 class Phase(Enum):
     IDLE = auto()  # no stream yet: audio starts one with the default format
@@ -99,7 +102,7 @@ class Session:
         self._close_after_done: Close | None = None  # the close a finishing stream awaits
         # Messages that arrived while a model loaded, and those after them until all are
         # served, with their arrival times: each is served once the one before is answered.
-        self._held: HeldEvents[tuple[ClientMessage | bytes, float]] = HeldEvents(
+        self._held: HeldEvents[tuple[Incoming, float]] = HeldEvents(
             self._limits.max_held_bytes,
             self._limits.max_held_events,
             ErrorCode.BACKLOG_FULL,
@@ -118,22 +121,18 @@ class Session:
     def receive_text(self, text: str, now: float) -> list[Action]:
         """A text frame of `/asr`: parsed within the shared wire bounds, then `receive`d."""
         try:
-            message = parse_client_message(text, self._limits.wire)
+            message: ClientMessage | ProtocolError = parse_client_message(text, self._limits.wire)
         except ProtocolError as error:
-            return [self._error(error.code, error.message)]
-        return self.receive(message, now, size=len(text))
+            message = error  # refused, but in its turn: the order tells what it answers
+        return self._take(message, len(text), now)
 
     def receive(self, message: ClientMessage, now: float, *, size: int) -> list[Action]:
         """A typed client message, from whichever protocol; `size` is what it took on the
-        wire, which holding it while a model loads costs."""
-        if self._holding:
-            return self._hold(message, size, now)
-        return self._serve(message, now)
+        wire, which holding it costs."""
+        return self._take(message, size, now)
 
     def receive_bytes(self, frame: bytes, now: float) -> list[Action]:
-        if self._holding:
-            return self._hold(frame, len(frame), now)
-        return self._serve(frame, now)
+        return self._take(frame, len(frame), now)
 
     def audio_ready(self, now: float) -> list[Action]:
         """Audio decoded off the caller's thread may be ready (after `wake`, or every few
@@ -177,16 +176,22 @@ class Session:
         return [self._error(code, reason), *self._serve_held()]
 
     @property
+    def holding(self) -> bool:
+        """Whether a message arriving now waits: a model loads, or messages held before it
+        are not all served yet (it must not be answered before them)."""
+        return self.phase is Phase.LOADING or bool(self._held)
+
+    @property
     def has_pending_work(self) -> bool:
         """Whether the server still owes this client results: a step runs, audio waits for
         the model or its decoder, an ended stream waits for its `done`, a model loads for
         it, or messages are held."""
         return (
-            bool(self._held)
+            self.holding
             or self._step_running
             or self._stream.inbox.waiting_samples > 0
             or self._stream.audio.decoding
-            or self.phase in (Phase.ENDING, Phase.LOADING)
+            or self.phase is Phase.ENDING
         )
 
     def idle_timeout(self) -> list[Action]:
@@ -226,20 +231,17 @@ class Session:
     # Message handlers.
 
     @property
-    def _holding(self) -> bool:
-        """Whether a message arriving now waits: a model loads, or messages held before it
-        are not all served yet (it must not be answered before them)."""
-        return self.phase is Phase.LOADING or bool(self._held)
-
-    @property
     def _answer_owed(self) -> bool:
         """Whether the last message served still awaits its answer: `model_loaded` (or the
         load's error), the `done` of an `end`, or the `reset_done` of a reset waiting for
         the running step."""
         return self.phase in (Phase.LOADING, Phase.ENDING) or self._resets_waiting > 0
 
-    def _hold(self, message: ClientMessage | bytes, size: int, now: float) -> list[Action]:
-        """Keeps a message that must wait, to serve it in its turn."""
+    def _take(self, message: Incoming, size: int, now: float) -> list[Action]:
+        """Serves a message that arrived, or holds it (at the cost of its `size` on the
+        wire) while it must wait; one that finds no room is refused at once."""
+        if not self.holding:
+            return self._serve(message, now)
         try:
             self._held.hold((message, now), size)
         except ProtocolError as error:
@@ -256,8 +258,11 @@ class Session:
             actions += self._serve(message, now)
         return actions
 
-    def _serve(self, message: ClientMessage | bytes, now: float) -> list[Action]:
-        """Handles a message (a text message or an audio frame) in its turn."""
+    def _serve(self, message: Incoming, now: float) -> list[Action]:
+        """Handles a message (a text message, an audio frame, or a text frame refused on
+        arrival) in its turn."""
+        if isinstance(message, ProtocolError):
+            return [self._error(message.code, message.message)]
         try:
             if isinstance(message, bytes):
                 return self._audio(message, now)
