@@ -39,6 +39,7 @@ from tests.server.realtime_events import (
     update,
     words,
 )
+from tests.server.session_driver import Driver, realtime_answer
 
 
 def test_update_that_keeps_the_model_answers_at_once(realtime: RealtimeSession) -> None:
@@ -73,6 +74,45 @@ def test_update_that_changes_the_model_loads_it_and_holds_audio(
     assert updated.session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
     (step,) = steps(actions)
     assert abs(step.audio.size - 1.5 * 16000) < 100
+
+
+REALTIME_BURST = [
+    append(1.5),
+    event("input_audio_buffer.commit"),
+    update(turn_detection={"type": "server_vad"}),
+    event("input_audio_buffer.clear"),
+    "{",
+    event("input_audio_buffer.commit"),
+]
+"""A turn, another model, a clear, a broken frame and an empty commit, sent at once."""
+
+
+@pytest.mark.parametrize("load_fails", [False, True])
+def test_a_burst_during_a_load_is_answered_in_order(pool: ModelPool, load_fails: bool) -> None:
+    """Events sent while a model loads are answered in the order they came: the update (or
+    its failure), the turn on the model then in use, the next update, the clear, then the
+    refusals, each only once the event before it is answered."""
+    driver = Driver(
+        new_session(pool),
+        answer=realtime_answer,
+        fails=lambda config: load_fails and config.lan == "auto",
+    )
+    driver.apply(driver.session.connected())
+    driver.send(update(transcription={"language": None}))
+    for frame in REALTIME_BURST:
+        driver.send(frame)
+    assert driver.answers == ["session.created"]
+    driver.drain()
+    assert driver.answers == [
+        "session.created",
+        "error model_load_failed" if load_fails else "session.updated",
+        "input_audio_buffer.committed",
+        "conversation.item.input_audio_transcription.completed",
+        "session.updated",
+        "input_audio_buffer.cleared",
+        "error invalid_json",
+        "error empty_commit",
+    ]
 
 
 def test_audio_after_a_commit_waits_for_its_turn(realtime: RealtimeSession) -> None:

@@ -3,99 +3,20 @@ by method calls alone (no socket, no model)."""
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
-
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asr_interface.protocol import Done, Error, ErrorCode, ModelLoaded, ResetDone
 from asr_interface.server.models import ModelPool
-from asr_interface.server.session import Phase, Session
-from asr_interface.server.session_types import (
-    CLOSE_GOING_AWAY,
-    Action,
-    Close,
-    LoadConfig,
-    RunStep,
-    Send,
-)
-from tests.server.asr_session import new_session, pcm16, result, text
-
-FAILING_BEAM = 3
-"""A `load_model` with this beam size fails to load in these tests (`model_load_failed`)."""
+from asr_interface.server.session import Phase
+from asr_interface.server.session_types import CLOSE_GOING_AWAY, Close
+from tests.server.asr_session import new_session, pcm16, text
+from tests.server.session_driver import FAILING_BEAM, Driver
 
 LOAD = text("load_model", model="base.en")
 LOAD_AGAIN = text("load_model", model="tiny.en", beam_size=2)
 FAILING_LOAD = text("load_model", model="base.en", beam_size=FAILING_BEAM)
 BURST = [text("start"), pcm16(1.5), text("end"), LOAD_AGAIN, text("reset")]
 """The burst of the report: a stream, another model and a reset, sent without waiting."""
-
-
-def answer(message: object) -> str | None:
-    """What a reply answers with, in a word, or None for a stream's output (commits,
-    partials), which belongs to no one message."""
-    if isinstance(message, Error):
-        return f"error {message.code}"
-    if isinstance(message, Done):
-        return f"done {message.audio_seconds:g}"
-    if isinstance(message, ModelLoaded):
-        return f"model_loaded {message.config['model']}"
-    if isinstance(message, ResetDone):
-        return "reset_done"
-    return None
-
-
-@dataclass
-class Driver:
-    """Carries out a session's actions as its runner does, except that steps and loads
-    finish only when `work` is called, oldest first: a step commits nothing; a load
-    succeeds unless its beam size is `FAILING_BEAM`."""
-
-    session: Session
-    answers: list[str] = field(default_factory=list)
-    closed: list[Close] = field(default_factory=list)
-    pending: deque[RunStep | LoadConfig] = field(default_factory=deque)
-    now: float = 0.0
-
-    def send(self, frame: str | bytes) -> None:
-        """The client sends a text or binary frame."""
-        self.now += 0.01
-        if isinstance(frame, str):
-            self.apply(self.session.receive_text(frame, self.now))
-        else:
-            self.apply(self.session.receive_bytes(frame, self.now))
-
-    def apply(self, actions: list[Action]) -> None:
-        for action in actions:
-            if isinstance(action, Send):
-                said = answer(action.message)
-                if said is not None:
-                    self.answers.append(said)
-            elif isinstance(action, RunStep | LoadConfig):
-                self.pending.append(action)
-            elif isinstance(action, Close):
-                self.closed.append(action)
-
-    def work(self) -> bool:
-        """Finishes the oldest step or load, if any is pending."""
-        if not self.pending:
-            return False
-        self.now += 0.5
-        done = self.pending.popleft()
-        if isinstance(done, RunStep):
-            self.apply(self.session.step_finished(result(), self.now))
-        elif done.config.beam_size == FAILING_BEAM:
-            failed = f"model {done.config.model!r} failed to load"
-            self.apply(self.session.model_failed(ErrorCode.MODEL_LOAD_FAILED, failed))
-        else:
-            self.apply(self.session.model_loaded(done.config, {}, sep=""))
-        return True
-
-    def drain(self) -> None:
-        """Finishes every step and load, including those they lead to."""
-        while self.work():
-            pass
 
 
 def burst_during_a_load(pool: ModelPool, load: str, burst: list[str | bytes]) -> Driver:
