@@ -6,9 +6,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from asr_interface.core.config import ASRConfig
 from asr_interface.server.models import ModelPool
-from asr_interface.server.session import Phase
-from asr_interface.server.session_types import CLOSE_GOING_AWAY, Close
+from asr_interface.server.session import Phase, Session
+from asr_interface.server.session_types import CLOSE_GOING_AWAY, Close, SessionLimits
 from tests.server.asr_session import new_session, pcm16, text
 from tests.server.session_driver import FAILING_BEAM, Driver
 
@@ -141,6 +142,28 @@ def test_a_reset_held_behind_a_running_step_waits_for_it(pool: ModelPool) -> Non
     assert driver.answers == ["model_loaded base.en"]
     driver.drain()
     assert driver.answers[1:] == ["reset_done", "done 0"]
+
+
+def test_messages_held_behind_the_load_count_against_the_same_bound(pool: ModelPool) -> None:
+    """The messages held behind held ones after the load share the bound of those held
+    during it; one past it gets `backlog_full` at once, and the rest keep their order."""
+    session = Session(
+        "s",
+        ASRConfig(),
+        sep=" ",
+        validate_config=pool.validate,
+        limits=SessionLimits(max_held_events=4),
+    )
+    driver = Driver(session)
+    driver.send(LOAD)
+    for frame in (text("start"), pcm16(1.5), text("end"), text("reset")):
+        driver.send(frame)
+    driver.work()  # loaded; the reset waits for the stream's `done`
+    for _ in range(4):
+        driver.send(text("end"))
+    assert driver.answers == ["model_loaded base.en", "error backlog_full"]
+    driver.drain()
+    assert driver.answers[2:] == ["done 1.5", "reset_done", "done 0", "done 0", "done 0"]
 
 
 def test_shutdown_during_a_load_serves_nothing_held(pool: ModelPool) -> None:
