@@ -115,6 +115,27 @@ def test_a_burst_during_a_load_is_answered_in_order(pool: ModelPool, load_fails:
     ]
 
 
+def test_events_after_a_clear_wait_for_the_running_step(pool: ModelPool) -> None:
+    """A clear while a step runs is answered once the step returns; a change of model and
+    audio sent meanwhile follow it, in order."""
+    driver = Driver(new_session(pool), answer=realtime_answer)
+    driver.apply(driver.session.connected())
+    driver.send(append(1.1))
+    driver.send(event("input_audio_buffer.clear"))
+    driver.send(update(transcription={"language": None}))
+    driver.send(append(1.1))
+    driver.send(event("input_audio_buffer.commit"))
+    assert driver.answers == ["session.created"]
+    driver.drain()
+    assert driver.answers == [
+        "session.created",
+        "input_audio_buffer.cleared",
+        "session.updated",
+        "input_audio_buffer.committed",
+        "conversation.item.input_audio_transcription.completed",
+    ]
+
+
 def test_audio_after_a_commit_waits_for_its_turn(realtime: RealtimeSession) -> None:
     """Audio and a second commit sent while the first turn finishes wait, then become the
     next item, with the first as its predecessor."""

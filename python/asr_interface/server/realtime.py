@@ -178,7 +178,11 @@ class RealtimeSession:
 
     @property
     def _busy(self) -> bool:
-        return self._items.committing is not None or self._loading is not None
+        """Whether client events wait: a committed turn is being finished, a model loads,
+        or the `Session` holds its input (a reset waits for the running step)."""
+        return (
+            self._items.committing is not None or self._loading is not None or self._session.holding
+        )
 
     def _take(self, event: ClientEvent | UnparsedEvent, size: int, now: float) -> list[Action]:
         """Runs an event that arrived, or holds it (at the cost of its `size` on the wire)
@@ -199,8 +203,8 @@ class RealtimeSession:
         return actions
 
     def _drive(self, message: ClientMessage, now: float) -> list[Action]:
-        """Gives the `Session` a typed message and translates its answer; the session is
-        never loading here (events wait in `_held` meanwhile), so it holds nothing."""
+        """Gives the `Session` a typed message and translates its answer; the session
+        never holds it here, since events wait in `_held` while it holds any."""
         return self._translate(self._session.receive(message, now, size=0), now)
 
     def _dispatch(self, event: ClientEvent | UnparsedEvent, now: float) -> list[Action]:
@@ -321,8 +325,8 @@ class RealtimeSession:
         if isinstance(message, ResetDone):
             if self._silent_resets:
                 self._silent_resets -= 1
-                return []
-            return [Send(AudioCleared(event_id=self._items.event_id()))]
+                return self._release(now)
+            return [Send(AudioCleared(event_id=self._items.event_id())), *self._release(now)]
         if isinstance(message, Error):
             error = self._error(
                 ErrorCode(message.code), message.message, self._client_event_id, counted=True

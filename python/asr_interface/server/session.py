@@ -98,7 +98,7 @@ class Session:
         self._stream = Stream(self._sink())
         self._step_running = False
         self._final_step_running = False
-        self._resets_waiting = 0  # resets that arrived while a step ran, to answer after it
+        self._reset_waiting = False  # a reset came while a step ran: answered when it returns
         self._close_after_done: Close | None = None  # the close a finishing stream awaits
         # Messages that arrived while a model loaded, and those after them until all are
         # served, with their arrival times: each is served once the one before is answered.
@@ -177,9 +177,10 @@ class Session:
 
     @property
     def holding(self) -> bool:
-        """Whether a message arriving now waits: a model loads, or messages held before it
-        are not all served yet (it must not be answered before them)."""
-        return self.phase is Phase.LOADING or bool(self._held)
+        """Whether a message arriving now waits: a model loads, a reset waits for the
+        running step, or messages held before it are not all served yet (it must not be
+        answered before them)."""
+        return self.phase is Phase.LOADING or self._reset_waiting or bool(self._held)
 
     @property
     def has_pending_work(self) -> bool:
@@ -235,7 +236,7 @@ class Session:
         """Whether the last message served still awaits its answer: `model_loaded` (or the
         load's error), the `done` of an `end`, or the `reset_done` of a reset waiting for
         the running step."""
-        return self.phase in (Phase.LOADING, Phase.ENDING) or self._resets_waiting > 0
+        return self.phase in (Phase.LOADING, Phase.ENDING) or self._reset_waiting
 
     def _take(self, message: Incoming, size: int, now: float) -> list[Action]:
         """Serves a message that arrived, or holds it (at the cost of its `size` on the
@@ -296,8 +297,6 @@ class Session:
         self._stream = stream
         engine_used = self.phase is Phase.ENDED
         self.phase = Phase.STREAMING
-        if self._step_running:  # a reset waits for the step: it resets for this stream
-            return []
         if engine_used or stream.origin > 0 or stream.settled or stream.context or stream.prompt:
             return [stream.engine_reset()]
         return []
@@ -326,16 +325,16 @@ class Session:
         self._stream = Stream(self._sink())
         self.phase = Phase.IDLE
         if self._step_running:
-            # The engine is busy: what follows the reset is a new stream at once, and the
-            # engine is reset (and `reset_done` sent) when the running step returns.
-            self._resets_waiting += 1
+            # The engine is busy: it is reset (and `reset_done` sent) when the running step
+            # returns; what the client sends meanwhile is held until then.
+            self._reset_waiting = True
             return []
         return [ResetStream(), Send(ResetDone())]
 
     def _step_returned(self, result: StepResult, now: float) -> list[Action]:
         self._step_running = False
-        if self._resets_waiting:
-            return self._finish_reset(now)
+        if self._reset_waiting:
+            return self._finish_reset()
         for _ in range(result.model_calls):
             self._observer.model_call(result.model_seconds / result.model_calls)
         stream = self._stream
@@ -355,8 +354,8 @@ class Session:
 
     def _step_went_wrong(self, reason: str, now: float) -> list[Action]:
         self._step_running = False
-        if self._resets_waiting:
-            return self._finish_reset(now)
+        if self._reset_waiting:
+            return self._finish_reset()
         self.phase = Phase.FAILED
         self._stream.inbox.clear()
         actions: list[Action] = [
@@ -369,17 +368,12 @@ class Session:
             actions.append(self._close_after_done)
         return actions
 
-    def _finish_reset(self, now: float) -> list[Action]:
-        """The step that ran during a reset returned: reset the engine, then go on with
-        whatever the client sent since."""
-        answers = [Send(ResetDone()) for _ in range(self._resets_waiting)]
-        self._resets_waiting = 0
-        actions: list[Action] = [
-            self._stream.engine_reset(),
-            *answers,
-            *self._next_step(now),
-        ]
-        if self._close_after_done and not self._step_running:
+    def _finish_reset(self) -> list[Action]:
+        """The step that ran during a reset returned, its result dropped: reset the engine
+        and answer the reset; what the client sent since is served after."""
+        self._reset_waiting = False
+        actions: list[Action] = [ResetStream(), Send(ResetDone())]
+        if self._close_after_done:
             actions.append(self._close_after_done)
         return actions
 
