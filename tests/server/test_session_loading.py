@@ -166,6 +166,23 @@ def test_messages_held_behind_the_load_count_against_the_same_bound(pool: ModelP
     assert driver.answers[2:] == ["done 1.5", "reset_done", "done 0", "done 0", "done 0"]
 
 
+def test_messages_after_a_reset_waiting_for_a_step_come_after_its_answer(
+    pool: ModelPool,
+) -> None:
+    """A reset while a step runs holds what follows it as a load does: `end` and
+    `load_model` sent right after it are answered after `reset_done`, not before."""
+    driver = Driver(new_session(pool))
+    driver.send(text("start"))
+    driver.send(pcm16(1.5))
+    assert driver.pending  # a step runs
+    for frame in (text("reset"), text("end"), LOAD):
+        driver.send(frame)
+    assert driver.answers == []
+    assert driver.session.holding
+    driver.drain()
+    assert driver.answers == ["reset_done", "done 0", "model_loaded base.en"]
+
+
 def test_shutdown_during_a_load_serves_nothing_held(pool: ModelPool) -> None:
     """A server stopping while a model loads closes the session at once; the messages held
     are not served after the close."""
@@ -209,7 +226,8 @@ ANSWERED = {"end", "reset", "load", "load again", "failing load", "load not allo
 def test_held_messages_get_the_answers_of_a_client_that_waits(
     pool: ModelPool, first: str, script: list[str]
 ) -> None:
-    """Whatever a client sends while a model loads, and whenever loads and steps finish
+    """Whatever a client sends while the session holds its input (a model loads, a reset
+    waits for a step, earlier messages wait), and whenever loads and steps finish
     meanwhile, it gets the answers a client sending each message only after the answer to
     the one before would get: one per message that has one, none lost, in the order of the
     messages."""
