@@ -95,7 +95,7 @@ class RealtimeSession:
             limits.max_held_bytes,
             limits.max_held_events,
             ErrorCode.BUFFER_FULL,
-            "while a committed turn is transcribed or a model loads",
+            "while a committed turn is transcribed, a model loads or a clear waits for the model",
         )
         self._loading: RealtimeSettings | None = None
         self._loading_event_id: str | None = None

@@ -100,13 +100,14 @@ class Session:
         self._final_step_running = False
         self._reset_waiting = False  # a reset came while a step ran: answered when it returns
         self._close_after_done: Close | None = None  # the close a finishing stream awaits
-        # Messages that arrived while a model loaded, and those after them until all are
-        # served, with their arrival times: each is served once the one before is answered.
+        # Messages that arrived while a model loaded or a reset waited for a step, and those
+        # after them until all are served, with their arrival times: each is served once
+        # the one before it is answered.
         self._held: HeldEvents[tuple[Incoming, float]] = HeldEvents(
             self._limits.max_held_bytes,
             self._limits.max_held_events,
             ErrorCode.BACKLOG_FULL,
-            "while a model loads and the messages before them are answered",
+            "while a model loads or a reset waits for the model, and behind those held",
         )
 
     @property
@@ -185,8 +186,8 @@ class Session:
     @property
     def has_pending_work(self) -> bool:
         """Whether the server still owes this client results: a step runs, audio waits for
-        the model or its decoder, an ended stream waits for its `done`, a model loads for
-        it, or messages are held."""
+        the model or its decoder, an ended stream waits for its `done`, or messages are held
+        (a model loads, a reset waits for the step)."""
         return (
             self.holding
             or self._step_running
