@@ -29,6 +29,7 @@ from asr_interface.protocol import (
     Error,
     ModelLoaded,
     Ready,
+    ResetDone,
     ServerMessage,
 )
 from asr_interface.server.app import ASRServer
@@ -144,6 +145,40 @@ async def test_load_model_reloads_the_default_and_streams(server: ServerProcess)
         assert loaded.metadata["backend"] == "faster-whisper"
         commits, _ = await collect(client, speech_audio(SHORT))
     assert word_error_rate(transcript(SHORT), joined(commits)) <= 0.2
+
+
+async def test_a_burst_during_a_load_is_answered_in_order(server: ServerProcess) -> None:
+    """`start`, audio, `end`, `load_model` and `reset` sent at once behind a `load_model`
+    are each answered in the order sent: the first model, the stream's words and `done` on
+    it, the second model, then `reset_done`."""
+    audio = speech_audio(SHORT)
+    burst: list[str | bytes] = [
+        # A configuration no other test asks for, so that its weights really load.
+        json.dumps({"type": "load_model", "model": "tiny.en", "beam_size": 3}),
+        json.dumps({"type": "start"}),
+        *(pcm16(audio[begin : begin + 8000]) for begin in range(0, len(audio), 8000)),
+        json.dumps({"type": "end"}),
+        json.dumps({"type": "load_model", "model": "tiny.en", "beam_size": 4}),
+        json.dumps({"type": "reset"}),
+    ]
+    answers: list[str] = []
+    texts: list[str] = []
+    async with connect(server.url, max_size=None) as connection:
+        assert isinstance(await receive(connection), Ready)
+        for frame in burst:
+            await connection.send(frame)
+        while not answers or answers[-1] != "reset_done":
+            message = await receive(connection)
+            if isinstance(message, Commit):
+                texts.append(message.text)
+            elif isinstance(message, ModelLoaded):
+                answers.append(f"model_loaded beam {message.config['beam_size']}")
+            elif isinstance(message, Error):
+                answers.append(f"error {message.code}")
+            elif isinstance(message, Done | ResetDone):
+                answers.append(message.type)
+    assert answers == ["model_loaded beam 3", "done", "model_loaded beam 4", "reset_done"]
+    assert word_error_rate(transcript(SHORT), "".join(texts)) <= 0.2
 
 
 async def test_audio_frames_are_not_compressed(server: ServerProcess) -> None:

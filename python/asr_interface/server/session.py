@@ -156,7 +156,7 @@ class Session:
         return self._step_returned(result, now) + self._serve_held()
 
     def step_failed(self, reason: str, now: float) -> list[Action]:
-        return self._step_went_wrong(reason, now) + self._serve_held()
+        return self._step_went_wrong(reason) + self._serve_held()
 
     def model_loaded(self, config: ASRConfig, metadata: dict[str, Any], sep: str) -> list[Action]:
         """The model asked for is loaded: `model_loaded`, then the messages held meanwhile."""
@@ -353,7 +353,7 @@ class Session:
             return actions + self._stream_done()
         return actions + self._next_step(now)
 
-    def _step_went_wrong(self, reason: str, now: float) -> list[Action]:
+    def _step_went_wrong(self, reason: str) -> list[Action]:
         self._step_running = False
         if self._reset_waiting:
             return self._finish_reset()
