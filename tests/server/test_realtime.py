@@ -76,15 +76,17 @@ def test_update_that_changes_the_model_loads_it_and_holds_audio(
     assert abs(step.audio.size - 1.5 * 16000) < 100
 
 
-REALTIME_BURST = [
+REALTIME_BURST: list[str | bytes] = [
     append(1.5),
     event("input_audio_buffer.commit"),
     update(turn_detection={"type": "server_vad"}),
     event("input_audio_buffer.clear"),
     "{",
+    b"\0\0",
     event("input_audio_buffer.commit"),
 ]
-"""A turn, another model, a clear, a broken frame and an empty commit, sent at once."""
+"""A turn, another model, a clear, a broken frame, a binary frame and an empty commit,
+sent at once."""
 
 
 @pytest.mark.parametrize("load_fails", [False, True])
@@ -111,6 +113,7 @@ def test_a_burst_during_a_load_is_answered_in_order(pool: ModelPool, load_fails:
         "session.updated",
         "input_audio_buffer.cleared",
         "error invalid_json",
+        "error invalid_message",
         "error empty_commit",
     ]
 
