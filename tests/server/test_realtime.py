@@ -6,6 +6,8 @@ import base64
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asr_interface.core.config import ASRConfig
 from asr_interface.realtime_protocol import (
@@ -341,3 +343,48 @@ def test_prompt_primes_the_stream_of_each_turn(realtime: RealtimeSession) -> Non
     actions = realtime.receive_text(append(0.5), 0.1)
     resets = [action for action in actions if isinstance(action, ResetStream)]
     assert [(reset.prompt, reset.context) for reset in resets] == [(("Kennedy", " said"), ())]
+
+
+REALTIME_EVENTS: dict[str, str | bytes] = {
+    "append 0.3 s": append(0.3),
+    "append 1.1 s": append(1.1),
+    "commit": event("input_audio_buffer.commit"),
+    "clear": event("input_audio_buffer.clear"),
+    "any language": update(transcription={"language": None}),
+    "english": update(transcription={"language": "en"}),
+    "failing model": update(transcription={"model": "base.en"}),
+    "pcmu": update(format={"type": "audio/pcmu"}),
+    "not json": "{",
+    "binary": b"\0\0",
+}
+"""Client events of every kind and outcome, by name."""
+
+
+@given(
+    script=st.lists(st.sampled_from([*REALTIME_EVENTS, "work"]), max_size=40),
+)
+def test_events_get_the_answers_of_a_client_that_waits(pool: ModelPool, script: list[str]) -> None:
+    """Whatever a client sends, whenever loads and model calls finish meanwhile, it gets
+    the answers a client sending each event only after the answers to the one before would
+    get, in the order of its events; every event but an append is answered."""
+
+    def fails(config: ASRConfig) -> bool:
+        return config.model == "base.en"
+
+    bursting = Driver(new_session(pool), answer=realtime_answer, fails=fails)
+    bursting.apply(bursting.session.connected())
+    for item in script:
+        if item == "work":
+            bursting.work()
+        else:
+            bursting.send(REALTIME_EVENTS[item])
+    bursting.drain()
+
+    waiting = Driver(new_session(pool), answer=realtime_answer, fails=fails)
+    waiting.apply(waiting.session.connected())
+    for name in (item for item in script if item != "work"):
+        before = len(waiting.answers)
+        waiting.send(REALTIME_EVENTS[name])
+        waiting.drain()
+        assert len(waiting.answers) > before or name.startswith("append"), name
+    assert bursting.answers == waiting.answers
