@@ -17,7 +17,7 @@ LOAD = text("load_model", model="base.en")
 LOAD_AGAIN = text("load_model", model="tiny.en", beam_size=2)
 FAILING_LOAD = text("load_model", model="base.en", beam_size=FAILING_BEAM)
 BURST = [text("start"), pcm16(1.5), text("end"), LOAD_AGAIN, text("reset")]
-"""The burst of the report: a stream, another model and a reset, sent without waiting."""
+"""A stream, another model and a reset, sent without waiting for any answer."""
 
 
 def burst_during_a_load(pool: ModelPool, load: str, burst: list[str | bytes]) -> Driver:
