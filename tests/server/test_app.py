@@ -19,6 +19,7 @@ from asr_interface.backends.registry import get_loader, register_loader
 from asr_interface.client import ServerError, StreamingClient
 from asr_interface.core.config import ASRConfig
 from asr_interface.core.processor import OnlineASRProcessor
+from asr_interface.errors import ModelLoadError
 from asr_interface.evaluation import normalize, word_error_rate
 from asr_interface.protocol import (
     Commit,
@@ -26,6 +27,7 @@ from asr_interface.protocol import (
     Error,
     ModelLoaded,
     Ready,
+    ResetDone,
     ServerMessage,
 )
 from tests.bad_inputs import BAD_INPUTS
@@ -223,6 +225,66 @@ async def test_failing_backend_fails_only_its_own_session(
         assert joined((await clean)[0]) == joined(alone)
         metrics = server.metrics.registry
         assert metrics.get_sample_value("asr_errors_total", {"code": "backend_error"}) == 1
+
+
+class GatedLoader:
+    """The faster-whisper loader (the real tiny.en), each load waiting until the test opens
+    the gate; a load asking for beam size 3 then fails, as a broken model would."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+
+    def load(self, config: ASRConfig) -> tuple[Any, dict[str, Any]]:
+        self.gate.wait(REPLY_TIMEOUT)
+        if config.beam_size == 3:
+            raise ModelLoadError("injected load failure")
+        real = config.model_copy(update={"backend": "faster-whisper"})
+        return get_loader(real.backend).load(real)
+
+
+@pytest.mark.parametrize(
+    ("first_beam", "first_answer"), [(1, "model_loaded"), (3, "error model_load_failed")]
+)
+async def test_a_burst_during_a_load_is_answered_in_order(
+    monkeypatch: pytest.MonkeyPatch, first_beam: int, first_answer: str
+) -> None:
+    """`start`, audio, `end`, `load_model` and `reset` sent at once behind a `load_model`
+    are answered in the order sent once it is over: the first load's answer, the stream's
+    words and `done` (on the new model, or the old one when the load failed), the second
+    model, then `reset_done`; nothing at all while the load runs."""
+    monkeypatch.setattr(registry, "_loaders", dict(registry._loaders))
+    gated = GatedLoader()
+    register_loader("gated", gated)
+    audio = speech_audio(SHORT)
+    burst: list[str | bytes] = [
+        json.dumps({"type": "load_model", "backend": "gated", "beam_size": first_beam}),
+        json.dumps({"type": "start"}),
+        *(pcm16(audio[begin : begin + 8000]) for begin in range(0, len(audio), 8000)),
+        json.dumps({"type": "end"}),
+        json.dumps({"type": "load_model", "backend": "gated", "beam_size": 2}),
+        json.dumps({"type": "reset"}),
+    ]
+    answers: list[str] = []
+    texts: list[str] = []
+    async with in_process_server() as server, connect(server.url, max_size=None) as connection:
+        assert isinstance(await receive(connection), Ready)
+        for frame in burst:
+            await connection.send(frame)
+        with pytest.raises(TimeoutError):  # everything waits for the load
+            await asyncio.wait_for(receive(connection), 1.0)
+        gated.gate.set()
+        while not answers or answers[-1] != "reset_done":
+            message = await receive(connection)
+            if isinstance(message, Commit):
+                texts.append(message.text)
+            elif isinstance(message, ModelLoaded):
+                answers.append("model_loaded")
+            elif isinstance(message, Error):
+                answers.append(f"error {message.code}")
+            elif isinstance(message, Done | ResetDone):
+                answers.append(message.type)
+    assert answers == [first_answer, "done", "model_loaded", "reset_done"]
+    assert word_error_rate(transcript(SHORT), "".join(texts)) <= 0.2
 
 
 class HangingLoader:

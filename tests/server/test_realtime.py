@@ -6,6 +6,8 @@ import base64
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asr_interface.core.config import ASRConfig
 from asr_interface.realtime_protocol import (
@@ -39,6 +41,7 @@ from tests.server.realtime_events import (
     update,
     words,
 )
+from tests.server.session_driver import Driver, realtime_answer
 
 
 def test_update_that_keeps_the_model_answers_at_once(realtime: RealtimeSession) -> None:
@@ -73,6 +76,69 @@ def test_update_that_changes_the_model_loads_it_and_holds_audio(
     assert updated.session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
     (step,) = steps(actions)
     assert abs(step.audio.size - 1.5 * 16000) < 100
+
+
+REALTIME_BURST: list[str | bytes] = [
+    append(1.5),
+    event("input_audio_buffer.commit"),
+    update(turn_detection={"type": "server_vad"}),
+    event("input_audio_buffer.clear"),
+    "{",
+    b"\0\0",
+    event("input_audio_buffer.commit"),
+]
+"""A turn, another model, a clear, a broken frame, a binary frame and an empty commit,
+sent at once."""
+
+
+@pytest.mark.parametrize("load_fails", [False, True])
+def test_a_burst_during_a_load_is_answered_in_order(pool: ModelPool, load_fails: bool) -> None:
+    """Events sent while a model loads are answered in the order they came: the update (or
+    its failure), the turn on the model then in use, the next update, the clear, then the
+    refusals, each only once the event before it is answered."""
+    driver = Driver(
+        new_session(pool),
+        answer=realtime_answer,
+        fails=lambda config: load_fails and config.lan == "auto",
+    )
+    driver.apply(driver.session.connected())
+    driver.send(update(transcription={"language": None}))
+    for frame in REALTIME_BURST:
+        driver.send(frame)
+    assert driver.answers == ["session.created"]
+    driver.drain()
+    assert driver.answers == [
+        "session.created",
+        "error model_load_failed" if load_fails else "session.updated",
+        "input_audio_buffer.committed",
+        "conversation.item.input_audio_transcription.completed",
+        "session.updated",
+        "input_audio_buffer.cleared",
+        "error invalid_json",
+        "error invalid_message",
+        "error empty_commit",
+    ]
+
+
+def test_events_after_a_clear_wait_for_the_running_step(pool: ModelPool) -> None:
+    """A clear while a step runs is answered once the step returns; a change of model and
+    audio sent meanwhile follow it, in order."""
+    driver = Driver(new_session(pool), answer=realtime_answer)
+    driver.apply(driver.session.connected())
+    driver.send(append(1.1))
+    driver.send(event("input_audio_buffer.clear"))
+    driver.send(update(transcription={"language": None}))
+    driver.send(append(1.1))
+    driver.send(event("input_audio_buffer.commit"))
+    assert driver.answers == ["session.created"]
+    driver.drain()
+    assert driver.answers == [
+        "session.created",
+        "input_audio_buffer.cleared",
+        "session.updated",
+        "input_audio_buffer.committed",
+        "conversation.item.input_audio_transcription.completed",
+    ]
 
 
 def test_audio_after_a_commit_waits_for_its_turn(realtime: RealtimeSession) -> None:
@@ -277,3 +343,48 @@ def test_prompt_primes_the_stream_of_each_turn(realtime: RealtimeSession) -> Non
     actions = realtime.receive_text(append(0.5), 0.1)
     resets = [action for action in actions if isinstance(action, ResetStream)]
     assert [(reset.prompt, reset.context) for reset in resets] == [(("Kennedy", " said"), ())]
+
+
+REALTIME_EVENTS: dict[str, str | bytes] = {
+    "append 0.3 s": append(0.3),
+    "append 1.1 s": append(1.1),
+    "commit": event("input_audio_buffer.commit"),
+    "clear": event("input_audio_buffer.clear"),
+    "any language": update(transcription={"language": None}),
+    "english": update(transcription={"language": "en"}),
+    "failing model": update(transcription={"model": "base.en"}),
+    "pcmu": update(format={"type": "audio/pcmu"}),
+    "not json": "{",
+    "binary": b"\0\0",
+}
+"""Client events of every kind and outcome, by name."""
+
+
+@given(
+    script=st.lists(st.sampled_from([*REALTIME_EVENTS, "work"]), max_size=40),
+)
+def test_events_get_the_answers_of_a_client_that_waits(pool: ModelPool, script: list[str]) -> None:
+    """Whatever a client sends, whenever loads and model calls finish meanwhile, it gets
+    the answers a client sending each event only after the answers to the one before would
+    get, in the order of its events; every event but an append is answered."""
+
+    def fails(config: ASRConfig) -> bool:
+        return config.model == "base.en"
+
+    bursting = Driver(new_session(pool), answer=realtime_answer, fails=fails)
+    bursting.apply(bursting.session.connected())
+    for item in script:
+        if item == "work":
+            bursting.work()
+        else:
+            bursting.send(REALTIME_EVENTS[item])
+    bursting.drain()
+
+    waiting = Driver(new_session(pool), answer=realtime_answer, fails=fails)
+    waiting.apply(waiting.session.connected())
+    for name in (item for item in script if item != "work"):
+        before = len(waiting.answers)
+        waiting.send(REALTIME_EVENTS[name])
+        waiting.drain()
+        assert len(waiting.answers) > before or name.startswith("append"), name
+    assert bursting.answers == waiting.answers

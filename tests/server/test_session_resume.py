@@ -9,10 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from asr_interface.core.config import ASRConfig
-from asr_interface.protocol import MAX_CONTEXT_CHARS, Commit, Done
+from asr_interface.protocol import MAX_CONTEXT_CHARS, Commit, Done, ResetDone
 from asr_interface.server.models import ModelPool
 from asr_interface.server.session import Phase
-from asr_interface.server.session_types import CLOSE_GOING_AWAY, Action, Close, ResetStream
+from asr_interface.server.session_types import (
+    CLOSE_GOING_AWAY,
+    Action,
+    Close,
+    ResetStream,
+    Send,
+)
 from tests.server.asr_session import (
     error_codes,
     new_session,
@@ -89,15 +95,15 @@ def test_final_commit_settles_the_whole_resumed_stream(validation: ModelPool) ->
 
 
 def test_resume_after_a_reset_waits_for_the_running_step(validation: ModelPool) -> None:
-    """A resumed `start` right after a reset, while a step still runs, resets the engine
-    for the resumed stream once that step returns."""
+    """A resumed `start` right after a reset, while a step still runs, waits for that step:
+    the reset is answered, then the engine is reset for the resumed stream."""
     session = new_session(validation)
     session.receive_text(text("start"), 0.0)
     only_step(session.receive_bytes(pcm16(1.0), 0.0))
     assert session.receive_text(text("reset"), 0.0) == []
     assert session.receive_text(text("start", resume_from=7.0, context="a b"), 0.0) == []
     actions = session.step_finished(result([(0.0, 0.5, "dropped")]), 1.0)
-    assert actions[0] == ResetStream(7.0, ("a", "b"))
+    assert actions == [ResetStream(), Send(ResetDone()), ResetStream(7.0, ("a", "b"))]
     assert session.phase is Phase.STREAMING
 
 

@@ -1,9 +1,11 @@
 """Client input held while a session cannot serve it yet, bounded over everything held.
 
-A session holds what arrives while its model loads (`Session`) or while a committed turn
-is finished (`RealtimeSession`), to serve it in order afterwards. Whatever the input (an
-audio frame, a config change, a clear), it costs the bytes it took on the wire and one
-place in the queue, so no kind of event can grow the server past the queue's two limits.
+A session holds what arrives while its model loads or a reset waits for the running step,
+and behind that until each held message is answered (`Session`), or while a committed turn
+is finished or the session holds (`RealtimeSession`), to serve it in order afterwards.
+Whatever the input (an audio frame, a config change, a clear), it costs the bytes it took on
+the wire and one place in the queue, so no kind of event can grow the server past the
+queue's two limits.
 """
 
 from __future__ import annotations

@@ -91,11 +91,11 @@ class RealtimeSession:
         self._requested_model = model
         self._items = RealtimeItems(session.session_id)
         limits = session.limits
-        self._held: HeldEvents[ClientEvent] = HeldEvents(
+        self._held: HeldEvents[ClientEvent | UnparsedEvent] = HeldEvents(
             limits.max_held_bytes,
             limits.max_held_events,
             ErrorCode.BUFFER_FULL,
-            "while a committed turn is transcribed or a model loads",
+            "while a committed turn is transcribed, a model loads or a clear waits for the model",
         )
         self._loading: RealtimeSettings | None = None
         self._loading_event_id: str | None = None
@@ -121,29 +121,22 @@ class RealtimeSession:
     def receive_text(self, text: str, now: float) -> list[Action]:
         self._now = now
         try:
-            event = parse_client_event(text, self._session.limits.wire)
+            event: ClientEvent | UnparsedEvent = parse_client_event(text, self._session.limits.wire)
         except UnparsedEvent as refused:
-            return [self._error(refused.error.code, refused.error.message, refused.event_id)]
-        if self._busy:
-            try:
-                self._held.hold(event, len(text))
-            except ProtocolError as error:
-                return [self._error(error.code, error.message, event.event_id)]
-            return []
-        return self._dispatch(event, now)
+            event = refused  # refused, but in its turn, as everything else
+        return self._take(event, len(text), now)
 
     def audio_ready(self, now: float) -> list[Action]:
         """Audio decoded off the event loop is ready (see `Session.audio_ready`)."""
         return self._translate(self._session.audio_ready(now), now)
 
     def receive_bytes(self, frame: bytes, now: float) -> list[Action]:
-        return [
-            self._error(
-                ErrorCode.INVALID_MESSAGE,
-                "binary frames are not part of the Realtime protocol: send audio as base64 "
-                "in input_audio_buffer.append",
-            )
-        ]
+        refused = ProtocolError(
+            ErrorCode.INVALID_MESSAGE,
+            "binary frames are not part of the Realtime protocol: send audio as base64 "
+            "in input_audio_buffer.append",
+        )
+        return self._take(UnparsedEvent(refused, None), len(frame), now)
 
     def step_finished(self, result: StepResult, now: float) -> list[Action]:
         self._now = now
@@ -190,7 +183,22 @@ class RealtimeSession:
 
     @property
     def _busy(self) -> bool:
-        return self._items.committing is not None or self._loading is not None
+        """Whether client events wait: a committed turn is being finished, a model loads,
+        or the `Session` holds its input (a reset waits for the running step)."""
+        return (
+            self._items.committing is not None or self._loading is not None or self._session.holding
+        )
+
+    def _take(self, event: ClientEvent | UnparsedEvent, size: int, now: float) -> list[Action]:
+        """Runs an event that arrived, or holds it (at the cost of its `size` on the wire)
+        while the session is busy; one that finds no room is refused at once."""
+        if not self._busy:
+            return self._dispatch(event, now)
+        try:
+            self._held.hold(event, size)
+        except ProtocolError as error:
+            return [self._error(error.code, error.message, event.event_id)]
+        return []
 
     def _release(self, now: float) -> list[Action]:
         """Runs held events, in order, until the session is busy again."""
@@ -200,11 +208,13 @@ class RealtimeSession:
         return actions
 
     def _drive(self, message: ClientMessage, now: float) -> list[Action]:
-        """Gives the `Session` a typed message and translates its answer; the session is
-        never loading here (events wait in `_held` meanwhile), so it holds nothing."""
+        """Gives the `Session` a typed message and translates its answer; the session
+        never holds it here, since events wait in `_held` while it holds any."""
         return self._translate(self._session.receive(message, now, size=0), now)
 
-    def _dispatch(self, event: ClientEvent, now: float) -> list[Action]:
+    def _dispatch(self, event: ClientEvent | UnparsedEvent, now: float) -> list[Action]:
+        if isinstance(event, UnparsedEvent):
+            return [self._error(event.error.code, event.error.message, event.event_id)]
         if isinstance(event, SessionUpdate):
             return self._guarded(lambda: self._update(event.session), event.event_id)
         if isinstance(event, AppendAudio):
@@ -320,8 +330,8 @@ class RealtimeSession:
         if isinstance(message, ResetDone):
             if self._silent_resets:
                 self._silent_resets -= 1
-                return []
-            return [Send(AudioCleared(event_id=self._items.event_id()))]
+                return self._release(now)
+            return [Send(AudioCleared(event_id=self._items.event_id())), *self._release(now)]
         if isinstance(message, Error):
             error = self._error(
                 ErrorCode(message.code), message.message, self._client_event_id, counted=True

@@ -56,6 +56,9 @@ from asr_interface.server.session_types import (
 from asr_interface.server.stream import Stream, announcements
 from asr_interface.wire import bounded_message
 
+Incoming = ClientMessage | bytes | ProtocolError
+"""What a client sent: a text message, an audio frame, or a text frame refused as it came."""
+
 
 class Phase(Enum):
     IDLE = auto()  # no stream yet: audio starts one with the default format
@@ -95,14 +98,16 @@ class Session:
         self._stream = Stream(self._sink())
         self._step_running = False
         self._final_step_running = False
-        self._resets_waiting = 0  # resets that arrived while a step ran, to answer after it
+        self._reset_waiting = False  # a reset came while a step ran: answered when it returns
         self._close_after_done: Close | None = None  # the close a finishing stream awaits
-        # Messages that arrived while a model loaded, served in order once it is loaded.
-        self._held: HeldEvents[tuple[ClientMessage | bytes, float]] = HeldEvents(
+        # Messages that arrived while a model loaded or a reset waited for a step, and those
+        # after them until all are served, with their arrival times: each is served once
+        # the one before it is answered.
+        self._held: HeldEvents[tuple[Incoming, float]] = HeldEvents(
             self._limits.max_held_bytes,
             self._limits.max_held_events,
             ErrorCode.BACKLOG_FULL,
-            "while the model loads",
+            "while a model loads or a reset waits for the model, and behind those held",
         )
 
     @property
@@ -117,37 +122,18 @@ class Session:
     def receive_text(self, text: str, now: float) -> list[Action]:
         """A text frame of `/asr`: parsed within the shared wire bounds, then `receive`d."""
         try:
-            message = parse_client_message(text, self._limits.wire)
+            message: ClientMessage | ProtocolError = parse_client_message(text, self._limits.wire)
         except ProtocolError as error:
-            return [self._error(error.code, error.message)]
-        return self.receive(message, now, size=len(text))
+            message = error  # refused, but in its turn: the order tells what it answers
+        return self._take(message, len(text), now)
 
     def receive(self, message: ClientMessage, now: float, *, size: int) -> list[Action]:
         """A typed client message, from whichever protocol; `size` is what it took on the
-        wire, which holding it while a model loads costs."""
-        if self.phase is Phase.LOADING:
-            return self._hold(message, size, now)
-        try:
-            if isinstance(message, LoadModel):
-                return self._load_model(message)
-            if isinstance(message, Start):
-                return self._start(message)
-            if isinstance(message, End):
-                return self._end(now)
-            assert isinstance(message, Reset)
-            return self._reset()
-        except ProtocolError as error:
-            return [self._error(error.code, error.message)]
+        wire, which holding it costs."""
+        return self._take(message, size, now)
 
     def receive_bytes(self, frame: bytes, now: float) -> list[Action]:
-        if self.phase is Phase.LOADING:
-            return self._hold(frame, len(frame), now)
-        try:
-            return self._audio(frame, now)
-        except UndecodableStream as error:
-            return self._cut_off(error, now)
-        except ProtocolError as error:
-            return [self._error(error.code, error.message)]
+        return self._take(frame, len(frame), now)
 
     def audio_ready(self, now: float) -> list[Action]:
         """Audio decoded off the caller's thread may be ready (after `wake`, or every few
@@ -165,43 +151,15 @@ class Session:
         return self._next_step(now)
 
     def step_finished(self, result: StepResult, now: float) -> list[Action]:
-        self._step_running = False
-        if self._resets_waiting:
-            return self._finish_reset(now)
-        for _ in range(result.model_calls):
-            self._observer.model_call(result.model_seconds / result.model_calls)
-        stream = self._stream
-        stream.model_seconds += result.model_seconds
-        actions: list[Action] = [*announcements(result)]
-        final = self._final_step_running
-        if result.committed:
-            # After the final step all the audio received is committed.
-            settled = stream.end_time if final else result.committed[-1][1]
-            actions.append(Send(self._commit_message(result.committed, settled, now)))
-        partial = [] if final else result.unconfirmed
-        if stream.partial_text(partial, self.sep) != stream.partial:
-            actions.append(Send(stream.partial_message(partial, self.sep)))
-        if final:
-            return actions + self._stream_done()
-        return actions + self._next_step(now)
+        """The running step returned `result`; held messages go on once what it finishes
+        (a `done`, a `reset_done`) is sent."""
+        return self._step_returned(result, now) + self._serve_held()
 
     def step_failed(self, reason: str, now: float) -> list[Action]:
-        self._step_running = False
-        if self._resets_waiting:
-            return self._finish_reset(now)
-        self.phase = Phase.FAILED
-        self._stream.inbox.clear()
-        actions: list[Action] = [
-            self._error(
-                ErrorCode.BACKEND_ERROR,
-                f"the model failed on this stream ({reason}); send reset to start again",
-            )
-        ]
-        if self._close_after_done:
-            actions.append(self._close_after_done)
-        return actions
+        return self._step_went_wrong(reason) + self._serve_held()
 
     def model_loaded(self, config: ASRConfig, metadata: dict[str, Any], sep: str) -> list[Action]:
+        """The model asked for is loaded: `model_loaded`, then the messages held meanwhile."""
         self.config = config
         self.pacing = Pacing.from_config(config)
         self.sep = sep
@@ -211,6 +169,8 @@ class Session:
         return [loaded, *self._serve_held()]
 
     def model_failed(self, code: ErrorCode, reason: str) -> list[Action]:
+        """The load failed: its error, then the messages held meanwhile, served under the
+        old model as if the client had sent them after that error."""
         # Back to where the load was asked: an ended stream still needs its engine reset
         # before the next, a failed one still needs `reset`.
         self.phase = self._phase_before_load
@@ -225,15 +185,23 @@ class Session:
         self._held.clear()
 
     @property
+    def holding(self) -> bool:
+        """Whether a message arriving now waits: a model loads, a reset waits for the
+        running step, or messages held before it are not all served yet (it must not be
+        answered before them)."""
+        return self.phase is Phase.LOADING or self._reset_waiting or bool(self._held)
+
+    @property
     def has_pending_work(self) -> bool:
         """Whether the server still owes this client results: a step runs, audio waits for
-        the model or its decoder, an ended stream waits for its `done`, or a model loads
-        for it."""
+        the model or its decoder, an ended stream waits for its `done`, or messages are held
+        (a model loads, a reset waits for the step)."""
         return (
-            self._step_running
+            self.holding
+            or self._step_running
             or self._stream.inbox.waiting_samples > 0
             or self._stream.audio.decoding
-            or self.phase in (Phase.ENDING, Phase.LOADING)
+            or self.phase is Phase.ENDING
         )
 
     def idle_timeout(self) -> list[Action]:
@@ -272,8 +240,18 @@ class Session:
 
     # Message handlers.
 
-    def _hold(self, message: ClientMessage | bytes, size: int, now: float) -> list[Action]:
-        """Keeps a message that arrived while the model loads, to serve it after."""
+    @property
+    def _answer_owed(self) -> bool:
+        """Whether the last message served still awaits its answer: `model_loaded` (or the
+        load's error), the `done` of an `end`, or the `reset_done` of a reset waiting for
+        the running step."""
+        return self.phase in (Phase.LOADING, Phase.ENDING) or self._reset_waiting
+
+    def _take(self, message: Incoming, size: int, now: float) -> list[Action]:
+        """Serves a message that arrived, or holds it (at the cost of its `size` on the
+        wire) while it must wait; one that finds no room is refused at once."""
+        if not self.holding:
+            return self._serve(message, now)
         try:
             self._held.hold((message, now), size)
         except ProtocolError as error:
@@ -281,15 +259,35 @@ class Session:
         return []
 
     def _serve_held(self) -> list[Action]:
-        """The messages held during a load, in order, until one starts another load."""
+        """Serves held messages in the order they came, each once the one before it is
+        answered, so that a held burst gets the answers a client waiting for each would;
+        nothing is served once the connection is to close."""
         actions: list[Action] = []
-        while self._held and self.phase is not Phase.LOADING:
+        while self._held and not self._answer_owed and self._close_after_done is None:
             message, now = self._held.pop()
-            if isinstance(message, bytes):
-                actions += self.receive_bytes(message, now)
-            else:
-                actions += self.receive(message, now, size=0)
+            actions += self._serve(message, now)
         return actions
+
+    def _serve(self, message: Incoming, now: float) -> list[Action]:
+        """Handles a message (a text message, an audio frame, or a text frame refused on
+        arrival) in its turn."""
+        if isinstance(message, ProtocolError):
+            return [self._error(message.code, message.message)]
+        try:
+            if isinstance(message, bytes):
+                return self._audio(message, now)
+            if isinstance(message, LoadModel):
+                return self._load_model(message)
+            if isinstance(message, Start):
+                return self._start(message)
+            if isinstance(message, End):
+                return self._end(now)
+            assert isinstance(message, Reset)
+            return self._reset()
+        except UndecodableStream as error:
+            return self._cut_off(error, now)
+        except ProtocolError as error:
+            return [self._error(error.code, error.message)]
 
     def _load_model(self, message: LoadModel) -> list[Action]:
         self._require_not_busy()
@@ -308,8 +306,6 @@ class Session:
         self._stream = stream
         engine_used = self.phase is Phase.ENDED
         self.phase = Phase.STREAMING
-        if self._step_running:  # a reset waits for the step: it resets for this stream
-            return []
         if engine_used or stream.origin > 0 or stream.settled or stream.context or stream.prompt:
             return [stream.engine_reset()]
         return []
@@ -338,23 +334,55 @@ class Session:
         self._stream = Stream(self._sink())
         self.phase = Phase.IDLE
         if self._step_running:
-            # The engine is busy: what follows the reset is a new stream at once, and the
-            # engine is reset (and `reset_done` sent) when the running step returns.
-            self._resets_waiting += 1
+            # The engine is busy: it is reset (and `reset_done` sent) when the running step
+            # returns; what the client sends meanwhile is held until then.
+            self._reset_waiting = True
             return []
         return [ResetStream(), Send(ResetDone())]
 
-    def _finish_reset(self, now: float) -> list[Action]:
-        """The step that ran during a reset returned: reset the engine, then go on with
-        whatever the client sent since."""
-        answers = [Send(ResetDone()) for _ in range(self._resets_waiting)]
-        self._resets_waiting = 0
+    def _step_returned(self, result: StepResult, now: float) -> list[Action]:
+        self._step_running = False
+        if self._reset_waiting:
+            return self._finish_reset()
+        for _ in range(result.model_calls):
+            self._observer.model_call(result.model_seconds / result.model_calls)
+        stream = self._stream
+        stream.model_seconds += result.model_seconds
+        actions: list[Action] = [*announcements(result)]
+        final = self._final_step_running
+        if result.committed:
+            # After the final step all the audio received is committed.
+            settled = stream.end_time if final else result.committed[-1][1]
+            actions.append(Send(self._commit_message(result.committed, settled, now)))
+        partial = [] if final else result.unconfirmed
+        if stream.partial_text(partial, self.sep) != stream.partial:
+            actions.append(Send(stream.partial_message(partial, self.sep)))
+        if final:
+            return actions + self._stream_done()
+        return actions + self._next_step(now)
+
+    def _step_went_wrong(self, reason: str) -> list[Action]:
+        self._step_running = False
+        if self._reset_waiting:
+            return self._finish_reset()
+        self.phase = Phase.FAILED
+        self._stream.inbox.clear()
         actions: list[Action] = [
-            self._stream.engine_reset(),
-            *answers,
-            *self._next_step(now),
+            self._error(
+                ErrorCode.BACKEND_ERROR,
+                f"the model failed on this stream ({reason}); send reset to start again",
+            )
         ]
-        if self._close_after_done and not self._step_running:
+        if self._close_after_done:
+            actions.append(self._close_after_done)
+        return actions
+
+    def _finish_reset(self) -> list[Action]:
+        """The step that ran during a reset returned, its result dropped: reset the engine
+        and answer the reset; what the client sent since is served after."""
+        self._reset_waiting = False
+        actions: list[Action] = [ResetStream(), Send(ResetDone())]
+        if self._close_after_done:
             actions.append(self._close_after_done)
         return actions
 

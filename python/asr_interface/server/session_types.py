@@ -92,8 +92,9 @@ class SessionLimits:
     (see `AudioSink`), so a client sending an hour at once cannot hold an hour of audio in
     the server's memory."""
     max_held_bytes: int = 8 << 20
-    """Most wire bytes of the messages (of any kind) held while this session's model loads,
-    or, on `/v1/realtime`, while a committed turn finishes; a message beyond it gets
+    """Most wire bytes of the messages (of any kind) held while this session's model loads
+    or a reset waits for the model (and behind them until each is answered), or, on
+    `/v1/realtime`, also while a committed turn finishes; a message beyond it gets
     `backlog_full` (Realtime: `buffer_full`) and is dropped."""
     max_held_events: int = 10_000
     """Most messages held meanwhile, however small."""
