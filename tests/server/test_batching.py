@@ -29,7 +29,7 @@ from asr_interface.core.processor import AgreementEngine, OnlineASRProcessor
 from asr_interface.evaluation import ErrorCount, word_errors
 from asr_interface.protocol import Commit, Done, Error, Ready, parse_server_message
 from asr_interface.server.app import ASRServer
-from asr_interface.server.scheduler import BatchItem, Outcome, run_batch
+from asr_interface.server.batch_call import BatchItem, Outcome, run_batch
 from asr_interface.server.settings import ServerSettings
 from tests.espeak import speak_all
 from tests.server.conftest import ServerProcess, running_server

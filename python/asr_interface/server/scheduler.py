@@ -20,7 +20,6 @@ import contextlib
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -30,9 +29,16 @@ from typing import Generic, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from asr_interface.core.decoding import WindowRequest, WindowResult
 from asr_interface.core.engine import BatchableEngine, BatchKey, StepResult, StreamEngine
 from asr_interface.server.admission import LoadMonitor
+from asr_interface.server.batch_call import (
+    BatchItem,
+    ModelCallTimeout,
+    Outcome,
+    contained,
+    detached,
+    run_batch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,130 +111,6 @@ class BatchPolicy:
         if len(batch) == self.max_batch or joinable == 0 or now >= deadline:
             return RunBatch(batch)
         return WaitUntil(deadline)
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    """One session's step in a batch."""
-
-    engine: BatchableEngine
-    audio: npt.NDArray[np.float32]
-    final: bool
-
-
-Outcome = StepResult | Exception
-"""What one step of a batch came to: its result, or the error that failed that step only."""
-
-
-class BackendCrash(RuntimeError):
-    """A backend raised something that is not an `Exception` (a Rust panic arrives as
-    `BaseException`); it fails that step only, like any backend error."""
-
-
-class ModelCallTimeout(TimeoutError):
-    """A model call ran past `--model-call-timeout`; its step fails, the call is abandoned."""
-
-
-def contained(call: Callable[[], T]) -> T:
-    """Runs `call`, turning a non-`Exception` failure of a backend into `BackendCrash`, so that
-    it fails one step and never the scheduler or the server."""
-    try:
-        return call()
-    except Exception:
-        raise
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as error:
-        raise BackendCrash(f"{type(error).__name__}: {error}") from error
-
-
-def _outcome(call: Callable[[], T]) -> T | Exception:
-    """What `call` returned, or the `Exception` it raised (after `contained`), `_detached`."""
-    try:
-        return contained(call)
-    except Exception as error:
-        return _detached(error)
-
-
-def _detached(error: Exception) -> Exception:
-    """`error` without the tracebacks of it and of the errors it chains. Kept among a
-    batch's outcomes, an error would otherwise hold, through a traceback's frames and
-    their callers, the very frame that keeps it, and with it the batch's engines and
-    audio: a cycle that only the garbage collector frees. Where it failed stays readable:
-    each traceback is kept as text, a note the log prints with the error."""
-    pending: list[BaseException | None] = [error]
-    seen: set[int] = set()
-    while pending:
-        chained = pending.pop()
-        if chained is None or id(chained) in seen:
-            continue
-        seen.add(id(chained))
-        if chained.__traceback__ is not None:
-            where = "".join(traceback.format_tb(chained.__traceback__)).rstrip()
-            chained.add_note(f"on the model's worker thread:\n{where}")
-        chained.__traceback__ = None
-        pending += [chained.__cause__, chained.__context__]
-    return error
-
-
-def run_batch(key: BatchKey, items: Sequence[BatchItem]) -> list[Outcome]:
-    """Runs the steps of one batch with one model call; call it on a worker thread.
-
-    Each engine adds its audio and hands over its window (a step with no new audio has
-    none), the decoder transcribes all windows in one call, and each engine commits its
-    result. The call's time is shared equally among its windows. An error in one engine's
-    `begin` or `complete`, or in the model on one window, fails that step only.
-    """
-    outcomes: dict[int, Outcome] = {}
-    requests: dict[int, WindowRequest] = {}
-    for index, item in enumerate(items):
-        request = _outcome(partial(item.engine.begin, item.audio, final=item.final))
-        if isinstance(request, Exception):
-            outcomes[index] = request
-        elif request is not None:
-            requests[index] = request
-    decoded, failed = _decode(key, requests)
-    outcomes.update(failed)
-    for index, item in enumerate(items):
-        if index in outcomes:
-            continue
-        result, seconds = decoded.get(index, (None, 0.0))
-        outcomes[index] = _outcome(partial(item.engine.complete, result, seconds, final=item.final))
-    return [outcomes[index] for index in range(len(items))]
-
-
-def _decode(
-    key: BatchKey, requests: dict[int, WindowRequest]
-) -> tuple[dict[int, tuple[WindowResult, float]], dict[int, Exception]]:
-    """Each window's result with its share of the call's time, and the error of each window
-    the model failed on. When the batched call raises, the windows are decoded again one by
-    one, so that only those the model really fails on fail."""
-    if not requests:
-        return {}, {}
-    together = _outcome(partial(_timed_decode, key, requests))
-    if not isinstance(together, Exception):
-        return together, {}
-    if len(requests) == 1:
-        return {}, {index: together for index in requests}
-    logger.warning("a batch of %d windows failed; decoding them one by one", len(requests))
-    decoded: dict[int, tuple[WindowResult, float]] = {}
-    failed: dict[int, Exception] = {}
-    for index, request in requests.items():
-        outcome = _outcome(partial(_timed_decode, key, {index: request}))
-        if isinstance(outcome, Exception):
-            failed[index] = outcome
-        else:
-            decoded |= outcome
-    return decoded, failed
-
-
-def _timed_decode(
-    key: BatchKey, requests: dict[int, WindowRequest]
-) -> dict[int, tuple[WindowResult, float]]:
-    began = time.perf_counter()
-    results = contained(partial(key.decoder.decode, list(requests.values())))
-    share = (time.perf_counter() - began) / len(requests)
-    return {index: (result, share) for index, result in zip(requests, results, strict=True)}
 
 
 class SchedulerObserver(Protocol):
@@ -437,11 +319,11 @@ class BatchScheduler:
 
     async def _outcomes(self, batch: list[_Ticket]) -> list[Outcome]:
         """Each step's outcome; a failure of the call itself (a timeout, or the executor
-        refused: stopping) is every step's, `_detached`."""
+        refused: stopping) is every step's, `detached`."""
         try:
             return await self._call(partial(self._run, batch))
         except Exception as error:
-            return [_detached(error)] * len(batch)
+            return [detached(error)] * len(batch)
 
     def _run(self, batch: list[_Ticket]) -> list[Outcome]:
         started = time.monotonic()
