@@ -50,11 +50,21 @@ class PcmDecoder:
         self._carry = b""
         self._resampler = Resampler() if sample_rate != SAMPLING_RATE else None
 
-    def seconds_of(self, frame: bytes) -> float:
-        """Seconds of audio `frame` completes, known before it is decoded."""
+    @property
+    def bytes_per_second(self) -> int:
+        """Bytes of one second of audio in this format."""
+        return self.sample_rate * (1 if self._g711 is not None else self._dtype.itemsize)
+
+    @property
+    def unfinished_bytes(self) -> int:
+        """Bytes of a sample begun and not finished: they wait for the next frame."""
+        return len(self._carry)
+
+    def seconds_of(self, size: int) -> float:
+        """Seconds of audio `size` more bytes complete, known before they are decoded."""
         if self._g711 is not None:
-            return len(frame) / self.sample_rate
-        return (len(self._carry) + len(frame)) // self._dtype.itemsize / self.sample_rate
+            return size / self.sample_rate
+        return (len(self._carry) + size) // self._dtype.itemsize / self.sample_rate
 
     def decode(self, frame: bytes) -> npt.NDArray[np.float32]:
         """The frame's samples at 16 kHz; a frame with a NaN, infinite or out-of-range
