@@ -369,6 +369,8 @@ class Session:
         stream = self._stream
         samples = stream.audio.push(frame, stream.inbox.waiting_seconds, now)
         self.phase = Phase.STREAMING
+        if samples.size == 0:
+            return []  # gathered for a later batch (or decoding off the loop): no step is due
         self._queue(samples, now)
         return self._next_step(now)
 
