@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """The server's own flags, then one flag per `ASRConfig` field for the default model."""
     # Imported here: the server's dependencies would slow every other command's start.
+    from asr_interface.server.frame_rate import FRAME_BUDGET_BYTES
     from asr_interface.server.settings import ServerSettings
 
     defaults = ServerSettings()
@@ -126,7 +127,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=defaults.max_frames_per_second,
         help="read each connection's frames at this rate at most, after a burst of one "
-        "second's worth (default: %(default)s)",
+        f"second's worth; a frame larger than {FRAME_BUDGET_BYTES // 1024} KiB counts as "
+        f"one per {FRAME_BUDGET_BYTES // 1024} KiB (default: %(default)s)",
     )
     limits.add_argument(
         "--max-reply-bytes",
