@@ -66,11 +66,12 @@ async def until_done(connection: ClientConnection) -> list[ServerMessage]:
 
 
 async def test_one_byte_frames_are_answered_while_health_answers(server: ServerProcess) -> None:
-    """16,000 one-byte frames of silence then `end`, from a client with the library's
-    default keepalive: `done` counts every sample (0.5 s) with no error, and `/health`
-    answers within 100 ms all along."""
+    """16,000 one-byte frames of silence then `end`, from a client whose keepalive pings
+    every second and gives up on a ping unanswered for 10 s (its pings wait behind the
+    frames sent before them): the keepalive holds, `done` counts every sample (0.5 s) with
+    no error, and `/health` answers within 100 ms all along."""
     with polled_health(server) as health:
-        async with connect(server.url) as connection:
+        async with connect(server.url, ping_interval=1, ping_timeout=10) as connection:
             assert isinstance(await receive(connection), Ready)
             for _ in range(ONE_BYTE_FRAMES):
                 await connection.send(b"\x00")
