@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import threading
 import time
@@ -92,12 +93,11 @@ async def test_odd_length_frames_lose_no_byte(server: ServerProcess) -> None:
     `done` counts every whole sample, and the last byte alone is refused, with
     `invalid_audio` before `done`."""
     pcm = (speech_audio(JFK) * 32767).astype("<i2").tobytes() + b"\x00"
-    sizes = [1001, 3] * len(pcm)
     async with connect(server.url) as connection:
         assert isinstance(await receive(connection), Ready)
         await connection.send(json.dumps({"type": "start"}))
         begin = 0
-        for size in sizes:
+        for size in itertools.cycle((1001, 3)):
             if begin >= len(pcm):
                 break
             await connection.send(pcm[begin : begin + size])
