@@ -13,7 +13,8 @@ A server with the default limits is started here (`--server-arg` passes flags to
 - `done_after_s`: from the first frame to `done`; `audio_seconds` of `done`;
 - `keepalive_ok`: the connection was still open after `done` and answered a ping
   (`close` says how it closed otherwise: 1011 is a keepalive timeout);
-- `health_polls`, `health_p50_ms`, `health_max_ms`: the `/health` answers meanwhile;
+- `health_polls`, `health_p50_ms`, `health_max_ms`: the `/health` answers meanwhile, and
+  `health_max_at_s` when the slowest was asked (seconds from the first frame);
 - `server_cpu_s`: the server's CPU time over the run (the model's step on the second of
   silence included).
 
@@ -25,8 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
-import threading
 import time
 import urllib.request
 from typing import Any
@@ -41,14 +42,17 @@ from asr_interface.protocol import Done, Error, parse_server_message
 HEALTH_INTERVAL = 0.05
 
 
-def poll_health(url: str, stop: threading.Event, answers: list[float]) -> None:
-    """GET /health every `HEALTH_INTERVAL` until `stop`; notes how long each answer took."""
+def poll_health(url: str, stop: Any, answers: Any) -> None:
+    """GET /health every `HEALTH_INTERVAL` until `stop` is set; puts on `answers` when each
+    request went out and how long its answer took. Runs in a process of its own, so that
+    the client's sending does not delay it."""
     while not stop.is_set():
         began = time.monotonic()
         with urllib.request.urlopen(url + "/health", timeout=30) as response:
             response.read()
-        answers.append(time.monotonic() - began)
+        answers.put((began, time.monotonic() - began))
         stop.wait(HEALTH_INTERVAL)
+    answers.put(None)
 
 
 async def flood(url: str, frames: int, frame_bytes: int) -> dict[str, Any]:
@@ -58,6 +62,7 @@ async def flood(url: str, frames: int, frame_bytes: int) -> dict[str, Any]:
     async with connect(url) as connection:  # the library's default keepalive
         await connection.recv()  # ready
         began = time.monotonic()
+        result["began"] = began
         try:
             for _ in range(frames):
                 await connection.send(frame)
@@ -105,18 +110,22 @@ def main() -> None:
     )
     with spawned_server(launcher) as server:
         http_url = server.url.replace("ws", "http", 1).removesuffix("/asr")
-        answers: list[float] = []
-        stop = threading.Event()
-        poller = threading.Thread(target=poll_health, args=(http_url, stop, answers))
-        cpu_before = server.cpu_seconds()
+        processes = multiprocessing.get_context("spawn")
+        stop, polled = processes.Event(), processes.Queue()
+        poller = processes.Process(target=poll_health, args=(http_url, stop, polled))
         poller.start()
+        time.sleep(1.0)  # the poller's interpreter starts
+        cpu_before = server.cpu_seconds()
         try:
             result = asyncio.run(flood(server.url, arguments.frames, arguments.frame_bytes))
         finally:
             stop.set()
+            answers: list[tuple[float, float]] = list(iter(polled.get, None))
             poller.join(60)
         result["server_cpu_s"] = round(server.cpu_seconds() - cpu_before, 2)
-    milliseconds = np.array(answers) * 1000
+    began = result.pop("began")
+    milliseconds = np.array([took for _, took in answers]) * 1000
+    slowest = int(np.argmax(milliseconds))
     print(
         json.dumps(
             {
@@ -126,7 +135,8 @@ def main() -> None:
                 **result,
                 "health_polls": len(answers),
                 "health_p50_ms": round(float(np.median(milliseconds)), 1),
-                "health_max_ms": round(float(milliseconds.max()), 1),
+                "health_max_ms": round(float(milliseconds[slowest]), 1),
+                "health_max_at_s": round(answers[slowest][0] - began, 2),
             }
         )
     )
