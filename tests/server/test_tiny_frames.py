@@ -8,11 +8,12 @@ import asyncio
 import base64
 import itertools
 import json
-import threading
+import multiprocessing
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -34,27 +35,32 @@ HEALTH_BOUND = 0.1
 docs/protocol.md, Limits)."""
 
 
+def poll_health(url: str, stop: Any, answers: Any) -> None:
+    """GET `url` every 50 ms until `stop` is set; puts how long each answer took on
+    `answers`, then None."""
+    while not stop.is_set():
+        began = time.monotonic()
+        with urllib.request.urlopen(url, timeout=30) as response:
+            response.read()
+        answers.put(time.monotonic() - began)
+        stop.wait(HEALTH_INTERVAL)
+    answers.put(None)
+
+
 @contextmanager
 def polled_health(server: ServerProcess) -> Iterator[list[float]]:
-    """Polls `/health` every 50 ms on a thread of its own while the block runs; gives the
-    seconds each answer took."""
-    answers: list[float] = []
-    stop = threading.Event()
-
-    def poll() -> None:
-        while not stop.is_set():
-            began = time.monotonic()
-            with urllib.request.urlopen(server.http_url + "/health", timeout=30) as response:
-                response.read()
-            answers.append(time.monotonic() - began)
-            stop.wait(HEALTH_INTERVAL)
-
-    poller = threading.Thread(target=poll, daemon=True)
+    """Polls `/health` every 50 ms from a process of its own (so that this client's sending
+    does not delay the polls) while the block runs; gives the seconds each answer took."""
+    processes = multiprocessing.get_context("spawn")
+    stop, polled = processes.Event(), processes.Queue()
+    poller = processes.Process(target=poll_health, args=(server.http_url + "/health", stop, polled))
     poller.start()
+    answers: list[float] = [polled.get(timeout=60)]  # polling has begun
     try:
         yield answers
     finally:
         stop.set()
+        answers += iter(polled.get, None)
         poller.join(30)
 
 
