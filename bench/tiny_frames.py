@@ -3,7 +3,7 @@
 20 s to answer it).
 
 Target (docs/protocol.md, Limits): `done` comes with `audio_seconds` 1.0, the client's
-keepalive survives, and `/health`, polled every 50 ms from a thread of its own for the
+keepalive survives, and `/health`, polled every 50 ms from a process of its own for the
 whole run, always answers within 100 ms.
 
 A server with the default limits is started here (`--server-arg` passes flags to it, e.g.
