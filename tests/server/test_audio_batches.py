@@ -121,19 +121,17 @@ def test_a_stream_ending_inside_a_sample_says_so(encoding: str, sent: int) -> No
     assert f"{sent % size} byte(s) into a sample" in refusal.message
 
 
-def test_gathered_float_frames_with_a_bad_sample_are_refused_together() -> None:
-    """A NaN among gathered float frames refuses the batch it is in (the error says how
-    many bytes); the stream goes on with the next frames."""
+def test_a_tiny_float_frame_with_a_bad_sample_is_refused_at_once() -> None:
+    """A tiny float frame completing a NaN is refused as it comes, alone: the frames
+    gathered before it and the next frames are decoded."""
     sink = AudioSink("pcm_f32le", SAMPLING_RATE)
-    bad = np.array([0.1, np.nan], dtype="<f4").tobytes()
-    good = np.full(SAMPLING_RATE // 10, 0.25, dtype="<f4").tobytes()
-    for byte in range(len(bad)):
-        assert sink.push(bad[byte : byte + 1], 0.0, 0.0).size == 0
+    good = np.array([0.5], dtype="<f4").tobytes()
+    assert sink.push(good, 0.0, 0.0).size == 0
     with pytest.raises(ProtocolError) as refused:
-        sink.push(good, 0.0, 0.0)
+        sink.push(np.array([np.nan], dtype="<f4").tobytes(), 0.0, 0.0)
     assert refused.value.code is ErrorCode.INVALID_AUDIO
-    assert f"({len(bad) + len(good)} bytes in all)" in refused.value.message
-    assert sink.push(good, 0.0, 0.0).tolist() == [0.25] * (SAMPLING_RATE // 10)
+    more = np.full(SAMPLING_RATE // 10, 0.25, dtype="<f4").tobytes()
+    assert sink.push(more, 0.0, 0.0).tolist() == [0.5] + [0.25] * (SAMPLING_RATE // 10)
 
 
 def test_a_second_of_one_byte_frames_is_one_stream_of_a_second(pool: ModelPool) -> None:

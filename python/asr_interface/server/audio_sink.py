@@ -130,19 +130,15 @@ class AudioSink:
     def close(self, now: float) -> ClosedAudio:
         """Ends the input; the samples that are ready at once (a compressed stream's rest
         comes through `take`), and why bytes received were no audio: those of a sample the
-        stream ended inside, or gathered frames holding a sample out of range."""
+        stream ended inside."""
         if self._pcm is None:
             assert self._compressed is not None
             self._compressed.close()
             if self._unsettled_since is None:
                 self._unsettled_since = now
             return ClosedAudio(np.zeros(0, dtype=np.float32))
+        last = self._decode_gathered()
         refusals: list[ProtocolError] = []
-        try:
-            last = self._decode_gathered()
-        except ProtocolError as error:
-            refusals.append(error)
-            last = np.zeros(0, dtype=np.float32)
         unfinished = self._pcm.unfinished_bytes
         if unfinished:
             refusals.append(
@@ -168,25 +164,19 @@ class AudioSink:
             )
         if not self._gathered and len(frame) >= self._batch_bytes:
             return self._pcm.decode(frame)
+        # Refused or taken on arrival: a gathered frame is never refused later.
+        self._pcm.check(bytes(self._gathered) + frame)
         self._gathered += frame
         if size < self._batch_bytes:
             return np.zeros(0, dtype=np.float32)
         return self._decode_gathered()
 
     def _decode_gathered(self) -> npt.NDArray[np.float32]:
-        """The samples of the gathered frames, which are refused together when one holds a
-        sample out of range."""
+        """The samples of the gathered frames, each checked when it came."""
         assert self._pcm is not None
         gathered = bytes(self._gathered)
         self._gathered.clear()
-        try:
-            return self._pcm.decode(gathered)
-        except ProtocolError as error:
-            raise ProtocolError(
-                error.code,
-                f"{error.message}, with the smaller frames before it that were gathered to "
-                f"be decoded together ({len(gathered)} bytes in all)",
-            ) from None
+        return self._pcm.decode(gathered)
 
     def _room(self, waiting: float) -> float:
         """Samples that may still be decoded ahead of the model."""

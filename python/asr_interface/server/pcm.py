@@ -66,22 +66,31 @@ class PcmDecoder:
             return size / self.sample_rate
         return (len(self._carry) + size) // self._dtype.itemsize / self.sample_rate
 
-    def decode(self, frame: bytes) -> npt.NDArray[np.float32]:
-        """The frame's samples at 16 kHz; a frame with a NaN, infinite or out-of-range
-        sample is refused whole."""
-        if self._g711 is not None:
-            frame = self._g711[np.frombuffer(frame, dtype=np.uint8)].astype("<i2").tobytes()
+    def check(self, frame: bytes) -> None:
+        """Raises `invalid_audio` when a sample `frame` completes is NaN, infinite or out
+        of range (only float samples can be)."""
+        if self._dtype.kind != "f":
+            return
         data = self._carry + frame
-        usable = len(data) - len(data) % self._dtype.itemsize
-        samples = np.frombuffer(data, dtype=self._dtype, count=usable // self._dtype.itemsize)
+        samples = np.frombuffer(data, dtype=self._dtype, count=len(data) // self._dtype.itemsize)
         # `not <=` also catches NaN, which compares false.
-        if samples.dtype.kind == "f" and not (np.abs(samples) <= MAX_FLOAT_SAMPLE).all():
+        if not (np.abs(samples) <= MAX_FLOAT_SAMPLE).all():
             index = int(np.flatnonzero(~(np.abs(samples) <= MAX_FLOAT_SAMPLE))[0])
             raise ProtocolError(
                 ErrorCode.INVALID_AUDIO,
                 f"sample {index} of the frame is {samples[index]}: samples must be finite "
                 f"and within +-{MAX_FLOAT_SAMPLE:g}; the frame was dropped",
             )
+
+    def decode(self, frame: bytes) -> npt.NDArray[np.float32]:
+        """The frame's samples at 16 kHz; a frame with a NaN, infinite or out-of-range
+        sample is refused whole (`check`)."""
+        self.check(frame)
+        if self._g711 is not None:
+            frame = self._g711[np.frombuffer(frame, dtype=np.uint8)].astype("<i2").tobytes()
+        data = self._carry + frame
+        usable = len(data) - len(data) % self._dtype.itemsize
+        samples = np.frombuffer(data, dtype=self._dtype, count=usable // self._dtype.itemsize)
         self._carry = data[usable:]
         native = samples.astype(samples.dtype.newbyteorder("="))
         if self._resampler is not None:
