@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """The server's own flags, then one flag per `ASRConfig` field for the default model."""
     # Imported here: the server's dependencies would slow every other command's start.
+    from asr_interface.server.frame_rate import FRAME_BUDGET_BYTES
     from asr_interface.server.logs import LOG_FORMATS
     from asr_interface.server.settings import ServerSettings
 
@@ -128,7 +129,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=defaults.max_frames_per_second,
         help="read each connection's frames at this rate at most, after a burst of one "
-        "second's worth (default: %(default)s)",
+        f"second's worth; a frame larger than {FRAME_BUDGET_BYTES // 1024} KiB counts as "
+        f"one per {FRAME_BUDGET_BYTES // 1024} KiB (default: %(default)s)",
     )
     limits.add_argument(
         "--max-reply-bytes",

@@ -23,7 +23,7 @@ from asr_interface import __version__
 from asr_interface.protocol import Error, ErrorCode, encode
 from asr_interface.realtime_protocol import REALTIME_PATH, error_event
 from asr_interface.server.admission import LoadMonitor
-from asr_interface.server.http_body import BodyConnection
+from asr_interface.server.connection import SlicedReadConnection
 from asr_interface.server.logs import remote_address
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
@@ -96,7 +96,7 @@ class ASRServer:
             self.settings.port,
             process_request=self.routes.process_request,
             select_subprotocol=self.routes.select_subprotocol,
-            create_connection=BodyConnection.with_body_limit(self.settings.max_request_bytes),
+            create_connection=SlicedReadConnection.with_body_limit(self.settings.max_request_bytes),
             ssl=self._ssl_context(),
             max_size=self.limits.wire.max_text_chars,
             # PCM barely compresses, and deflating every frame costs more CPU than the rest

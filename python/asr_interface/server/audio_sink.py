@@ -2,8 +2,12 @@
 16 kHz float32, counts the decoded seconds against the backlog, and refuses past the
 limits with the documented errors (docs/protocol.md#limits).
 
-PCM of any rate and G.711 decode at once, and their seconds are known before decoding, so
-a PCM frame that would pass the backlog is dropped whole and the stream goes on. A
+PCM of any rate and G.711 decode on the caller's thread, and their seconds are known before
+decoding, so a PCM frame that would pass the backlog is dropped whole and the stream goes
+on. Frames shorter than `BATCH_SECONDS` are gathered and decoded together once that much
+has come (or at the end): a frame costs a copy of its bytes, and the decoding, resampling
+and bookkeeping that cost the same for a byte as for a batch are paid per batch, so tiny
+frames cannot make a second of audio cost thousands of times its work. A
 compressed stream decodes on a thread of its own (`CompressedDecoder`): a frame is handed
 over at once, the thread wakes the caller when its samples are ready, and it stops before
 decoding one FFmpeg frame past the room the backlog has left; that stream then ends with
@@ -14,6 +18,7 @@ API's base64 PCM enters here as the same PCM frames.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +28,20 @@ from asr_interface.protocol import ErrorCode, ProtocolError
 from asr_interface.server.compressed import STALL_SECONDS, CompressedDecoder
 from asr_interface.server.pcm import PcmDecoder
 from asr_interface.server.session_types import SessionLimits
+
+BATCH_SECONDS = 0.01
+"""PCM frames holding less audio than this wait to be decoded with the frames after them:
+at most this much audio (10 ms, a tenth of the shortest model step) reaches the model
+later than it would one frame at a time."""
+
+
+@dataclass(frozen=True)
+class ClosedAudio:
+    """What the end of a stream's input gives: the samples ready at once, and the bytes
+    received that are no audio, each with the error that tells the client."""
+
+    samples: npt.NDArray[np.float32]
+    refusals: tuple[ProtocolError, ...] = ()
 
 
 class AudioSink:
@@ -52,6 +71,10 @@ class AudioSink:
             self._compressed = CompressedDecoder(wake, room)
         else:
             self._pcm = PcmDecoder(encoding, sample_rate)
+        self._gathered = bytearray()  # PCM frames shorter than a batch, not yet decoded
+        self._batch_bytes = (
+            0 if self._pcm is None else round(self._pcm.bytes_per_second * BATCH_SECONDS)
+        )
         self._unsettled_since: float | None = None  # when bytes went to the thread
 
     @property
@@ -76,13 +99,7 @@ class AudioSink:
                 f"got {len(frame)}; the frame was dropped",
             )
         if self._pcm is not None:
-            if waiting + self._pcm.seconds_of(frame) > limits.max_backlog_seconds:
-                raise ProtocolError(
-                    ErrorCode.BACKLOG_FULL,
-                    f"more than {limits.max_backlog_seconds:g} s of audio would wait for the "
-                    "model; this frame was dropped: send it again later, at most in real time",
-                )
-            return self._pcm.decode(frame)
+            return self._push_pcm(frame, waiting)
         assert self._compressed is not None
         if self._compressed.pending_bytes + len(frame) > limits.max_frame_bytes:
             raise ProtocolError(
@@ -110,16 +127,56 @@ class AudioSink:
             decoder.give_up(f"no progress in {STALL_SECONDS:g} s")
         return decoder.take(self._room(waiting))
 
-    def close(self, now: float) -> npt.NDArray[np.float32]:
+    def close(self, now: float) -> ClosedAudio:
         """Ends the input; the samples that are ready at once (a compressed stream's rest
-        comes through `take`)."""
-        if self._pcm is not None:
-            return self._pcm.flush()
-        assert self._compressed is not None
-        self._compressed.close()
-        if self._unsettled_since is None:
-            self._unsettled_since = now
-        return np.zeros(0, dtype=np.float32)
+        comes through `take`), and why bytes received were no audio: those of a sample the
+        stream ended inside."""
+        if self._pcm is None:
+            assert self._compressed is not None
+            self._compressed.close()
+            if self._unsettled_since is None:
+                self._unsettled_since = now
+            return ClosedAudio(np.zeros(0, dtype=np.float32))
+        last = self._decode_gathered()
+        refusals: list[ProtocolError] = []
+        unfinished = self._pcm.unfinished_bytes
+        if unfinished:
+            refusals.append(
+                ProtocolError(
+                    ErrorCode.INVALID_AUDIO,
+                    f"the stream ended {unfinished} byte(s) into a sample: "
+                    "those bytes were dropped; a stream holds whole samples",
+                )
+            )
+        return ClosedAudio(np.concatenate([last, self._pcm.flush()]), tuple(refusals))
+
+    def _push_pcm(self, frame: bytes, waiting: float) -> npt.NDArray[np.float32]:
+        """A PCM frame's samples: decoded at once when it makes a batch with the frames
+        gathered before it, else gathered (no samples yet)."""
+        assert self._pcm is not None
+        max_backlog = self.limits.max_backlog_seconds
+        size = len(self._gathered) + len(frame)
+        if waiting + self._pcm.seconds_of(size) > max_backlog:
+            raise ProtocolError(
+                ErrorCode.BACKLOG_FULL,
+                f"more than {max_backlog:g} s of audio would wait for the model; this frame "
+                "was dropped: send it again later, at most in real time",
+            )
+        if not self._gathered and len(frame) >= self._batch_bytes:
+            return self._pcm.decode(frame)
+        # Refused or taken on arrival: a gathered frame is never refused later.
+        self._pcm.check(bytes(self._gathered) + frame)
+        self._gathered += frame
+        if size < self._batch_bytes:
+            return np.zeros(0, dtype=np.float32)
+        return self._decode_gathered()
+
+    def _decode_gathered(self) -> npt.NDArray[np.float32]:
+        """The samples of the gathered frames, each checked when it came."""
+        assert self._pcm is not None
+        gathered = bytes(self._gathered)
+        self._gathered.clear()
+        return self._pcm.decode(gathered)
 
     def stop(self) -> None:
         """Abandons the stream (its connection is gone): a compressed stream's decoding

@@ -50,28 +50,47 @@ class PcmDecoder:
         self._carry = b""
         self._resampler = Resampler() if sample_rate != SAMPLING_RATE else None
 
-    def seconds_of(self, frame: bytes) -> float:
-        """Seconds of audio `frame` completes, known before it is decoded."""
-        if self._g711 is not None:
-            return len(frame) / self.sample_rate
-        return (len(self._carry) + len(frame)) // self._dtype.itemsize / self.sample_rate
+    @property
+    def bytes_per_second(self) -> int:
+        """Bytes of one second of audio in this format."""
+        return self.sample_rate * (1 if self._g711 is not None else self._dtype.itemsize)
 
-    def decode(self, frame: bytes) -> npt.NDArray[np.float32]:
-        """The frame's samples at 16 kHz; a frame with a NaN, infinite or out-of-range
-        sample is refused whole."""
+    @property
+    def unfinished_bytes(self) -> int:
+        """Bytes of a sample begun and not finished: they wait for the next frame."""
+        return len(self._carry)
+
+    def seconds_of(self, size: int) -> float:
+        """Seconds of audio `size` more bytes complete, known before they are decoded."""
         if self._g711 is not None:
-            frame = self._g711[np.frombuffer(frame, dtype=np.uint8)].astype("<i2").tobytes()
+            return size / self.sample_rate
+        return (len(self._carry) + size) // self._dtype.itemsize / self.sample_rate
+
+    def check(self, frame: bytes) -> None:
+        """Raises `invalid_audio` when a sample `frame` completes is NaN, infinite or out
+        of range (only float samples can be)."""
+        if self._dtype.kind != "f":
+            return
         data = self._carry + frame
-        usable = len(data) - len(data) % self._dtype.itemsize
-        samples = np.frombuffer(data, dtype=self._dtype, count=usable // self._dtype.itemsize)
+        samples = np.frombuffer(data, dtype=self._dtype, count=len(data) // self._dtype.itemsize)
         # `not <=` also catches NaN, which compares false.
-        if samples.dtype.kind == "f" and not (np.abs(samples) <= MAX_FLOAT_SAMPLE).all():
+        if not (np.abs(samples) <= MAX_FLOAT_SAMPLE).all():
             index = int(np.flatnonzero(~(np.abs(samples) <= MAX_FLOAT_SAMPLE))[0])
             raise ProtocolError(
                 ErrorCode.INVALID_AUDIO,
                 f"sample {index} of the frame is {samples[index]}: samples must be finite "
                 f"and within +-{MAX_FLOAT_SAMPLE:g}; the frame was dropped",
             )
+
+    def decode(self, frame: bytes) -> npt.NDArray[np.float32]:
+        """The frame's samples at 16 kHz; a frame with a NaN, infinite or out-of-range
+        sample is refused whole (`check`)."""
+        self.check(frame)
+        if self._g711 is not None:
+            frame = self._g711[np.frombuffer(frame, dtype=np.uint8)].astype("<i2").tobytes()
+        data = self._carry + frame
+        usable = len(data) - len(data) % self._dtype.itemsize
+        samples = np.frombuffer(data, dtype=self._dtype, count=usable // self._dtype.itemsize)
         self._carry = data[usable:]
         native = samples.astype(samples.dtype.newbyteorder("="))
         if self._resampler is not None:

@@ -288,7 +288,9 @@ class RealtimeSession:
     def _commit(self, now: float) -> list[Action]:
         actions: list[Action] = [self._items.commit()]
         ended = self._drive(End(), now)
-        if _refused(ended):
+        # An `end` that was taken may come with an error too (bytes at the end that were no
+        # audio): only one that was not leaves the turn uncommitted.
+        if _refused(ended) and not self._session.ending:
             self._items.committing = None
         return actions + ended
 

@@ -3,8 +3,9 @@ and carries out the actions the session returns.
 
 Besides moving frames, the runner enforces the connection's time and flow limits: how long a
 client may stay silent (`idle_timeout`), how long a session may live (`max_session_seconds`),
-how fast frames are read (`max_frames_per_second`), and how many reply bytes may wait for a
-client that does not read them (`max_reply_bytes`, then the connection is closed).
+how fast frames are read (`max_frames_per_second`, paced by `ReadPacing`), and how many reply
+bytes may wait for a client that does not read them (`max_reply_bytes`, then the connection
+is closed).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from asr_interface.core.config import ASRConfig
 from asr_interface.core.engine import StreamEngine
 from asr_interface.protocol import ErrorCode, ProtocolError, encode
 from asr_interface.server.compressed import STALL_SECONDS
-from asr_interface.server.frame_rate import FrameRateLimit
+from asr_interface.server.frame_rate import ReadPacing
 from asr_interface.server.logs import remote_address
 from asr_interface.server.metrics import ServerMetrics
 from asr_interface.server.models import ModelPool
@@ -92,11 +93,8 @@ class SessionRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._abandoned = False
         now = time.monotonic()
-        self._frame_rate = (
-            FrameRateLimit(settings.max_frames_per_second, now)
-            if settings.max_frames_per_second is not None
-            else None
-        )
+        self._idle_since = now  # when the client last sent a frame
+        self._timed_out = False
         self._expires_at = (
             now + settings.max_session_seconds if settings.max_session_seconds else math.inf
         )
@@ -104,7 +102,11 @@ class SessionRunner:
     async def run(self) -> None:
         """Serves the connection until it is closed, then releases what it held (`_release`)
         before returning."""
-        loops = [asyncio.create_task(self._write()), asyncio.create_task(self._take_decoded())]
+        loops = [
+            asyncio.create_task(self._write()),
+            asyncio.create_task(self._take_decoded()),
+            asyncio.create_task(self._watch_clock()),
+        ]
         self.apply(self.session.connected())
         try:
             await self._read()
@@ -138,8 +140,32 @@ class SessionRunner:
         self.session.close()
 
     async def _read(self) -> None:
+        """Reads frames and hands them to the session, pausing as `ReadPacing` says; the
+        clock's limits are watched by `_watch_clock`, so a frame costs no timer."""
+        pacing = ReadPacing(self.settings.max_frames_per_second, time.monotonic())
+        while True:
+            try:
+                frame = await self.connection.recv()
+            except ConnectionClosed:
+                return
+            if self._timed_out:
+                # Read after the idle timeout was sent: the close is under way.
+                await self.connection.wait_closed()
+                return
+            now = time.monotonic()
+            self._idle_since = now
+            if isinstance(frame, str):
+                self.apply(self.session.receive_text(frame, now))
+            else:
+                self.apply(self.session.receive_bytes(frame, now))
+            pause = pacing.pause(now, len(frame))
+            if pause is not None:
+                await asyncio.sleep(pause)
+
+    async def _watch_clock(self) -> None:
+        """Ends a session silent for `idle_timeout` (the time the server still owes it
+        results does not count) and one older than `max_session_seconds`."""
         idle_timeout = self.settings.idle_timeout or math.inf
-        idle_since = time.monotonic()
         while True:
             now = time.monotonic()
             if now >= self._expires_at:
@@ -147,33 +173,16 @@ class SessionRunner:
                 self.apply(self.session.expired(now))
             if self.session.has_pending_work:
                 # The client waits for the server, not the other way round.
-                idle_since = now
-            timeout = min(idle_since + idle_timeout, self._expires_at) - now
-            try:
-                # Not `asyncio.wait_for`: on Python 3.11 it runs `recv` as a task of its
-                # own, and the `ConnectionClosed` that task keeps holds, through its
-                # traceback, the task and this frame: a cycle only the collector frees.
-                async with asyncio.timeout(None if math.isinf(timeout) else max(0.0, timeout)):
-                    frame = await self.connection.recv()
-            except TimeoutError:
-                now = time.monotonic()
-                if now < idle_since + idle_timeout or self.session.has_pending_work:
-                    continue
+                self._idle_since = now
+            idle_at = self._idle_since + idle_timeout
+            if now >= idle_at:
+                self._timed_out = True
                 self.apply(self.session.idle_timeout())
-                await self.connection.wait_closed()
                 return
-            except ConnectionClosed:
+            wake = min(idle_at, self._expires_at)
+            if math.isinf(wake):
                 return
-            now = time.monotonic()
-            idle_since = now
-            if isinstance(frame, str):
-                self.apply(self.session.receive_text(frame, now))
-            else:
-                self.apply(self.session.receive_bytes(frame, now))
-            if self._frame_rate is not None:
-                delay = self._frame_rate.delay(now)
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            await asyncio.sleep(wake - now)
 
     async def _take_decoded(self) -> None:
         """Hands the session the audio decoded off the loop, when the decoder says so

@@ -204,6 +204,11 @@ class Session:
             or self.phase is Phase.ENDING
         )
 
+    @property
+    def ending(self) -> bool:
+        """Whether the stream's `end` was taken and its `done` has not been sent yet."""
+        return self.phase is Phase.ENDING
+
     def idle_timeout(self) -> list[Action]:
         return [
             self._error(ErrorCode.IDLE_TIMEOUT, "no message for too long; closing"),
@@ -317,9 +322,11 @@ class Session:
             raise ProtocolError(ErrorCode.STREAM_IN_PROGRESS, "the stream is already ending")
         if self.phase in (Phase.IDLE, Phase.ENDED):
             return self._stream_done()
-        self._queue(self._stream.audio.close(now), now)
+        closed = self._stream.audio.close(now)
+        self._queue(closed.samples, now)
         self.phase = Phase.ENDING
-        return self._next_step(now)
+        refusals = [self._error(error.code, error.message) for error in closed.refusals]
+        return [*refusals, *self._next_step(now)]
 
     def _cut_off(self, error: UndecodableStream, now: float) -> list[Action]:
         """Nothing more of a compressed stream can be decoded: it finishes with what
@@ -398,6 +405,8 @@ class Session:
         stream = self._stream
         samples = stream.audio.push(frame, stream.inbox.waiting_seconds, now)
         self.phase = Phase.STREAMING
+        if samples.size == 0:
+            return []  # gathered for a later batch (or decoding off the loop): no step is due
         self._queue(samples, now)
         return self._next_step(now)
 

@@ -69,7 +69,9 @@ class ServerSettings:
     max_sessions: int | None = 64
     max_frame_bytes: int = 1 << 20
     max_backlog_seconds: float = 300.0
-    max_frames_per_second: float | None = 500.0
+    max_frames_per_second: float | None = 4000.0
+    """Frame budgets per second one connection is read at (`ReadPacing`): a frame costs one,
+    a large one one per `FRAME_BUDGET_BYTES`."""
     max_reply_bytes: int = 1 << 20
     max_request_bytes: int = 64 << 10
     """Largest body of a plain HTTP request (`POST /load_model`)."""
