@@ -18,12 +18,10 @@ import numpy.typing as npt
 
 from asr_interface.audio import SAMPLING_RATE
 from asr_interface.core.config import ASRConfig
-from asr_interface.core.decoding import TimedWord
 from asr_interface.core.engine import StepResult
 from asr_interface.core.pacing import Pacing
 from asr_interface.protocol import (
     ClientMessage,
-    Commit,
     End,
     Error,
     ErrorCode,
@@ -53,7 +51,7 @@ from asr_interface.server.session_types import (
     SessionLimits,
     SessionObserver,
 )
-from asr_interface.server.stream import Stream, announcements
+from asr_interface.server.stream import Stream
 from asr_interface.wire import bounded_message
 
 Incoming = ClientMessage | bytes | ProtocolError
@@ -355,15 +353,11 @@ class Session:
             self._observer.model_call(result.model_seconds / result.model_calls)
         stream = self._stream
         stream.model_seconds += result.model_seconds
-        actions: list[Action] = [*announcements(result)]
         final = self._final_step_running
+        actions: list[Action] = [*stream.step_replies(result, final=final, sep=self.sep)]
         if result.committed:
-            # After the final step all the audio received is committed.
-            settled = stream.end_time if final else result.committed[-1][1]
-            actions.append(Send(self._commit_message(result.committed, settled, now)))
-        partial = [] if final else result.unconfirmed
-        if stream.partial_text(partial, self.sep) != stream.partial:
-            actions.append(Send(stream.partial_message(partial, self.sep)))
+            arrived = stream.arrival_of(result.committed[-1][1], now)
+            self._observer.commit_latency(max(0.0, now - arrived))
         if final:
             return actions + self._stream_done()
         return actions + self._next_step(now)
@@ -449,12 +443,6 @@ class Session:
         self._step_running = True
         self._final_step_running = step.final
         return [RunStep(step.audio, final=step.final, lag=step.lag)]
-
-    def _commit_message(self, words: list[TimedWord], settled: float, now: float) -> Commit:
-        """The commit of `words`, its latency timed against when their audio arrived."""
-        commit = self._stream.commit_message(words, settled, self.sep)
-        self._observer.commit_latency(max(0.0, now - self._stream.arrival_of(words[-1][1], now)))
-        return commit
 
     def _error(self, code: ErrorCode, message: str) -> Send:
         self._observer.error(code.value)

@@ -115,6 +115,19 @@ class Stream:
             return Partial(start=None, end=None, text="")
         return Partial(start=words[0][0], end=words[-1][1], text=text)
 
+    def step_replies(self, result: StepResult, *, final: bool, sep: str) -> list[Send]:
+        """What a returned step tells the client, in order: where speech started or ended
+        and the language, the commit of its words (after the final step every sample
+        received is settled) and the partial, when it changed (none after the final)."""
+        replies = _announcements(result)
+        if result.committed:
+            settled = self.end_time if final else result.committed[-1][1]
+            replies.append(Send(self.commit_message(result.committed, settled, sep)))
+        partial = [] if final else result.unconfirmed
+        if self.partial_text(partial, sep) != self.partial:
+            replies.append(Send(self.partial_message(partial, sep)))
+        return replies
+
     def done_message(self) -> Done:
         return Done(
             audio_seconds=round(self.audio_seconds, 3),
@@ -122,7 +135,7 @@ class Stream:
         )
 
 
-def announcements(result: StepResult) -> list[Send]:
+def _announcements(result: StepResult) -> list[Send]:
     """Where speech started or ended, and the stream's language, ahead of the commits."""
     sends = [
         Send(Vad(event=event.kind, time=round(event.time, 3))) for event in result.speech_events
