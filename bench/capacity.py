@@ -39,7 +39,7 @@ import os
 import sys
 from typing import Any
 
-from load import argument_parser, held, measure, spawned_server
+from load import add_server_arg, argument_parser, held, measure, spawned_server
 from policies import WHISPER_STREAMING, baseline, whole_file
 from speech_sets import SETS, Recording, continuous_sets
 
@@ -187,13 +187,7 @@ def main() -> None:
         "--seconds", type=float, default=90.0, help="each set cut after the clip reaching this"
     )
     parser.add_argument("--stagger", type=float, default=1.0, help="spread of the stream starts")
-    parser.add_argument(
-        "--server-arg",
-        action="append",
-        default=[],
-        dest="server_args",
-        help="pass this flag to every started server, e.g. --server-arg=--cpu-threads=1",
-    )
+    add_server_arg(parser, "every started server")
     arguments = parser.parse_args()
     load_before = load_average()
     recordings = continuous_sets(arguments.seconds, arguments.sets)

@@ -270,6 +270,18 @@ def summary(
     }
 
 
+def add_server_arg(parser: argparse.ArgumentParser, to_whom: str = "a started server") -> None:
+    """`--server-arg`, repeatable: a flag for the server(s) a bench starts, after its own
+    flags, so that it wins."""
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        dest="server_args",
+        help=f"pass this flag to {to_whom}, e.g. --server-arg=--cpu-threads=1 (repeatable)",
+    )
+
+
 def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running server (default: start one here)")
@@ -295,13 +307,7 @@ def argument_parser() -> argparse.ArgumentParser:
         "--stagger", type=float, default=1.0, help="spread the stream starts over SECONDS"
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="model threads")
-    parser.add_argument(
-        "--server-arg",
-        action="append",
-        default=[],
-        dest="server_args",
-        help="pass this flag to a started server, e.g. --server-arg=--max-batch=1 (repeatable)",
-    )
+    add_server_arg(parser)
     parser.add_argument(
         "--server-cpus",
         type=lambda text: {int(cpu) for cpu in text.split(",")},

@@ -68,7 +68,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from load import TRACE, StreamRecord, percentiles, run_stream, spawned_server
+from load import TRACE, StreamRecord, add_server_arg, percentiles, run_stream, spawned_server
 from prometheus_client.parser import text_string_to_metric_families
 from speech_sets import REPO, Recording, long_stretch
 from websockets.asyncio.client import ClientConnection, connect
@@ -642,13 +642,7 @@ def argument_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", default="tiny.en", help="model of the started server")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="model threads")
-    parser.add_argument(
-        "--server-arg",
-        action="append",
-        default=[],
-        dest="server_args",
-        help="pass this flag to the started server (repeatable)",
-    )
+    add_server_arg(parser, "the started servers")
     return parser
 
 

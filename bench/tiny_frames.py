@@ -33,7 +33,7 @@ import urllib.request
 from typing import Any
 
 import numpy as np
-from load import TRACE, spawned_server
+from load import TRACE, add_server_arg, spawned_server
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -90,13 +90,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=32_000, help="frames sent before end")
     parser.add_argument("--frame-bytes", type=int, default=1, help="bytes of each frame")
     parser.add_argument("--model", default="tiny.en", help="model of the started server")
-    parser.add_argument(
-        "--server-arg",
-        action="append",
-        default=[],
-        dest="server_args",
-        help="pass this flag to the started server (repeatable)",
-    )
+    add_server_arg(parser, "the started server")
     arguments = parser.parse_args()
     # What the server launcher of bench/load.py reads.
     launcher = argparse.Namespace(
